@@ -1,0 +1,128 @@
+# ovs-cats: compute-aware traffic steering for Open vSwitch.
+#
+#   make deps    install Debian packages, build libopenvswitch (once)
+#   make         build everything
+#   make test    deps + build + every test (unit, fuzz-free, integration)
+#   make demo    OVS userspace datapath + Mininet + controller, steering live
+#   make bench-southbound
+#
+# Everything built goes to build/.  Nothing is installed system-wide except
+# the Debian packages that 'make deps' names.
+
+B := build
+OVS_TARBALL ?= /usr/src/openvswitch/openvswitch.tar.gz
+OVS_SRC := $(B)/ovs-src
+OVS_BUILD := $(B)/ovs
+LIBOVS := $(OVS_BUILD)/lib/.libs/libopenvswitch.a
+OVS_STAMP := $(B)/.ovs-built
+
+# Debian 12 packages.  'make deps' installs whichever are missing.
+DEB_PKGS := build-essential pkg-config openvswitch-switch openvswitch-source \
+	libssl-dev libunbound-dev libunwind-dev libcmocka-dev \
+	mininet python3 iproute2 iputils-ping ethtool procps psmisc
+
+CC ?= gcc
+CFLAGS ?= -O2 -g
+WARN := -Wall -Wextra -Wno-sign-compare -Wpointer-arith -Wformat-security \
+	-Wstrict-prototypes -Wold-style-definition -Wmissing-prototypes \
+	-Wshadow -Wno-missing-field-initializers
+ifeq ($(CI),true)
+WARN += -Werror
+endif
+
+OVS_INC := -I$(OVS_BUILD) -I$(OVS_SRC)/include -I$(OVS_BUILD)/include \
+	-I$(OVS_SRC)/lib -I$(OVS_BUILD)/lib -I$(OVS_SRC)
+CATS_INC := -Iinclude -Icontroller
+ALL_CFLAGS := $(CFLAGS) $(WARN) -std=gnu11 $(OVS_INC) $(CATS_INC)
+OVS_LIBS := $(LIBOVS) -latomic -lm -lunbound -lunwind -lssl -lcrypto -lpthread
+
+# libcats: the pure modules (no I/O).  The daemon, the tests and the tools
+# link the very same objects.
+LIBCATS_SRCS := $(wildcard controller/lib/*.c)
+LIBCATS_OBJS := $(patsubst %.c,$(B)/%.o,$(LIBCATS_SRCS))
+LIBCATS := $(B)/libcats.a
+
+CONTROLLER_SRCS := $(filter-out controller/lib/%,$(wildcard controller/*.c))
+CONTROLLER_OBJS := $(patsubst %.c,$(B)/%.o,$(CONTROLLER_SRCS))
+CONTROLLER := $(B)/cats-controller
+
+UNIT_SRCS := $(wildcard tests/unit/test-*.c)
+UNIT_BINS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRCS))
+
+.PHONY: all deps ovs test unit-test integration-test demo bench-southbound \
+	clean distclean check-style
+
+all: $(CONTROLLER) $(UNIT_BINS)
+
+deps: $(OVS_STAMP)
+
+# Installing packages is idempotent and silent when nothing is missing.
+$(B)/.deps-installed: Makefile
+	@mkdir -p $(B)
+	@missing=""; for p in $(DEB_PKGS); do \
+	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null \
+	        | grep -q '^install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	    echo "deps: installing$$missing"; \
+	    export DEBIAN_FRONTEND=noninteractive; \
+	    apt-get update -qq && apt-get install -y -qq $$missing >/dev/null \
+	        || { echo "deps: apt-get install failed" >&2; exit 1; }; \
+	fi
+	@touch $@
+
+# libopenvswitch from Debian's openvswitch-source: same version as the
+# installed openvswitch-switch.  Debian ships no libopenvswitch-dev.
+$(OVS_STAMP): $(B)/.deps-installed
+	@echo "deps: building libopenvswitch from $(OVS_TARBALL)"
+	@rm -rf $(OVS_SRC) $(OVS_BUILD) && mkdir -p $(OVS_SRC) $(OVS_BUILD)
+	@tar -xzf $(OVS_TARBALL) -C $(OVS_SRC) --strip-components=1
+	@cd $(OVS_BUILD) && ../ovs-src/configure --quiet --enable-silent-rules \
+	    --disable-libcapng PYTHON3=/usr/bin/python3 > configure.log 2>&1 \
+	    || { cat configure.log; exit 1; }
+	@printf 'print-built-sources:\n\t@echo $$(BUILT_SOURCES)\n' \
+	    > $(OVS_BUILD)/print.mk
+	@cd $(OVS_BUILD) && $(MAKE) -s -j$$(nproc) \
+	    $$($(MAKE) -s -f Makefile -f print.mk print-built-sources) \
+	    > built-sources.log 2>&1 || { tail -20 built-sources.log; exit 1; }
+	@cd $(OVS_BUILD) && $(MAKE) -s -j$$(nproc) lib/libopenvswitch.la \
+	    > lib.log 2>&1 || { tail -20 lib.log; exit 1; }
+	@touch $@
+
+$(B)/%.o: %.c $(OVS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
+
+$(LIBCATS): $(LIBCATS_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(CONTROLLER): $(CONTROLLER_OBJS) $(LIBCATS)
+	$(CC) $(CFLAGS) -o $@ $(CONTROLLER_OBJS) $(LIBCATS) $(OVS_LIBS)
+
+$(B)/tests/%: $(B)/tests/unit/%.o $(LIBCATS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(LIBCATS) $(OVS_LIBS) -lcmocka
+
+test: deps all
+	@tests/run-tests.sh $(B)
+
+unit-test: deps all
+	@tests/run-tests.sh --unit-only $(B)
+
+integration-test: deps all
+	@tests/run-tests.sh --integration-only $(B)
+
+demo: deps all
+	@/usr/bin/python3 topologies/demo.py --controller $(CONTROLLER)
+
+bench-southbound: deps all
+	@tests/bench/southbound.sh $(B)
+
+clean:
+	rm -rf $(B)/controller $(B)/tests $(B)/libcats.a $(CONTROLLER)
+
+distclean:
+	rm -rf $(B)
+
+-include $(shell find $(B)/controller $(B)/tests -name '*.d' 2>/dev/null)

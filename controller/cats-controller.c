@@ -1,0 +1,1013 @@
+/*
+ * cats-controller: compute-aware traffic steering for Open vSwitch.
+ *
+ * Start-up: parse options, load the catalog, open switch connections,
+ * daemonize, register ovs-appctl commands, then run the main loop:
+ *
+ *     catalog --(flow model)--> desired --(ofctrl, per switch)--> bundles
+ *
+ * One thread owns all state.  See ../shared/DESIGN.md and README.md.
+ */
+
+#include <config.h>
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cats/catalog.h"
+#include "cats/config.h"
+#include "cats/flow-model.h"
+#include "cats/flow-table.h"
+#include "command-line.h"
+#include "coverage.h"
+#include "daemon.h"
+#include "fatal-signal.h"
+#include "hash.h"
+#include "ofctrl.h"
+#include "openvswitch/dynamic-string.h"
+#include "openvswitch/list.h"
+#include "openvswitch/poll-loop.h"
+#include "openvswitch/rconn.h"
+#include "openvswitch/vconn.h"
+#include "openvswitch/vlog.h"
+#include "ovs-thread.h"
+#include "packets.h"
+#include "socket-util.h"
+#include "stream-ssl.h"
+#include "stream.h"
+#include "timeval.h"
+#include "unixctl.h"
+#include "util.h"
+
+VLOG_DEFINE_THIS_MODULE(cats_controller);
+
+COVERAGE_DEFINE(cats_catalog_change);
+COVERAGE_DEFINE(cats_config_error);
+
+#define MAX_SWITCHES 64
+#define MAX_LISTENERS 16
+#define DEFAULT_SYNC_TIMEOUT_MS 10000
+
+/* Command-line settings. */
+static char *config_file;
+static char *unixctl_path;
+static struct cats_pipeline_config pipeline;
+static int stats_interval_ms = 1000;
+static int probe_interval_ms = 10000;
+static int inactivity_probe_s = 5;
+static int max_backoff_s = 2;
+
+/* State. */
+static struct cats_catalog catalog;
+static struct cats_desired desired;
+static struct cats_model model;
+static struct ofctrl *switches[MAX_SWITCHES];
+static size_t n_switches;
+static struct pvconn *listeners[MAX_LISTENERS];
+static size_t n_listeners;
+static bool exiting;
+
+/* ARP probes: one per distinct (VIP, instance IP) without a static MAC. */
+static struct ofctrl_probe *probes;
+static size_t n_probes;
+static uint64_t probes_seqno;
+
+/* Counters for cats/show. */
+static uint64_t n_config_errors;
+static uint64_t n_command_errors;
+
+/* cats/sync waiters. */
+struct sync_waiter {
+    struct ovs_list node;
+    struct unixctl_conn *conn;
+    uint64_t catalog_seqno;         /* Catalog seqno when asked. */
+    long long int deadline;
+};
+static struct ovs_list sync_waiters = OVS_LIST_INITIALIZER(&sync_waiters);
+
+static void parse_options(int argc, char *argv[]);
+OVS_NO_RETURN static void usage(void);
+static void register_commands(void);
+static void open_switch(const char *name);
+static void update_probes(void);
+static void run_sync_waiters(void);
+
+static struct ofctrl_config
+ofctrl_config(void)
+{
+    return (struct ofctrl_config) {
+        .pipeline = &pipeline,
+        .stats_interval_ms = stats_interval_ms,
+        .probe_interval_ms = probe_interval_ms,
+    };
+}
+
+int
+main(int argc, char *argv[])
+{
+    struct unixctl_server *unixctl;
+    int retval;
+
+    ovs_cmdl_proctitle_init(argc, argv);
+    set_program_name(argv[0]);
+    service_start(&argc, &argv);
+    cats_pipeline_config_default(&pipeline);
+    parse_options(argc, argv);
+    fatal_ignore_sigpipe();
+
+    cats_catalog_init(&catalog);
+    if (config_file) {
+        struct cats_catalog loaded;
+        char *error;
+
+        cats_catalog_init(&loaded);
+        error = cats_config_parse_file(&loaded, config_file);
+        if (error) {
+            ovs_fatal(0, "%s", error);
+        }
+        cats_catalog_sync(&catalog, &loaded);
+        cats_catalog_destroy(&loaded);
+    }
+
+    if (argc - optind < 1) {
+        ovs_fatal(0, "at least one switch connection is required "
+                  "(e.g. punix:/var/run/openvswitch/cats.sock); "
+                  "use --help for usage");
+    }
+
+    cats_desired_init(&desired);
+    cats_model_init(&model, &pipeline, &desired);
+
+    daemonize_start(false);
+
+    for (int i = optind; i < argc; i++) {
+        open_switch(argv[i]);
+    }
+    if (!n_switches && !n_listeners) {
+        ovs_fatal(0, "no usable switch connection");
+    }
+
+    retval = unixctl_server_create(unixctl_path, &unixctl);
+    if (retval) {
+        exit(EXIT_FAILURE);
+    }
+    register_commands();
+    daemonize_complete();
+
+    VLOG_INFO("cats-controller started: %"PRIuSIZE" services, "
+              "%"PRIuSIZE" switch connections, %"PRIuSIZE" listeners",
+              cats_catalog_count(&catalog), n_switches, n_listeners);
+
+    while (!exiting) {
+        /* Accept switches that connect to us. */
+        for (size_t i = 0; i < n_listeners; ) {
+            struct vconn *vconn;
+
+            if (n_switches >= MAX_SWITCHES) {
+                break;
+            }
+            retval = pvconn_accept(listeners[i], &vconn);
+            if (!retval) {
+                struct ofctrl_config oc_cfg = ofctrl_config();
+                struct rconn *rconn = rconn_create(inactivity_probe_s, 0,
+                                                   DSCP_DEFAULT,
+                                                   vconn_get_allowed_versions(
+                                                       vconn));
+                rconn_connect_unreliably(rconn, vconn, NULL);
+                switches[n_switches++] = ofctrl_create(rconn, true, &oc_cfg);
+                VLOG_INFO("%s: accepted switch connection",
+                          rconn_get_name(rconn));
+            } else if (retval != EAGAIN) {
+                VLOG_ERR("%s: accept failed (%s)", pvconn_get_name(
+                             listeners[i]), ovs_strerror(retval));
+                pvconn_close(listeners[i]);
+                listeners[i] = listeners[--n_listeners];
+                continue;
+            }
+            i++;
+        }
+
+        if (cats_model_run(&model, &catalog)) {
+            COVERAGE_INC(cats_catalog_change);
+        }
+        update_probes();
+
+        uint64_t gc_floor = desired.seqno;
+        for (size_t i = 0; i < n_switches; ) {
+            struct ofctrl *oc = switches[i];
+
+            ofctrl_run(oc, &desired, probes, n_probes);
+            if (ofctrl_is_passive(oc) && !ofctrl_is_alive(oc)) {
+                VLOG_INFO("%s: switch disconnected", ofctrl_get_name(oc));
+                ofctrl_destroy(oc);
+                switches[i] = switches[--n_switches];
+                continue;
+            }
+            gc_floor = MIN(gc_floor, ofctrl_get_gc_floor(oc));
+            i++;
+        }
+        cats_desired_gc(&desired, gc_floor);
+        run_sync_waiters();
+
+        unixctl_server_run(unixctl);
+
+        for (size_t i = 0; i < n_listeners; i++) {
+            pvconn_wait(listeners[i]);
+        }
+        for (size_t i = 0; i < n_switches; i++) {
+            ofctrl_wait(switches[i]);
+        }
+        if (!ovs_list_is_empty(&sync_waiters)) {
+            poll_timer_wait(100);
+        }
+        if (model.catalog_seqno != catalog.seqno) {
+            poll_immediate_wake();
+        }
+        unixctl_server_wait(unixctl);
+        if (exiting) {
+            poll_immediate_wake();
+        }
+        poll_block();
+    }
+
+    struct sync_waiter *w;
+    LIST_FOR_EACH_POP (w, node, &sync_waiters) {
+        unixctl_command_reply_error(w->conn, "controller exiting");
+        free(w);
+    }
+    unixctl_server_destroy(unixctl);
+    for (size_t i = 0; i < n_switches; i++) {
+        ofctrl_destroy(switches[i]);
+    }
+    for (size_t i = 0; i < n_listeners; i++) {
+        pvconn_close(listeners[i]);
+    }
+    cats_model_destroy(&model);
+    cats_desired_destroy(&desired);
+    cats_catalog_destroy(&catalog);
+    free(probes);
+    service_stop();
+    return 0;
+}
+
+static void
+open_switch(const char *name)
+{
+    uint32_t versions = 1u << OFP15_VERSION;
+    struct pvconn *pvconn;
+    int retval;
+
+    if (!vconn_verify_name(name)) {
+        struct ofctrl_config oc_cfg = ofctrl_config();
+        struct rconn *rconn;
+
+        if (n_switches >= MAX_SWITCHES) {
+            ovs_fatal(0, "at most %d switch connections", MAX_SWITCHES);
+        }
+        rconn = rconn_create(inactivity_probe_s, max_backoff_s, DSCP_DEFAULT,
+                             versions);
+        rconn_connect(rconn, name, name);
+        switches[n_switches++] = ofctrl_create(rconn, false, &oc_cfg);
+        return;
+    }
+
+    retval = pvconn_open(name, versions, DSCP_DEFAULT, &pvconn);
+    if (retval) {
+        ovs_fatal(retval, "%s: not a usable switch connection (expected "
+                  "tcp:IP[:PORT], unix:FILE, ssl:IP[:PORT], ptcp:[PORT][:IP], "
+                  "punix:FILE or pssl:[PORT][:IP])", name);
+    }
+    if (n_listeners >= MAX_LISTENERS) {
+        ovs_fatal(0, "at most %d listeners", MAX_LISTENERS);
+    }
+    listeners[n_listeners++] = pvconn;
+    VLOG_INFO("%s: listening for switches", name);
+}
+
+/* Recomputes the ARP probe list when the catalog changes. */
+static void
+update_probes(void)
+{
+    const struct cats_service *s;
+    size_t allocated = 0;
+
+    if (probes_seqno == catalog.seqno) {
+        return;
+    }
+    probes_seqno = catalog.seqno;
+    free(probes);
+    probes = NULL;
+    n_probes = 0;
+
+    struct hmap seen = HMAP_INITIALIZER(&seen);
+    struct seen_ip {
+        struct hmap_node node;
+        ovs_be32 ip;
+    };
+    HMAP_FOR_EACH (s, node, &catalog.services) {
+        const struct cats_instance *inst;
+
+        HMAP_FOR_EACH (inst, node, &s->instances) {
+            uint32_t hash = hash_int((OVS_FORCE uint32_t) inst->ip, 0);
+            struct seen_ip *si;
+            bool dup = false;
+
+            if (inst->has_mac) {
+                continue;
+            }
+            HMAP_FOR_EACH_WITH_HASH (si, node, hash, &seen) {
+                dup |= si->ip == inst->ip;
+            }
+            if (dup) {
+                continue;
+            }
+            si = xmalloc(sizeof *si);
+            si->ip = inst->ip;
+            hmap_insert(&seen, &si->node, hash);
+            if (n_probes >= allocated) {
+                probes = x2nrealloc(probes, &allocated, sizeof *probes);
+            }
+            probes[n_probes].vip = s->vip;
+            probes[n_probes].ip = inst->ip;
+            n_probes++;
+        }
+    }
+    struct seen_ip *si;
+    HMAP_FOR_EACH_POP (si, node, &seen) {
+        free(si);
+    }
+    hmap_destroy(&seen);
+
+    for (size_t i = 0; i < n_switches; i++) {
+        ofctrl_probe_now(switches[i]);
+    }
+}
+
+/* cats/sync. */
+
+static bool
+all_switches_synced(uint64_t target, struct ds *why)
+{
+    size_t n_connected = 0;
+    bool ok = true;
+
+    for (size_t i = 0; i < n_switches; i++) {
+        const struct ofctrl *oc = switches[i];
+
+        if (!ofctrl_is_connected(oc)) {
+            continue;
+        }
+        n_connected++;
+        if (ofctrl_get_installed_seqno(oc) < target) {
+            ok = false;
+            if (why) {
+                ds_put_format(why, "%s has confirmed seqno %"PRIu64" of "
+                              "%"PRIu64"; ", ofctrl_get_name(oc),
+                              ofctrl_get_installed_seqno(oc), target);
+            }
+        }
+    }
+    if (!n_connected) {
+        if (why) {
+            ds_put_cstr(why, "no switch is connected; ");
+        }
+        return false;
+    }
+    return ok;
+}
+
+static void
+run_sync_waiters(void)
+{
+    long long int now = time_msec();
+    struct sync_waiter *w;
+
+    LIST_FOR_EACH_SAFE (w, node, &sync_waiters) {
+        bool model_ready = model.catalog_seqno >= w->catalog_seqno;
+
+        if (model_ready && all_switches_synced(desired.seqno, NULL)) {
+            unixctl_command_reply(w->conn, NULL);
+        } else if (now >= w->deadline) {
+            struct ds why = DS_EMPTY_INITIALIZER;
+
+            ds_put_cstr(&why, "timed out waiting for switches: ");
+            all_switches_synced(desired.seqno, &why);
+            unixctl_command_reply_error(w->conn, ds_cstr(&why));
+            ds_destroy(&why);
+        } else {
+            continue;
+        }
+        ovs_list_remove(&w->node);
+        free(w);
+    }
+}
+
+static void
+cmd_sync(struct unixctl_conn *conn, int argc, const char *argv[],
+         void *aux OVS_UNUSED)
+{
+    struct sync_waiter *w;
+    int timeout = DEFAULT_SYNC_TIMEOUT_MS;
+
+    if (argc > 1 && (!str_to_int(argv[1], 10, &timeout) || timeout <= 0)) {
+        unixctl_command_reply_error(conn, "timeout must be a positive number "
+                                    "of milliseconds");
+        return;
+    }
+    w = xmalloc(sizeof *w);
+    w->conn = conn;
+    w->catalog_seqno = catalog.seqno;
+    w->deadline = time_msec() + timeout;
+    ovs_list_push_back(&sync_waiters, &w->node);
+}
+
+/* Commands. */
+
+static void
+reply_error(struct unixctl_conn *conn, char *error)
+{
+    n_command_errors++;
+    unixctl_command_reply_error(conn, error);
+    free(error);
+}
+
+static void
+cmd_exit(struct unixctl_conn *conn, int argc OVS_UNUSED,
+         const char *argv[] OVS_UNUSED, void *aux OVS_UNUSED)
+{
+    exiting = true;
+    unixctl_command_reply(conn, NULL);
+}
+
+static void
+cmd_show(struct unixctl_conn *conn, int argc OVS_UNUSED,
+         const char *argv[] OVS_UNUSED, void *aux OVS_UNUSED)
+{
+    struct ds s = DS_EMPTY_INITIALIZER;
+
+    ds_put_format(&s, "catalog: %"PRIuSIZE" services, seqno %"PRIu64"\n",
+                  cats_catalog_count(&catalog), catalog.seqno);
+    ds_put_format(&s, "desired: seqno %"PRIu64", %"PRIuSIZE" flows, "
+                  "%"PRIuSIZE" groups, %"PRIuSIZE" conflicts\n",
+                  desired.seqno, desired.n_live_flows, desired.n_live_groups,
+                  desired.n_conflicts);
+    ds_put_format(&s, "errors: config %"PRIu64", commands %"PRIu64"\n",
+                  n_config_errors, n_command_errors);
+    for (size_t i = 0; i < n_listeners; i++) {
+        ds_put_format(&s, "listening: %s\n", pvconn_get_name(listeners[i]));
+    }
+    for (size_t i = 0; i < n_switches; i++) {
+        ds_put_cstr(&s, "switch ");
+        ofctrl_format(switches[i], &s);
+    }
+    unixctl_command_reply(conn, ds_cstr(&s));
+    ds_destroy(&s);
+}
+
+/* Realized new connections per instance, summed over switches, since the
+ * group's buckets last changed. */
+static void
+realized_counts(const struct cats_service *s, ovs_be32 ip, uint16_t port,
+                uint64_t *count, uint64_t *total)
+{
+    uint32_t group_id = cats_model_group_id(&model, s->id);
+
+    *count = *total = 0;
+    for (size_t i = 0; i < n_switches; i++) {
+        const struct ofctrl *oc = switches[i];
+        const struct ofctrl_group_stats *st;
+        const struct cats_installed *inst = ofctrl_get_installed(oc);
+        const struct cats_group *g = NULL, *ig;
+
+        st = ofctrl_get_group_stats(oc, group_id);
+        HMAP_FOR_EACH_WITH_HASH (ig, node, hash_int(group_id, 0),
+                                 &inst->groups) {
+            if (ig->group_id == group_id) {
+                g = ig;
+            }
+        }
+        if (!st || !g || st->n_buckets != g->n_buckets
+            || st->group_seqno != g->seqno) {
+            continue;
+        }
+        for (size_t b = 0; b < g->n_buckets; b++) {
+            uint64_t n = st->packets[b] - st->base[b];
+
+            *total += n;
+            if (g->buckets[b].ip == ip && g->buckets[b].port == port) {
+                *count += n;
+            }
+        }
+    }
+}
+
+static void
+format_service(const struct cats_service *s, struct ds *out)
+{
+    struct cats_instance **insts;
+    uint16_t *weights;
+    unsigned int *slots;
+    uint64_t total_weight = 0;
+    size_t n;
+
+    insts = cats_service_sorted_instances(s, &n);
+    weights = xmalloc((n + 1) * sizeof *weights);
+    slots = xmalloc((n + 1) * sizeof *slots);
+    for (size_t i = 0; i < n; i++) {
+        weights[i] = insts[i]->weight;
+        total_weight += weights[i];
+    }
+    cats_apportion(weights, n, CATS_SLOTS, slots);
+
+    ds_put_format(out, "service %s "IP_FMT":%"PRIu16"/%s id=%"PRIu32
+                  " group=%#"PRIx32" instances=%"PRIuSIZE"\n",
+                  s->name, IP_ARGS(s->vip), s->port, cats_proto_name(s->proto),
+                  s->id, cats_model_group_id(&model, s->id), n);
+    for (size_t i = 0; i < n; i++) {
+        const struct cats_instance *inst = insts[i];
+        uint64_t count, total;
+
+        realized_counts(s, inst->ip, inst->port, &count, &total);
+        ds_put_format(out, "  instance "IP_FMT":%"PRIu16" weight=%"PRIu16
+                      " slots=%u/%d intended=%.2f%% new_conns=%"PRIu64
+                      " realized=", IP_ARGS(inst->ip), inst->port,
+                      inst->weight, slots[i], CATS_SLOTS,
+                      total_weight ? 100.0 * inst->weight / total_weight : 0.0,
+                      count);
+        if (total) {
+            ds_put_format(out, "%.2f%%", 100.0 * count / total);
+        } else {
+            ds_put_cstr(out, "-");
+        }
+        ds_put_format(out, " state=%s", inst->weight ? "active" : "drained");
+        if (inst->has_mac) {
+            ds_put_format(out, " mac="ETH_ADDR_FMT, ETH_ADDR_ARGS(inst->mac));
+        }
+        ds_put_char(out, '\n');
+    }
+    free(weights);
+    free(slots);
+    free(insts);
+}
+
+static void
+cmd_services(struct unixctl_conn *conn, int argc, const char *argv[],
+             void *aux OVS_UNUSED)
+{
+    struct ds s = DS_EMPTY_INITIALIZER;
+
+    if (argc > 1) {
+        const struct cats_service *svc = cats_catalog_find(&catalog, argv[1]);
+        if (!svc) {
+            reply_error(conn, xasprintf("unknown service '%s'", argv[1]));
+            return;
+        }
+        format_service(svc, &s);
+    } else {
+        struct cats_service **svcs;
+        size_t n;
+
+        svcs = cats_catalog_sorted_services(&catalog, &n);
+        for (size_t i = 0; i < n; i++) {
+            format_service(svcs[i], &s);
+        }
+        free(svcs);
+    }
+    unixctl_command_reply(conn, ds_cstr(&s));
+    ds_destroy(&s);
+}
+
+static void
+cmd_dump_flows(struct unixctl_conn *conn, int argc, const char *argv[],
+               void *aux OVS_UNUSED)
+{
+    const char *which = argc > 1 ? argv[1] : "desired";
+    struct ds s = DS_EMPTY_INITIALIZER;
+
+    if (!strcmp(which, "desired")) {
+        cats_desired_format(&desired, &s);
+    } else if (!strcmp(which, "installed")) {
+        size_t n_shown = 0;
+
+        for (size_t i = 0; i < n_switches; i++) {
+            const struct ofctrl *oc = switches[i];
+
+            if (argc > 2 && strcmp(argv[2], ofctrl_get_name(oc))) {
+                continue;
+            }
+            ds_put_format(&s, "switch %s:\n", ofctrl_get_name(oc));
+            cats_installed_format(ofctrl_get_installed(oc), &s);
+            n_shown++;
+        }
+        if (argc > 2 && !n_shown) {
+            ds_destroy(&s);
+            reply_error(conn, xasprintf("unknown switch '%s' (see cats/show)",
+                                        argv[2]));
+            return;
+        }
+    } else {
+        ds_destroy(&s);
+        reply_error(conn, xasprintf("'%s': expected desired or installed",
+                                    which));
+        return;
+    }
+    unixctl_command_reply(conn, ds_cstr(&s));
+    ds_destroy(&s);
+}
+
+static char *
+find_instance(const char *service, const char *addr,
+              struct cats_instance **instp)
+{
+    struct cats_service *s = cats_catalog_find(&catalog, service);
+    uint16_t port;
+    ovs_be32 ip;
+    char *error;
+
+    if (!s) {
+        return xasprintf("unknown service '%s'", service);
+    }
+    error = cats_parse_ip_port(addr, &ip, &port);
+    if (error) {
+        return error;
+    }
+    *instp = cats_instance_find(s, ip, port);
+    if (!*instp) {
+        return xasprintf("service %s has no instance %s", service, addr);
+    }
+    return NULL;
+}
+
+static void
+cmd_set_weight(struct unixctl_conn *conn, int argc OVS_UNUSED,
+               const char *argv[], void *aux OVS_UNUSED)
+{
+    struct cats_instance *inst;
+    unsigned int weight;
+    char *error;
+
+    error = find_instance(argv[1], argv[2], &inst);
+    if (error) {
+        reply_error(conn, error);
+        return;
+    }
+    if (!str_to_uint(argv[3], 10, &weight) || weight > CATS_WEIGHT_MAX) {
+        reply_error(conn, xasprintf("weight '%s' is not an integer between "
+                                    "0 and %d", argv[3], CATS_WEIGHT_MAX));
+        return;
+    }
+    cats_instance_set_weight(&catalog, inst, weight);
+    VLOG_INFO("service %s instance %s: weight %u", argv[1], argv[2], weight);
+    unixctl_command_reply(conn, NULL);
+}
+
+static void
+cmd_drain(struct unixctl_conn *conn, int argc OVS_UNUSED,
+          const char *argv[], void *aux OVS_UNUSED)
+{
+    struct cats_instance *inst;
+    char *error;
+
+    error = find_instance(argv[1], argv[2], &inst);
+    if (error) {
+        reply_error(conn, error);
+        return;
+    }
+    cats_instance_set_weight(&catalog, inst, 0);
+    VLOG_INFO("service %s instance %s: drained", argv[1], argv[2]);
+    unixctl_command_reply(conn, NULL);
+}
+
+/* Runs one configuration statement made of 'keyword' and argv[1...]. */
+static void
+run_statement(struct unixctl_conn *conn, const char *keyword, int argc,
+              const char *argv[])
+{
+    struct ds line = DS_EMPTY_INITIALIZER;
+    char *error;
+
+    ds_put_cstr(&line, keyword);
+    for (int i = 1; i < argc; i++) {
+        ds_put_format(&line, " %s", argv[i]);
+    }
+    error = cats_config_parse_line(&catalog, ds_cstr(&line));
+    if (error) {
+        reply_error(conn, error);
+    } else {
+        VLOG_INFO("%s", ds_cstr(&line));
+        unixctl_command_reply(conn, NULL);
+    }
+    ds_destroy(&line);
+}
+
+static void
+cmd_service_add(struct unixctl_conn *conn, int argc, const char *argv[],
+                void *aux OVS_UNUSED)
+{
+    run_statement(conn, "service", argc, argv);
+}
+
+static void
+cmd_instance_add(struct unixctl_conn *conn, int argc, const char *argv[],
+                 void *aux OVS_UNUSED)
+{
+    run_statement(conn, "instance", argc, argv);
+}
+
+static void
+cmd_service_del(struct unixctl_conn *conn, int argc OVS_UNUSED,
+                const char *argv[], void *aux OVS_UNUSED)
+{
+    struct cats_service *s = cats_catalog_find(&catalog, argv[1]);
+
+    if (!s) {
+        reply_error(conn, xasprintf("unknown service '%s'", argv[1]));
+        return;
+    }
+    cats_service_remove(&catalog, s);
+    VLOG_INFO("service %s removed", argv[1]);
+    unixctl_command_reply(conn, NULL);
+}
+
+static void
+cmd_instance_del(struct unixctl_conn *conn, int argc OVS_UNUSED,
+                 const char *argv[], void *aux OVS_UNUSED)
+{
+    struct cats_instance *inst;
+    char *error;
+
+    error = find_instance(argv[1], argv[2], &inst);
+    if (error) {
+        reply_error(conn, error);
+        return;
+    }
+    cats_instance_remove(&catalog, inst);
+    VLOG_INFO("service %s instance %s removed", argv[1], argv[2]);
+    unixctl_command_reply(conn, NULL);
+}
+
+static void
+cmd_reload(struct unixctl_conn *conn, int argc OVS_UNUSED,
+           const char *argv[] OVS_UNUSED, void *aux OVS_UNUSED)
+{
+    struct cats_catalog loaded;
+    char *error;
+
+    if (!config_file) {
+        reply_error(conn, xstrdup("no --config file was given"));
+        return;
+    }
+    cats_catalog_init(&loaded);
+    error = cats_config_parse_file(&loaded, config_file);
+    if (error) {
+        /* Nothing running changes. */
+        n_config_errors++;
+        COVERAGE_INC(cats_config_error);
+        VLOG_WARN("reload failed, keeping the running catalog: %s", error);
+        reply_error(conn, error);
+    } else {
+        uint64_t before = catalog.seqno;
+
+        cats_catalog_sync(&catalog, &loaded);
+        VLOG_INFO("%s: reloaded, %"PRIuSIZE" services (%s)", config_file,
+                  cats_catalog_count(&catalog),
+                  catalog.seqno != before ? "changed" : "unchanged");
+        unixctl_command_reply(conn, NULL);
+    }
+    cats_catalog_destroy(&loaded);
+}
+
+static void
+register_commands(void)
+{
+    unixctl_command_register("exit", "", 0, 0, cmd_exit, NULL);
+    unixctl_command_register("cats/show", "", 0, 0, cmd_show, NULL);
+    unixctl_command_register("cats/services", "[SERVICE]", 0, 1,
+                             cmd_services, NULL);
+    unixctl_command_register("cats/dump-flows", "[desired|installed [SWITCH]]",
+                             0, 2, cmd_dump_flows, NULL);
+    unixctl_command_register("cats/set-weight", "SERVICE IP:PORT WEIGHT",
+                             3, 3, cmd_set_weight, NULL);
+    unixctl_command_register("cats/drain", "SERVICE IP:PORT", 2, 2,
+                             cmd_drain, NULL);
+    unixctl_command_register("cats/service-add",
+                             "NAME vip=IP port=PORT [proto=tcp|udp]",
+                             1, 4, cmd_service_add, NULL);
+    unixctl_command_register("cats/service-del", "NAME", 1, 1,
+                             cmd_service_del, NULL);
+    unixctl_command_register("cats/instance-add",
+                             "SERVICE IP:PORT [weight=N] [mac=MAC]",
+                             2, 4, cmd_instance_add, NULL);
+    unixctl_command_register("cats/instance-del", "SERVICE IP:PORT", 2, 2,
+                             cmd_instance_del, NULL);
+    unixctl_command_register("cats/reload", "", 0, 0, cmd_reload, NULL);
+    unixctl_command_register("cats/sync", "[TIMEOUT_MS]", 0, 1, cmd_sync,
+                             NULL);
+}
+
+/* Options. */
+
+static int
+parse_int_option(const char *name, const char *arg, int min, int max)
+{
+    int x;
+
+    if (!str_to_int(arg, 0, &x) || x < min || x > max) {
+        ovs_fatal(0, "--%s: '%s' is not an integer between %d and %d",
+                  name, arg, min, max);
+    }
+    return x;
+}
+
+static void
+parse_options(int argc, char *argv[])
+{
+    enum {
+        OPT_CONFIG = UCHAR_MAX + 1,
+        OPT_UNIXCTL,
+        OPT_ZONE,
+        OPT_TABLE,
+        OPT_COOKIE,
+        OPT_GROUP_BASE,
+        OPT_STATS_INTERVAL,
+        OPT_PROBE_INTERVAL,
+        OPT_INACTIVITY_PROBE,
+        OPT_MAX_BACKOFF,
+        OPT_NO_DEFAULT_FLOWS,
+        OPT_PEER_CA_CERT,
+        VLOG_OPTION_ENUMS,
+        DAEMON_OPTION_ENUMS,
+        SSL_OPTION_ENUMS,
+    };
+    static const struct option long_options[] = {
+        {"config", required_argument, NULL, OPT_CONFIG},
+        {"unixctl", required_argument, NULL, OPT_UNIXCTL},
+        {"zone", required_argument, NULL, OPT_ZONE},
+        {"table", required_argument, NULL, OPT_TABLE},
+        {"cookie", required_argument, NULL, OPT_COOKIE},
+        {"group-base", required_argument, NULL, OPT_GROUP_BASE},
+        {"stats-interval", required_argument, NULL, OPT_STATS_INTERVAL},
+        {"arp-probe-interval", required_argument, NULL, OPT_PROBE_INTERVAL},
+        {"inactivity-probe", required_argument, NULL, OPT_INACTIVITY_PROBE},
+        {"max-backoff", required_argument, NULL, OPT_MAX_BACKOFF},
+        {"no-default-flows", no_argument, NULL, OPT_NO_DEFAULT_FLOWS},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        DAEMON_LONG_OPTIONS,
+        VLOG_LONG_OPTIONS,
+        STREAM_SSL_LONG_OPTIONS,
+        {"peer-ca-cert", required_argument, NULL, OPT_PEER_CA_CERT},
+        {NULL, 0, NULL, 0},
+    };
+    char *short_options = ovs_cmdl_long_options_to_short_options(long_options);
+
+    for (;;) {
+        unsigned long long int cookie;
+        int c = getopt_long(argc, argv, short_options, long_options, NULL);
+
+        if (c == -1) {
+            break;
+        }
+        switch (c) {
+        case OPT_CONFIG:
+            config_file = optarg;
+            break;
+
+        case OPT_UNIXCTL:
+            unixctl_path = optarg;
+            break;
+
+        case OPT_ZONE:
+            pipeline.zone = parse_int_option("zone", optarg, 0, 65535);
+            break;
+
+        case OPT_TABLE:
+            pipeline.table_base = parse_int_option("table", optarg, 0, 251);
+            break;
+
+        case OPT_COOKIE:
+            if (!str_to_ullong(optarg, 0, &cookie)
+                || !(cookie >> 32) || (cookie & 0xffffffffULL)) {
+                ovs_fatal(0, "--cookie: '%s' must be a 64-bit value whose "
+                          "upper 32 bits are nonzero and lower 32 bits zero "
+                          "(the lower bits carry the service id)", optarg);
+            }
+            pipeline.cookie = cookie;
+            pipeline.learn_cookie = cookie + (1ULL << 48);
+            break;
+
+        case OPT_GROUP_BASE:
+            pipeline.group_base = parse_int_option("group-base", optarg, 0,
+                                                   0x7fff0000);
+            break;
+
+        case OPT_STATS_INTERVAL:
+            stats_interval_ms = parse_int_option("stats-interval", optarg,
+                                                 0, 3600000);
+            break;
+
+        case OPT_PROBE_INTERVAL:
+            probe_interval_ms = parse_int_option("arp-probe-interval",
+                                                 optarg, 0, 3600000);
+            break;
+
+        case OPT_INACTIVITY_PROBE:
+            inactivity_probe_s = parse_int_option("inactivity-probe", optarg,
+                                                  5, 3600);
+            break;
+
+        case OPT_MAX_BACKOFF:
+            max_backoff_s = parse_int_option("max-backoff", optarg, 1, 3600);
+            break;
+
+        case OPT_NO_DEFAULT_FLOWS:
+            pipeline.default_normal = false;
+            break;
+
+        case 'h':
+            usage();
+
+        case 'V':
+            printf("cats-controller (ovs-cats) 0.1, built on Open vSwitch "
+                   "%s\n", VERSION);
+            exit(EXIT_SUCCESS);
+
+        VLOG_OPTION_HANDLERS
+        DAEMON_OPTION_HANDLERS
+        STREAM_SSL_OPTION_HANDLERS
+
+        case OPT_PEER_CA_CERT:
+            stream_ssl_set_peer_ca_cert_file(optarg);
+            break;
+
+        case '?':
+            exit(EXIT_FAILURE);
+
+        default:
+            abort();
+        }
+    }
+    free(short_options);
+}
+
+static void
+usage(void)
+{
+    printf("%s: compute-aware traffic steering controller for Open vSwitch\n"
+           "usage: %s [OPTIONS] SWITCH...\n"
+           "\n"
+           "SWITCH is where to find bridges, over OpenFlow 1.5:\n"
+           "  punix:FILE | ptcp:[PORT][:IP] | pssl:[PORT][:IP]\n"
+           "      listen; point bridges here with\n"
+           "      ovs-vsctl set-controller BRIDGE unix:FILE (or tcp:...)\n"
+           "  unix:FILE | tcp:IP[:PORT] | ssl:IP[:PORT]\n"
+           "      connect to a bridge (e.g. unix:/var/run/openvswitch/"
+           "BRIDGE.mgmt)\n"
+           "Bridges should use fail-mode=secure, so that their flows survive\n"
+           "a controller restart, and allow OpenFlow15.\n"
+           "\n"
+           "Catalog:\n"
+           "  --config=FILE           services and instances, one statement\n"
+           "                          per line (see README.md):\n"
+           "                            service NAME vip=IP port=N "
+           "[proto=tcp|udp]\n"
+           "                            instance NAME IP:PORT [weight=N] "
+           "[mac=MAC]\n"
+           "\n"
+           "Pipeline:\n"
+           "  --table=N               first of the 3 tables used (default 0)\n"
+           "  --zone=N                conntrack zone (default %d)\n"
+           "  --cookie=C              cookie of our flows (default %#llx);\n"
+           "                          flows with other cookies are left "
+           "alone\n"
+           "  --group-base=N          group ids are N + service id "
+           "(default %#x)\n"
+           "  --no-default-flows      do not install the priority-0 NORMAL "
+           "flows\n"
+           "\n"
+           "Timers:\n"
+           "  --stats-interval=MS     group statistics poll (default 1000, "
+           "0 off)\n"
+           "  --arp-probe-interval=MS ARP for instance MACs (default 10000, "
+           "0 off)\n"
+           "  --inactivity-probe=S    OpenFlow echo interval (default 5)\n"
+           "  --max-backoff=S         reconnect backoff cap for active "
+           "connections (default 2)\n"
+           "\n"
+           "Daemon:\n"
+           "  --unixctl=SOCKET        ovs-appctl control socket\n",
+           program_name, program_name, CATS_DEFAULT_ZONE,
+           (unsigned long long) CATS_DEFAULT_COOKIE, CATS_DEFAULT_GROUP_BASE);
+    daemon_usage();
+    vlog_usage();
+    stream_usage("SWITCH", true, true, true);
+    printf("\nOther options:\n"
+           "  -h, --help              display this help message\n"
+           "  -V, --version           display version information\n"
+           "\nRun-time commands: ovs-appctl -t cats-controller list-commands\n");
+    exit(EXIT_SUCCESS);
+}

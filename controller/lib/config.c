@@ -1,0 +1,372 @@
+/*
+ * ovs-cats: the catalog configuration language.  See include/cats/config.h.
+ */
+
+#include <config.h>
+
+#include "cats/config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cats/catalog.h"
+#include "openvswitch/dynamic-string.h"
+#include "packets.h"
+#include "util.h"
+
+/* A configuration file larger than this is refused rather than read. */
+#define CONFIG_FILE_MAX (64 * 1024 * 1024)
+
+#define MAX_TOKENS 16
+
+struct tokens {
+    char *buf;                  /* Owned copy of the line. */
+    char *argv[MAX_TOKENS];
+    int argc;
+};
+
+/* Splits 'line' on blanks, dropping a '#' comment.  Returns an error if the
+ * line has too many words. */
+static char *
+tokenize(const char *line, struct tokens *t)
+{
+    char *save_ptr = NULL;
+    char *comment, *word;
+
+    t->buf = xstrdup(line);
+    t->argc = 0;
+    comment = strchr(t->buf, '#');
+    if (comment) {
+        *comment = '\0';
+    }
+    for (word = strtok_r(t->buf, " \t\r\n", &save_ptr); word;
+         word = strtok_r(NULL, " \t\r\n", &save_ptr)) {
+        if (t->argc >= MAX_TOKENS) {
+            return xasprintf("too many words (at most %d)", MAX_TOKENS);
+        }
+        t->argv[t->argc++] = word;
+    }
+    return NULL;
+}
+
+static char *
+parse_uint(const char *field, const char *value, unsigned int min,
+           unsigned int max, unsigned int *out)
+{
+    unsigned int x;
+
+    if (!str_to_uint(value, 10, &x) || x < min || x > max) {
+        return xasprintf("field '%s': '%s' is not an integer between %u "
+                         "and %u", field, value, min, max);
+    }
+    *out = x;
+    return NULL;
+}
+
+static char *
+parse_ip(const char *field, const char *value, ovs_be32 *ip)
+{
+    if (!ip_parse(value, ip)) {
+        return xasprintf("field '%s': '%s' is not an IPv4 address",
+                         field, value);
+    }
+    if (!*ip || ip_is_multicast(*ip) || *ip == htonl(0xffffffff)) {
+        return xasprintf("field '%s': %s is not a unicast address",
+                         field, value);
+    }
+    return NULL;
+}
+
+/* Splits "key=value" in place.  Returns an error if 'word' has no '=' or
+ * if the key was seen before (tracked in 'seen' by index in 'keys'). */
+static char *
+split_kv(char *word, const char *const keys[], size_t n_keys, bool seen[],
+         size_t *idx, char **value)
+{
+    char *eq = strchr(word, '=');
+    size_t i;
+
+    if (!eq || eq == word) {
+        return xasprintf("'%s' is not key=value", word);
+    }
+    *eq = '\0';
+    *value = eq + 1;
+    for (i = 0; i < n_keys; i++) {
+        if (!strcmp(word, keys[i])) {
+            if (seen[i]) {
+                return xasprintf("field '%s' given twice", word);
+            }
+            seen[i] = true;
+            *idx = i;
+            if (!**value) {
+                return xasprintf("field '%s' has no value", word);
+            }
+            return NULL;
+        }
+    }
+    {
+        struct ds s = DS_EMPTY_INITIALIZER;
+        ds_put_format(&s, "unknown field '%s' (expected ", word);
+        for (i = 0; i < n_keys; i++) {
+            ds_put_format(&s, "%s%s", i ? ", " : "", keys[i]);
+        }
+        ds_put_char(&s, ')');
+        return ds_steal_cstr(&s);
+    }
+}
+
+char *
+cats_parse_ip_port(const char *s, ovs_be32 *ip, uint16_t *port)
+{
+    const char *colon = strrchr(s, ':');
+    unsigned int x;
+    char *addr;
+    bool ok;
+
+    if (!colon) {
+        return xasprintf("'%s' is not IPv4:PORT", s);
+    }
+    addr = xmemdup0(s, colon - s);
+    ok = ip_parse(addr, ip);
+    free(addr);
+    if (!ok) {
+        return xasprintf("'%s' is not IPv4:PORT", s);
+    }
+    if (!str_to_uint(colon + 1, 10, &x) || !x || x > 65535) {
+        return xasprintf("'%s' needs a port between 1 and 65535", s);
+    }
+    if (!*ip || ip_is_multicast(*ip) || *ip == htonl(0xffffffff)) {
+        return xasprintf("%s is not a unicast address", s);
+    }
+    *port = x;
+    return NULL;
+}
+
+static char *
+parse_service(struct cats_catalog *cat, int argc, char *argv[])
+{
+    static const char *const keys[] = { "vip", "port", "proto" };
+    bool seen[ARRAY_SIZE(keys)] = { false };
+    unsigned int port = 0;
+    uint8_t proto = IPPROTO_TCP;
+    ovs_be32 vip = 0;
+    char *error;
+    int i;
+
+    if (argc < 2) {
+        return xstrdup("service: missing name (usage: service NAME "
+                       "vip=IP port=PORT [proto=tcp|udp])");
+    }
+    for (i = 2; i < argc; i++) {
+        size_t idx;
+        char *value;
+
+        error = split_kv(argv[i], keys, ARRAY_SIZE(keys), seen, &idx, &value);
+        if (error) {
+            goto err;
+        }
+        if (idx == 0) {
+            error = parse_ip("vip", value, &vip);
+        } else if (idx == 1) {
+            error = parse_uint("port", value, 1, 65535, &port);
+        } else {
+            if (!strcmp(value, "tcp")) {
+                proto = IPPROTO_TCP;
+            } else if (!strcmp(value, "udp")) {
+                proto = IPPROTO_UDP;
+            } else {
+                error = xasprintf("field 'proto': '%s' is not tcp or udp",
+                                  value);
+            }
+        }
+        if (error) {
+            goto err;
+        }
+    }
+    if (!seen[0]) {
+        error = xstrdup("missing field 'vip'");
+        goto err;
+    }
+    if (!seen[1]) {
+        error = xstrdup("missing field 'port'");
+        goto err;
+    }
+
+    char *add_error;
+    if (cats_service_add(cat, argv[1], vip, proto, port, NULL, &add_error)) {
+        return add_error;
+    }
+    return NULL;
+
+err:
+    {
+        char *msg = xasprintf("service %s: %s", argv[1], error);
+        free(error);
+        return msg;
+    }
+}
+
+static char *
+parse_instance(struct cats_catalog *cat, int argc, char *argv[])
+{
+    static const char *const keys[] = { "weight", "mac" };
+    bool seen[ARRAY_SIZE(keys)] = { false };
+    unsigned int weight = CATS_DEFAULT_WEIGHT;
+    struct cats_service *s;
+    struct eth_addr mac;
+    uint16_t port = 0;
+    ovs_be32 ip = 0;
+    char *error;
+    int i;
+
+    if (argc < 3) {
+        return xstrdup("instance: usage: instance SERVICE IP:PORT "
+                       "[weight=N] [mac=MAC]");
+    }
+    s = cats_catalog_find(cat, argv[1]);
+    if (!s) {
+        return xasprintf("instance %s: unknown service '%s' (declare it "
+                         "first)", argv[2], argv[1]);
+    }
+
+    error = cats_parse_ip_port(argv[2], &ip, &port);
+    if (error) {
+        char *msg = xasprintf("field 'address': %s", error);
+        free(error);
+        error = msg;
+        goto err;
+    }
+    for (i = 3; i < argc; i++) {
+        size_t idx;
+        char *value;
+
+        error = split_kv(argv[i], keys, ARRAY_SIZE(keys), seen, &idx, &value);
+        if (error) {
+            goto err;
+        }
+        if (idx == 0) {
+            error = parse_uint("weight", value, 0, CATS_WEIGHT_MAX, &weight);
+        } else if (!eth_addr_from_string(value, &mac)
+                   || eth_addr_is_multicast(mac) || eth_addr_is_zero(mac)) {
+            error = xasprintf("field 'mac': '%s' is not a unicast Ethernet "
+                              "address", value);
+        }
+        if (error) {
+            goto err;
+        }
+    }
+
+    char *add_error;
+    if (cats_instance_add(cat, s, ip, port, weight,
+                          seen[1] ? &mac : NULL, &add_error)) {
+        return add_error;
+    }
+    return NULL;
+
+err:
+    {
+        char *msg = xasprintf("instance %s %s: %s", argv[1], argv[2], error);
+        free(error);
+        return msg;
+    }
+}
+
+char *
+cats_config_parse_line(struct cats_catalog *cat, const char *line)
+{
+    struct tokens t;
+    char *error;
+
+    if (strlen(line) > CATS_CONFIG_LINE_MAX) {
+        return xasprintf("line longer than %d bytes", CATS_CONFIG_LINE_MAX);
+    }
+    error = tokenize(line, &t);
+    if (!error && t.argc) {
+        if (!strcmp(t.argv[0], "service")) {
+            error = parse_service(cat, t.argc, t.argv);
+        } else if (!strcmp(t.argv[0], "instance")) {
+            error = parse_instance(cat, t.argc, t.argv);
+        } else {
+            error = xasprintf("unknown statement '%s' (expected service or "
+                              "instance)", t.argv[0]);
+        }
+    }
+    free(t.buf);
+    return error;
+}
+
+char *
+cats_config_parse_string(struct cats_catalog *cat, const char *text,
+                         const char *origin)
+{
+    const char *p = text;
+    int line_number = 0;
+
+    while (*p) {
+        const char *end = strchr(p, '\n');
+        size_t len = end ? end - p : strlen(p);
+        char *line, *error;
+
+        line_number++;
+        line = xmemdup0(p, len);
+        error = cats_config_parse_line(cat, line);
+        free(line);
+        if (error) {
+            char *msg = xasprintf("%s:%d: %s", origin, line_number, error);
+            free(error);
+            return msg;
+        }
+        p = end ? end + 1 : p + len;
+    }
+    return NULL;
+}
+
+char *
+cats_config_parse_file(struct cats_catalog *cat, const char *file_name)
+{
+    struct ds text = DS_EMPTY_INITIALIZER;
+    char buf[65536];
+    char *error;
+    size_t n;
+    FILE *f;
+
+    f = fopen(file_name, "r");
+    if (!f) {
+        return xasprintf("%s: open failed (%s)", file_name,
+                         ovs_strerror(errno));
+    }
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0) {
+        if (text.length + n > CONFIG_FILE_MAX) {
+            fclose(f);
+            ds_destroy(&text);
+            return xasprintf("%s: larger than %d bytes", file_name,
+                             CONFIG_FILE_MAX);
+        }
+        ds_put_buffer(&text, buf, n);
+    }
+    if (ferror(f)) {
+        error = xasprintf("%s: read failed (%s)", file_name,
+                          ovs_strerror(errno));
+        fclose(f);
+        ds_destroy(&text);
+        return error;
+    }
+    fclose(f);
+
+    /* A NUL inside the text is reported by the line parser: give it the
+     * real length by checking here. */
+    if (memchr(ds_cstr(&text), '\0', text.length)) {
+        const char *nul = memchr(text.string, '\0', text.length);
+        int line_number = 1;
+        for (const char *q = text.string; q < nul; q++) {
+            line_number += *q == '\n';
+        }
+        ds_destroy(&text);
+        return xasprintf("%s:%d: NUL byte in line", file_name, line_number);
+    }
+    error = cats_config_parse_string(cat, ds_cstr(&text), file_name);
+    ds_destroy(&text);
+    return error;
+}

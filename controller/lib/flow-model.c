@@ -1,0 +1,647 @@
+/*
+ * ovs-cats: the flow model.  See include/cats/flow-model.h for the
+ * pipeline.
+ */
+
+#include <config.h>
+
+#include "cats/flow-model.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "cats/catalog.h"
+#include "cats/flow-table.h"
+#include "hash.h"
+#include "openflow/openflow.h"
+#include "openvswitch/match.h"
+#include "openvswitch/meta-flow.h"
+#include "openvswitch/ofp-actions.h"
+#include "openvswitch/ofpbuf.h"
+#include "openvswitch/vlog.h"
+#include "util.h"
+
+VLOG_DEFINE_THIS_MODULE(cats_flow_model);
+
+/* Priorities, per table. */
+enum {
+    PRIO_T0_RESPONDER = 110,
+    PRIO_T0_SERVICE = 100,
+    PRIO_T0_ARP_LEARN = 90,
+    PRIO_T1_NEW = 100,
+    PRIO_T1_DNAT = 50,
+    PRIO_T2_LEARNED = 100,
+    PRIO_T2_STATIC = 50,
+    PRIO_DEFAULT = 0,
+};
+
+struct cats_model_service {
+    struct hmap_node node;          /* In cats_model's 'services', by id. */
+    uint32_t id;
+    uint64_t built_seqno;           /* Service's change_seqno when built. */
+    uint64_t generation;            /* Mark for sweeping removed services. */
+    struct cats_flow **flows;       /* References held in the desired table. */
+    size_t n_flows;
+};
+
+void
+cats_pipeline_config_default(struct cats_pipeline_config *cfg)
+{
+    cfg->table_base = 0;
+    cfg->zone = CATS_DEFAULT_ZONE;
+    cfg->cookie = CATS_DEFAULT_COOKIE;
+    cfg->cookie_mask = CATS_DEFAULT_COOKIE_MASK;
+    cfg->learn_cookie = CATS_DEFAULT_LEARN_COOKIE;
+    cfg->group_base = CATS_DEFAULT_GROUP_BASE;
+    cfg->default_normal = true;
+}
+
+bool
+cats_pipeline_owns_group(const struct cats_pipeline_config *cfg,
+                         uint32_t group_id)
+{
+    return (group_id > cfg->group_base
+            && group_id - cfg->group_base <= CATS_MAX_SERVICES);
+}
+
+uint32_t
+cats_model_group_id(const struct cats_model *m, uint32_t service_id)
+{
+    return m->cfg.group_base + service_id;
+}
+
+struct eth_addr
+cats_vip_mac(ovs_be32 vip)
+{
+    uint32_t ip = ntohl(vip);
+    struct eth_addr mac;
+
+    /* Locally administered, unicast, 02:ca:75 followed by the VIP's low 24
+     * bits: readable in a packet capture. */
+    mac.be16[0] = htons(0x02ca);
+    mac.be16[1] = htons(0x7500 | ((ip >> 16) & 0xff));
+    mac.be16[2] = htons(ip & 0xffff);
+    return mac;
+}
+
+unsigned int
+cats_apportion(const uint16_t *weights, size_t n, unsigned int slots,
+               unsigned int *out)
+{
+    uint64_t total = 0;
+    unsigned int given = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        total += weights[i];
+    }
+    if (!total) {
+        memset(out, 0, n * sizeof *out);
+        return 0;
+    }
+
+    /* Integer parts first, then one slot each to the largest remainders;
+     * ties go to the earlier instance, so the result is deterministic. */
+    uint64_t *rem = xmalloc((n ? n : 1) * sizeof *rem);
+    for (size_t i = 0; i < n; i++) {
+        uint64_t num = (uint64_t) weights[i] * slots;
+        out[i] = num / total;
+        rem[i] = num % total;
+        given += out[i];
+    }
+    while (given < slots) {
+        size_t best = SIZE_MAX;
+        for (size_t i = 0; i < n; i++) {
+            if (weights[i] && (best == SIZE_MAX || rem[i] > rem[best])) {
+                best = i;
+            }
+        }
+        out[best]++;
+        rem[best] = 0;
+        given++;
+    }
+    free(rem);
+    return given;
+}
+
+/* Action builders. */
+
+static void
+put_move(struct ofpbuf *ofpacts, enum mf_field_id src, enum mf_field_id dst)
+{
+    struct ofpact_reg_move *move = ofpact_put_REG_MOVE(ofpacts);
+
+    move->src.field = mf_from_id(src);
+    move->src.ofs = 0;
+    move->src.n_bits = move->src.field->n_bits;
+    move->dst.field = mf_from_id(dst);
+    move->dst.ofs = 0;
+    move->dst.n_bits = move->dst.field->n_bits;
+}
+
+/* set_field:VALUE->FIELD.  Not ofpact_put_set_field(ofpacts, f, value,
+ * NULL): that leaves the padding between value and mask uninitialized, and
+ * the desired/installed comparison is bytewise. */
+static void
+put_set(struct ofpbuf *ofpacts, enum mf_field_id id,
+        const union mf_value *value)
+{
+    const struct mf_field *field = mf_from_id(id);
+    struct ofpact_set_field *sf = ofpact_put_set_field(ofpacts, field,
+                                                       NULL, NULL);
+
+    memcpy(sf->value, value, field->n_bytes);
+    memset(ofpact_set_field_mask(sf), 0xff, field->n_bytes);
+}
+
+static void
+put_set_mac(struct ofpbuf *ofpacts, enum mf_field_id id, struct eth_addr mac)
+{
+    union mf_value value;
+
+    memset(&value, 0, sizeof value);
+    value.mac = mac;
+    put_set(ofpacts, id, &value);
+}
+
+static void
+put_set_be32(struct ofpbuf *ofpacts, enum mf_field_id id, ovs_be32 x)
+{
+    union mf_value value;
+
+    memset(&value, 0, sizeof value);
+    value.be32 = x;
+    put_set(ofpacts, id, &value);
+}
+
+static void
+put_set_be16(struct ofpbuf *ofpacts, enum mf_field_id id, ovs_be16 x)
+{
+    union mf_value value;
+
+    memset(&value, 0, sizeof value);
+    value.be16 = x;
+    put_set(ofpacts, id, &value);
+}
+
+static void
+put_set_u8(struct ofpbuf *ofpacts, enum mf_field_id id, uint8_t x)
+{
+    union mf_value value;
+
+    memset(&value, 0, sizeof value);
+    value.u8 = x;
+    put_set(ofpacts, id, &value);
+}
+
+static void
+put_output(struct ofpbuf *ofpacts, ofp_port_t port)
+{
+    ofpact_put_OUTPUT(ofpacts)->port = port;
+}
+
+static void
+put_resubmit(struct ofpbuf *ofpacts, uint8_t table_id)
+{
+    struct ofpact_resubmit *r = ofpact_put_RESUBMIT(ofpacts);
+
+    r->in_port = OFPP_IN_PORT;
+    r->table_id = table_id;
+}
+
+/* ct(zone, table, [commit], nat[(dst=ip:port)]). */
+static void
+put_ct_nat(struct ofpbuf *ofpacts, uint16_t zone, uint8_t table,
+           bool commit, ovs_be32 ip, uint16_t port)
+{
+    size_t ct_offset = ofpacts->size;
+    struct ofpact_conntrack *ct = ofpact_put_CT(ofpacts);
+    struct ofpact_nat *nat;
+
+    ct->flags = commit ? NX_CT_F_COMMIT : 0;
+    ct->zone_imm = zone;
+    ct->zone_src.field = NULL;
+    ct->recirc_table = table;
+    ct->alg = 0;
+
+    nat = ofpact_put_NAT(ofpacts);
+    nat->flags = 0;
+    nat->range_af = AF_UNSPEC;
+    if (ip) {
+        nat->flags = NX_NAT_F_DST;
+        nat->range_af = AF_INET;
+        nat->range.addr.ipv4.min = ip;
+        nat->range.proto.min = port;
+    }
+
+    ct = ofpbuf_at_assert(ofpacts, ct_offset, sizeof *ct);
+    ofpacts->header = ct;
+    ofpact_finish_CT(ofpacts, &ct);
+}
+
+/* learn(table=T2, priority=100, cookie=C, eth_type=0x800,
+ *       NXM_OF_IP_DST[]=NXM_OF_ARP_SPA[],
+ *       load:NXM_NX_ARP_SHA[]->NXM_OF_ETH_DST[],
+ *       output:NXM_OF_IN_PORT[]) */
+static void
+put_learn(struct ofpbuf *ofpacts, const struct cats_pipeline_config *cfg)
+{
+    size_t learn_offset = ofpacts->size;
+    struct ofpact_learn *learn = ofpact_put_LEARN(ofpacts);
+    struct ofpact_learn_spec *spec;
+
+    learn->table_id = cfg->table_base + 2;
+    learn->priority = PRIO_T2_LEARNED;
+    learn->cookie = htonll(cfg->learn_cookie);
+    learn->idle_timeout = OFP_FLOW_PERMANENT;
+    learn->hard_timeout = OFP_FLOW_PERMANENT;
+
+    /* eth_type=0x800 (immediate match). */
+    spec = ofpbuf_put_zeros(ofpacts, sizeof *spec);
+    spec->src_type = NX_LEARN_SRC_IMMEDIATE;
+    spec->dst_type = NX_LEARN_DST_MATCH;
+    spec->dst.field = mf_from_id(MFF_ETH_TYPE);
+    spec->dst.ofs = 0;
+    spec->dst.n_bits = 16;
+    spec->n_bits = 16;
+    ovs_be16 ip_type = htons(ETH_TYPE_IP);
+    memcpy(ofpbuf_put_zeros(ofpacts, OFPACT_ALIGN(sizeof ip_type)),
+           &ip_type, sizeof ip_type);
+
+    /* NXM_OF_IP_DST[]=NXM_OF_ARP_SPA[]. */
+    learn = ofpbuf_at_assert(ofpacts, learn_offset, sizeof *learn);
+    spec = ofpbuf_put_zeros(ofpacts, sizeof *spec);
+    spec->src_type = NX_LEARN_SRC_FIELD;
+    spec->dst_type = NX_LEARN_DST_MATCH;
+    spec->src.field = mf_from_id(MFF_ARP_SPA);
+    spec->src.ofs = 0;
+    spec->src.n_bits = 32;
+    spec->dst.field = mf_from_id(MFF_IPV4_DST);
+    spec->dst.ofs = 0;
+    spec->dst.n_bits = 32;
+    spec->n_bits = 32;
+
+    /* load:NXM_NX_ARP_SHA[]->NXM_OF_ETH_DST[]. */
+    spec = ofpbuf_put_zeros(ofpacts, sizeof *spec);
+    spec->src_type = NX_LEARN_SRC_FIELD;
+    spec->dst_type = NX_LEARN_DST_LOAD;
+    spec->src.field = mf_from_id(MFF_ARP_SHA);
+    spec->src.ofs = 0;
+    spec->src.n_bits = 48;
+    spec->dst.field = mf_from_id(MFF_ETH_DST);
+    spec->dst.ofs = 0;
+    spec->dst.n_bits = 48;
+    spec->n_bits = 48;
+
+    /* output:NXM_OF_IN_PORT[]. */
+    spec = ofpbuf_put_zeros(ofpacts, sizeof *spec);
+    spec->src_type = NX_LEARN_SRC_FIELD;
+    spec->dst_type = NX_LEARN_DST_OUTPUT;
+    spec->src.field = mf_from_id(MFF_IN_PORT);
+    spec->src.ofs = 0;
+    spec->src.n_bits = 16;
+    spec->n_bits = 16;
+
+    learn = ofpbuf_at_assert(ofpacts, learn_offset, sizeof *learn);
+    ofpacts->header = learn;
+    ofpact_finish_LEARN(ofpacts, &learn);
+}
+
+/* Flow builders. */
+
+struct flow_refs {
+    struct cats_flow **flows;
+    size_t n, allocated;
+};
+
+static void
+add_flow(struct cats_model *m, struct flow_refs *refs, uint8_t table,
+         uint16_t priority, uint64_t cookie, const struct match *match,
+         const struct ofpbuf *ofpacts)
+{
+    struct cats_flow *f = cats_desired_add_flow(m->desired, table, priority,
+                                                cookie, match, ofpacts->data,
+                                                ofpacts->size);
+    if (f) {
+        if (refs->n >= refs->allocated) {
+            refs->flows = x2nrealloc(refs->flows, &refs->allocated,
+                                     sizeof *refs->flows);
+        }
+        refs->flows[refs->n++] = f;
+    }
+}
+
+static void
+build_global(struct cats_model *m, struct flow_refs *refs)
+{
+    const struct cats_pipeline_config *cfg = &m->cfg;
+    uint8_t t0 = cfg->table_base, t1 = t0 + 1, t2 = t0 + 2;
+    uint64_t stub[1024 / 8];
+    struct ofpbuf ofpacts = OFPBUF_STUB_INITIALIZER(stub);
+    struct match match;
+
+    /* T0: learn every ARP sender's address and port, then forward. */
+    match_init_catchall(&match);
+    match_set_dl_type(&match, htons(ETH_TYPE_ARP));
+    put_learn(&ofpacts, cfg);
+    put_output(&ofpacts, OFPP_NORMAL);
+    add_flow(m, refs, t0, PRIO_T0_ARP_LEARN, cfg->cookie, &match, &ofpacts);
+
+    /* T1: forward direction of DNATed connections goes to the next-hop
+     * table; everything else (replies, already un-NATed) forwards
+     * normally. */
+    ofpbuf_clear(&ofpacts);
+    match_init_catchall(&match);
+    match_set_dl_type(&match, htons(ETH_TYPE_IP));
+    match_set_ct_state_masked(&match, CS_TRACKED | CS_DST_NAT,
+                              CS_TRACKED | CS_DST_NAT | CS_REPLY_DIR);
+    put_resubmit(&ofpacts, t2);
+    add_flow(m, refs, t1, PRIO_T1_DNAT, cfg->cookie, &match, &ofpacts);
+
+    if (cfg->default_normal) {
+        uint8_t tables[] = { t0, t1, t2 };
+
+        ofpbuf_clear(&ofpacts);
+        put_output(&ofpacts, OFPP_NORMAL);
+        match_init_catchall(&match);
+        for (size_t i = 0; i < ARRAY_SIZE(tables); i++) {
+            add_flow(m, refs, tables[i], PRIO_DEFAULT, cfg->cookie, &match,
+                     &ofpacts);
+        }
+    }
+    ofpbuf_uninit(&ofpacts);
+}
+
+static void
+build_vip(struct cats_model *m, struct flow_refs *refs, ovs_be32 vip)
+{
+    const struct cats_pipeline_config *cfg = &m->cfg;
+    struct eth_addr mac = cats_vip_mac(vip);
+    uint8_t t0 = cfg->table_base;
+    uint64_t stub[1024 / 8];
+    struct ofpbuf ofpacts = OFPBUF_STUB_INITIALIZER(stub);
+    struct match match;
+
+    /* ARP request for the VIP: answer from the VIP MAC. */
+    match_init_catchall(&match);
+    match_set_dl_type(&match, htons(ETH_TYPE_ARP));
+    match_set_nw_dst(&match, vip);
+    match_set_nw_proto(&match, ARP_OP_REQUEST);
+    put_move(&ofpacts, MFF_ETH_SRC, MFF_ETH_DST);
+    put_set_mac(&ofpacts, MFF_ETH_SRC, mac);
+    put_set_be16(&ofpacts, MFF_ARP_OP, htons(ARP_OP_REPLY));
+    put_move(&ofpacts, MFF_ARP_SHA, MFF_ARP_THA);
+    put_set_mac(&ofpacts, MFF_ARP_SHA, mac);
+    put_move(&ofpacts, MFF_ARP_SPA, MFF_ARP_TPA);
+    put_set_be32(&ofpacts, MFF_ARP_SPA, vip);
+    put_output(&ofpacts, OFPP_IN_PORT);
+    add_flow(m, refs, t0, PRIO_T0_RESPONDER, cfg->cookie, &match, &ofpacts);
+
+    /* ARP reply to the VIP (an instance answering our probe): learn its
+     * address, and stop there. */
+    ofpbuf_clear(&ofpacts);
+    match_init_catchall(&match);
+    match_set_dl_type(&match, htons(ETH_TYPE_ARP));
+    match_set_nw_dst(&match, vip);
+    match_set_nw_proto(&match, ARP_OP_REPLY);
+    put_learn(&ofpacts, cfg);
+    add_flow(m, refs, t0, PRIO_T0_RESPONDER, cfg->cookie, &match, &ofpacts);
+
+    /* ICMP echo request to the VIP: the VIP answers. */
+    ofpbuf_clear(&ofpacts);
+    match_init_catchall(&match);
+    match_set_dl_type(&match, htons(ETH_TYPE_IP));
+    match_set_nw_proto(&match, IPPROTO_ICMP);
+    match_set_nw_dst(&match, vip);
+    match_set_icmp_type(&match, ICMP4_ECHO_REQUEST);
+    match_set_icmp_code(&match, 0);
+    put_move(&ofpacts, MFF_ETH_SRC, MFF_ETH_DST);
+    put_set_mac(&ofpacts, MFF_ETH_SRC, mac);
+    put_move(&ofpacts, MFF_IPV4_SRC, MFF_IPV4_DST);
+    put_set_be32(&ofpacts, MFF_IPV4_SRC, vip);
+    put_set_u8(&ofpacts, MFF_ICMPV4_TYPE, ICMP4_ECHO_REPLY);
+    put_output(&ofpacts, OFPP_IN_PORT);
+    add_flow(m, refs, t0, PRIO_T0_RESPONDER, cfg->cookie, &match, &ofpacts);
+
+    ofpbuf_uninit(&ofpacts);
+}
+
+static void
+build_service(struct cats_model *m, const struct cats_service *s,
+              struct flow_refs *refs)
+{
+    const struct cats_pipeline_config *cfg = &m->cfg;
+    uint8_t t0 = cfg->table_base, t1 = t0 + 1, t2 = t0 + 2;
+    uint64_t cookie = cfg->cookie | s->id;
+    uint32_t group_id = cats_model_group_id(m, s->id);
+    uint64_t stub[1024 / 8];
+    struct ofpbuf ofpacts = OFPBUF_STUB_INITIALIZER(stub);
+    struct cats_instance **insts;
+    struct match match;
+    size_t n;
+
+    build_vip(m, refs, s->vip);
+
+    /* Toward the VIP: through conntrack, which un-does nothing for a new
+     * connection and re-applies the DNAT for an established one. */
+    match_init_catchall(&match);
+    match_set_dl_type(&match, htons(ETH_TYPE_IP));
+    match_set_nw_proto(&match, s->proto);
+    match_set_nw_dst(&match, s->vip);
+    match_set_tp_dst(&match, htons(s->port));
+    put_ct_nat(&ofpacts, cfg->zone, t1, false, 0, 0);
+    add_flow(m, refs, t0, PRIO_T0_SERVICE, cookie, &match, &ofpacts);
+
+    /* New connections to the VIP: the service's select group. */
+    ofpbuf_clear(&ofpacts);
+    match_set_ct_state_masked(&match, CS_NEW | CS_TRACKED,
+                              CS_NEW | CS_TRACKED);
+    ofpact_put_GROUP(&ofpacts)->group_id = group_id;
+    add_flow(m, refs, t1, PRIO_T1_NEW, cookie, &match, &ofpacts);
+
+    /* Per instance: replies go through conntrack to be un-NATed; static
+     * MACs give the next hop without learning. */
+    insts = cats_service_sorted_instances(s, &n);
+    for (size_t i = 0; i < n; i++) {
+        const struct cats_instance *inst = insts[i];
+
+        ofpbuf_clear(&ofpacts);
+        match_init_catchall(&match);
+        match_set_dl_type(&match, htons(ETH_TYPE_IP));
+        match_set_nw_proto(&match, s->proto);
+        match_set_nw_src(&match, inst->ip);
+        match_set_tp_src(&match, htons(inst->port));
+        put_ct_nat(&ofpacts, cfg->zone, t1, false, 0, 0);
+        add_flow(m, refs, t0, PRIO_T0_SERVICE, cfg->cookie, &match,
+                 &ofpacts);
+
+        if (inst->has_mac) {
+            ofpbuf_clear(&ofpacts);
+            match_init_catchall(&match);
+            match_set_dl_type(&match, htons(ETH_TYPE_IP));
+            match_set_nw_dst(&match, inst->ip);
+            put_set_mac(&ofpacts, MFF_ETH_DST, inst->mac);
+            put_output(&ofpacts, OFPP_NORMAL);
+            add_flow(m, refs, t2, PRIO_T2_STATIC, cfg->cookie, &match,
+                     &ofpacts);
+        }
+    }
+
+    /* The group: apportion CATS_SLOTS hash values by weight, then give OVS
+     * bucket weights that reproduce that apportionment exactly. */
+    uint16_t *weights = xmalloc((n ? n : 1) * sizeof *weights);
+    unsigned int *slots = xmalloc((n ? n : 1) * sizeof *slots);
+    for (size_t i = 0; i < n; i++) {
+        weights[i] = insts[i]->weight;
+    }
+    cats_apportion(weights, n, CATS_SLOTS, slots);
+
+    bool have_one = false;
+    size_t n_used = 0, biggest = SIZE_MAX;
+    for (size_t i = 0; i < n; i++) {
+        if (slots[i]) {
+            n_used++;
+            have_one |= slots[i] == 1;
+            if (biggest == SIZE_MAX || slots[i] > slots[biggest]) {
+                biggest = i;
+            }
+        }
+    }
+    size_t n_buckets = n_used + (n_used && !have_one);
+    struct cats_bucket *buckets = xcalloc(n_buckets ? n_buckets : 1,
+                                          sizeof *buckets);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        const struct cats_instance *inst = insts[i];
+        int parts = !slots[i] ? 0 : (!have_one && i == biggest) ? 2 : 1;
+
+        for (int p = 0; p < parts; p++) {
+            struct cats_bucket *b = &buckets[k++];
+
+            ofpbuf_clear(&ofpacts);
+            put_ct_nat(&ofpacts, cfg->zone, t2, true, inst->ip, inst->port);
+            b->ofpacts = xmemdup(ofpacts.data, ofpacts.size);
+            b->ofpacts_len = ofpacts.size;
+            b->ip = inst->ip;
+            b->port = inst->port;
+            b->weight = (parts == 1 ? slots[i] : p == 0 ? 1 : slots[i] - 1);
+        }
+    }
+    ovs_assert(k == n_buckets);
+    cats_desired_set_group(m->desired, group_id, s->id, buckets, n_buckets);
+
+    free(weights);
+    free(slots);
+    free(insts);
+    ofpbuf_uninit(&ofpacts);
+}
+
+static struct cats_model_service *
+model_service_find(const struct cats_model *m, uint32_t id)
+{
+    struct cats_model_service *ms;
+
+    HMAP_FOR_EACH_WITH_HASH (ms, node, hash_int(id, 0), &m->services) {
+        if (ms->id == id) {
+            return ms;
+        }
+    }
+    return NULL;
+}
+
+static void
+unref_all(struct cats_model *m, struct cats_flow **flows, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        cats_desired_unref_flow(m->desired, flows[i]);
+    }
+    free(flows);
+}
+
+static void
+model_service_remove(struct cats_model *m, struct cats_model_service *ms)
+{
+    unref_all(m, ms->flows, ms->n_flows);
+    cats_desired_remove_group(m->desired, cats_model_group_id(m, ms->id));
+    hmap_remove(&m->services, &ms->node);
+    free(ms);
+}
+
+void
+cats_model_init(struct cats_model *m, const struct cats_pipeline_config *cfg,
+                struct cats_desired *desired)
+{
+    struct flow_refs refs = { NULL, 0, 0 };
+
+    m->cfg = *cfg;
+    m->desired = desired;
+    hmap_init(&m->services);
+    m->catalog_seqno = 0;
+    m->generation = 0;
+    m->n_rebuilt = 0;
+
+    build_global(m, &refs);
+    m->global = refs.flows;
+    m->n_global = refs.n;
+}
+
+void
+cats_model_destroy(struct cats_model *m)
+{
+    struct cats_model_service *ms;
+
+    if (!m) {
+        return;
+    }
+    HMAP_FOR_EACH_SAFE (ms, node, &m->services) {
+        model_service_remove(m, ms);
+    }
+    hmap_destroy(&m->services);
+    unref_all(m, m->global, m->n_global);
+    m->global = NULL;
+    m->n_global = 0;
+}
+
+size_t
+cats_model_run(struct cats_model *m, const struct cats_catalog *cat)
+{
+    const struct cats_service *s;
+    struct cats_model_service *ms;
+    size_t n_rebuilt = 0;
+
+    if (cat->seqno == m->catalog_seqno) {
+        return 0;
+    }
+    m->catalog_seqno = cat->seqno;
+    m->generation++;
+
+    HMAP_FOR_EACH (s, node, &cat->services) {
+        ms = model_service_find(m, s->id);
+        if (!ms) {
+            ms = xzalloc(sizeof *ms);
+            ms->id = s->id;
+            hmap_insert(&m->services, &ms->node, hash_int(s->id, 0));
+        } else if (ms->built_seqno == s->change_seqno) {
+            ms->generation = m->generation;
+            continue;
+        }
+
+        /* Add the new references before dropping the old ones, so that
+         * flows that did not change never become tombstones. */
+        struct flow_refs refs = { NULL, 0, 0 };
+        build_service(m, s, &refs);
+        unref_all(m, ms->flows, ms->n_flows);
+        ms->flows = refs.flows;
+        ms->n_flows = refs.n;
+        ms->built_seqno = s->change_seqno;
+        ms->generation = m->generation;
+        n_rebuilt++;
+    }
+
+    HMAP_FOR_EACH_SAFE (ms, node, &m->services) {
+        if (ms->generation != m->generation) {
+            model_service_remove(m, ms);
+        }
+    }
+    m->n_rebuilt += n_rebuilt;
+    return n_rebuilt;
+}

@@ -1,0 +1,828 @@
+/*
+ * ovs-cats: one OpenFlow switch connection.  See ofctrl.h.
+ */
+
+#include <config.h>
+
+#include "ofctrl.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cats/flow-model.h"
+#include "cats/flow-table.h"
+#include "coverage.h"
+#include "dp-packet.h"
+#include "hash.h"
+#include "openflow/openflow.h"
+#include "openvswitch/dynamic-string.h"
+#include "openvswitch/ofp-actions.h"
+#include "openvswitch/ofp-bundle.h"
+#include "openvswitch/ofp-connection.h"
+#include "openvswitch/ofp-errors.h"
+#include "openvswitch/ofp-group.h"
+#include "openvswitch/ofp-msgs.h"
+#include "openvswitch/ofp-packet.h"
+#include "openvswitch/ofp-print.h"
+#include "openvswitch/ofp-util.h"
+#include "openvswitch/ofpbuf.h"
+#include "openvswitch/poll-loop.h"
+#include "openvswitch/rconn.h"
+#include "openvswitch/vlog.h"
+#include "packets.h"
+#include "timeval.h"
+#include "util.h"
+
+VLOG_DEFINE_THIS_MODULE(ofctrl);
+
+COVERAGE_DEFINE(ofctrl_bundle_sent);
+COVERAGE_DEFINE(ofctrl_bundle_confirmed);
+COVERAGE_DEFINE(ofctrl_bundle_failed);
+COVERAGE_DEFINE(ofctrl_full_resync);
+COVERAGE_DEFINE(ofctrl_switch_error);
+COVERAGE_DEFINE(ofctrl_bad_message);
+COVERAGE_DEFINE(ofctrl_arp_probe);
+
+/* Messages processed per run, so that one busy switch cannot starve the
+ * rest of the main loop. */
+#define MAX_RECV_PER_RUN 256
+
+/* ARP probes sent per run and queued at most. */
+#define MAX_PROBES_PER_RUN 256
+#define MAX_QUEUED_PROBES 1024
+
+/* Retry after a failed bundle: starts here, doubles up to the maximum. */
+#define RETRY_MIN_MS 250
+#define RETRY_MAX_MS 8000
+
+enum ofctrl_state {
+    S_DISCONNECTED,             /* Waiting for the connection. */
+    S_DUMP_GROUPS,              /* Learning which of our groups exist. */
+    S_IDLE,                     /* Synchronized or ready to send. */
+    S_IN_FLIGHT,                /* A bundle awaits its barrier reply. */
+};
+
+static const char *
+state_name(enum ofctrl_state state)
+{
+    switch (state) {
+    case S_DISCONNECTED: return "DISCONNECTED";
+    case S_DUMP_GROUPS: return "DUMP_GROUPS";
+    case S_IDLE: return "IDLE";
+    case S_IN_FLIGHT: return "IN_FLIGHT";
+    }
+    return "UNKNOWN";
+}
+
+struct ofctrl {
+    struct rconn *rconn;
+    bool passive;
+    struct ofctrl_config cfg;
+    struct cats_pipeline_config pipeline;
+    enum ofctrl_state state;
+    unsigned int conn_seqno;
+    enum ofputil_protocol protocol;
+    enum ofp_version version;
+
+    /* Group dump after connecting: groups in our range on the switch. */
+    ovs_be32 dump_xid;
+    uint32_t *switch_groups;
+    size_t n_switch_groups, allocated_switch_groups;
+
+    /* What the switch confirmed. */
+    struct cats_installed installed;
+    uint64_t installed_seqno;
+    bool need_full;
+
+    /* The bundle in flight. */
+    struct cats_update update;
+    uint32_t first_xid, last_xid;   /* Host order; the bundle's messages. */
+    ovs_be32 barrier_xid;
+    bool bundle_failed;
+    uint32_t next_bundle_id;
+    long long int sent_at;
+    long long int retry_at;
+    int retry_ms;
+
+    /* Group statistics. */
+    struct hmap group_stats;        /* Contains "struct ofctrl_group_stats". */
+    long long int next_stats;
+    ovs_be32 stats_xid;
+    bool stats_pending;
+
+    /* ARP probes. */
+    long long int next_probe;
+    size_t probe_cursor;
+    bool probe_now;
+    struct rconn_packet_counter *probe_counter;
+
+    /* Statistics for cats/show. */
+    uint64_t n_connects;
+    uint64_t n_bundles;
+    uint64_t n_bundle_msgs;
+    uint64_t n_bundle_failures;
+    uint64_t n_full_resyncs;
+    uint64_t n_errors;
+    uint64_t n_bad_messages;
+    uint64_t n_probes;
+    long long int last_bundle_ms;   /* Commit to barrier reply. */
+    size_t last_bundle_ops;
+    char *last_error;
+};
+
+static void ofctrl_reset(struct ofctrl *);
+
+struct ofctrl *
+ofctrl_create(struct rconn *rconn, bool passive,
+              const struct ofctrl_config *cfg)
+{
+    struct ofctrl *oc = xzalloc(sizeof *oc);
+
+    oc->rconn = rconn;
+    oc->passive = passive;
+    oc->cfg = *cfg;
+    oc->pipeline = *cfg->pipeline;
+    oc->cfg.pipeline = &oc->pipeline;
+    oc->state = S_DISCONNECTED;
+    oc->conn_seqno = rconn_get_connection_seqno(rconn);
+    cats_installed_init(&oc->installed);
+    cats_update_init(&oc->update);
+    hmap_init(&oc->group_stats);
+    oc->probe_counter = rconn_packet_counter_create();
+    oc->next_bundle_id = 1;
+    oc->retry_ms = RETRY_MIN_MS;
+    ofctrl_reset(oc);
+    return oc;
+}
+
+static void
+group_stats_clear(struct ofctrl *oc)
+{
+    struct ofctrl_group_stats *gs;
+
+    HMAP_FOR_EACH_POP (gs, node, &oc->group_stats) {
+        free(gs->packets);
+        free(gs->base);
+        free(gs);
+    }
+}
+
+void
+ofctrl_destroy(struct ofctrl *oc)
+{
+    if (oc) {
+        rconn_destroy(oc->rconn);
+        cats_installed_destroy(&oc->installed);
+        cats_update_destroy(&oc->update);
+        group_stats_clear(oc);
+        hmap_destroy(&oc->group_stats);
+        rconn_packet_counter_destroy(oc->probe_counter);
+        free(oc->switch_groups);
+        free(oc->last_error);
+        free(oc);
+    }
+}
+
+/* Forgets everything about the switch: after a reconnection, what it runs
+ * is unknown until the next full resync. */
+static void
+ofctrl_reset(struct ofctrl *oc)
+{
+    oc->state = S_DISCONNECTED;
+    cats_installed_clear(&oc->installed);
+    oc->installed_seqno = 0;
+    oc->need_full = true;
+    cats_update_destroy(&oc->update);
+    cats_update_init(&oc->update);
+    oc->bundle_failed = false;
+    oc->n_switch_groups = 0;
+    oc->stats_pending = false;
+    oc->next_stats = 0;
+    oc->probe_now = true;
+    oc->probe_cursor = 0;
+    oc->retry_at = 0;
+    group_stats_clear(oc);
+}
+
+bool
+ofctrl_is_alive(const struct ofctrl *oc)
+{
+    return rconn_is_alive(oc->rconn);
+}
+
+bool
+ofctrl_is_passive(const struct ofctrl *oc)
+{
+    return oc->passive;
+}
+
+bool
+ofctrl_is_connected(const struct ofctrl *oc)
+{
+    return rconn_is_connected(oc->rconn);
+}
+
+const char *
+ofctrl_get_name(const struct ofctrl *oc)
+{
+    return rconn_get_name(oc->rconn);
+}
+
+uint64_t
+ofctrl_get_installed_seqno(const struct ofctrl *oc)
+{
+    return oc->installed_seqno;
+}
+
+uint64_t
+ofctrl_get_gc_floor(const struct ofctrl *oc)
+{
+    if (oc->need_full || oc->state == S_DISCONNECTED
+        || oc->state == S_DUMP_GROUPS) {
+        return UINT64_MAX;
+    }
+    return oc->installed_seqno;
+}
+
+const struct cats_installed *
+ofctrl_get_installed(const struct ofctrl *oc)
+{
+    return &oc->installed;
+}
+
+void
+ofctrl_probe_now(struct ofctrl *oc)
+{
+    oc->probe_now = true;
+}
+
+static void
+set_last_error(struct ofctrl *oc, char *msg)
+{
+    free(oc->last_error);
+    oc->last_error = msg;
+}
+
+static void
+send_msg(struct ofctrl *oc, struct ofpbuf *msg)
+{
+    /* Unbounded on purpose: at most one bundle is ever queued (see the
+     * state machine), so the queue is bounded by the size of one update. */
+    rconn_send(oc->rconn, msg, NULL);
+}
+
+static uint32_t
+msg_xid(const struct ofpbuf *msg)
+{
+    return ntohl(((const struct ofp_header *) msg->data)->xid);
+}
+
+/* Connection set-up. */
+
+static void
+start_group_dump(struct ofctrl *oc)
+{
+    struct ofpbuf *req = ofputil_encode_group_desc_request(oc->version,
+                                                           OFPG_ALL);
+    oc->dump_xid = ((struct ofp_header *) req->data)->xid;
+    oc->n_switch_groups = 0;
+    oc->state = S_DUMP_GROUPS;
+    send_msg(oc, req);
+}
+
+static void
+handle_group_desc_reply(struct ofctrl *oc, const struct ofp_header *oh)
+{
+    struct ofpbuf b = ofpbuf_const_initializer(oh, ntohs(oh->length));
+
+    for (;;) {
+        struct ofputil_group_desc gd;
+        int retval = ofputil_decode_group_desc_reply(&gd, &b, oc->version);
+
+        if (retval) {
+            if (retval != EOF) {
+                static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 5);
+                VLOG_WARN_RL(&rl, "%s: bad group description reply (%s)",
+                             ofctrl_get_name(oc), ofperr_to_string(retval));
+                oc->n_bad_messages++;
+                COVERAGE_INC(ofctrl_bad_message);
+            }
+            break;
+        }
+        if (cats_pipeline_owns_group(&oc->pipeline, gd.group_id)) {
+            if (oc->n_switch_groups >= oc->allocated_switch_groups) {
+                oc->switch_groups = x2nrealloc(oc->switch_groups,
+                                               &oc->allocated_switch_groups,
+                                               sizeof *oc->switch_groups);
+            }
+            oc->switch_groups[oc->n_switch_groups++] = gd.group_id;
+        }
+        ofputil_uninit_group_desc(&gd);
+    }
+    if (!ofpmp_more(oh)) {
+        VLOG_INFO("%s: switch has %"PRIuSIZE" groups in our range",
+                  ofctrl_get_name(oc), oc->n_switch_groups);
+        oc->state = S_IDLE;
+    }
+}
+
+/* Updates. */
+
+static void
+send_update(struct ofctrl *oc, const struct cats_desired *desired)
+{
+    struct ofputil_bundle_ctrl_msg bc;
+    struct ovs_list msgs;
+    struct ofpbuf *msg;
+    uint32_t *stale = NULL;
+    size_t n_stale = 0;
+
+    cats_update_destroy(&oc->update);
+    cats_update_init(&oc->update);
+    if (oc->need_full) {
+        cats_diff_full(desired, &oc->update);
+        stale = xmalloc((oc->n_switch_groups + 1) * sizeof *stale);
+        for (size_t i = 0; i < oc->n_switch_groups; i++) {
+            if (!cats_desired_find_group(desired, oc->switch_groups[i])) {
+                stale[n_stale++] = oc->switch_groups[i];
+            }
+        }
+        COVERAGE_INC(ofctrl_full_resync);
+        oc->n_full_resyncs++;
+    } else {
+        cats_diff_incremental(desired, &oc->installed, oc->installed_seqno,
+                              &oc->update);
+        if (!oc->update.n_ops) {
+            /* Only tombstones of things the switch never had, or changes
+             * that cancelled out. */
+            oc->installed_seqno = oc->update.seqno;
+            return;
+        }
+    }
+
+    ovs_list_init(&msgs);
+    cats_update_encode(&oc->update, oc->protocol,
+                       oc->pipeline.cookie, oc->pipeline.cookie_mask,
+                       stale, n_stale, &msgs);
+    free(stale);
+
+    bc = (struct ofputil_bundle_ctrl_msg) {
+        .bundle_id = oc->next_bundle_id++,
+        .type = OFPBCT_OPEN_REQUEST,
+        .flags = OFPBF_ATOMIC | OFPBF_ORDERED,
+    };
+    msg = ofputil_encode_bundle_ctrl_request(oc->version, &bc);
+    oc->first_xid = msg_xid(msg);
+    send_msg(oc, msg);
+
+    size_t n_msgs = 0;
+    struct ofpbuf *inner;
+    LIST_FOR_EACH_POP (inner, list_node, &msgs) {
+        struct ofputil_bundle_add_msg bam = {
+            .bundle_id = bc.bundle_id,
+            .flags = bc.flags,
+            .msg = inner->data,
+        };
+        send_msg(oc, ofputil_encode_bundle_add(oc->version, &bam));
+        ofpbuf_delete(inner);
+        n_msgs++;
+    }
+
+    bc.type = OFPBCT_COMMIT_REQUEST;
+    msg = ofputil_encode_bundle_ctrl_request(oc->version, &bc);
+    oc->last_xid = msg_xid(msg);
+    send_msg(oc, msg);
+
+    msg = ofputil_encode_barrier_request(oc->version);
+    oc->barrier_xid = ((struct ofp_header *) msg->data)->xid;
+    send_msg(oc, msg);
+
+    oc->bundle_failed = false;
+    oc->sent_at = time_msec();
+    oc->state = S_IN_FLIGHT;
+    oc->n_bundles++;
+    oc->n_bundle_msgs += n_msgs;
+    COVERAGE_INC(ofctrl_bundle_sent);
+    VLOG_DBG("%s: sent %s bundle %"PRIu32": %"PRIuSIZE" changes up to seqno "
+             "%"PRIu64, ofctrl_get_name(oc),
+             oc->update.full ? "full" : "incremental", bc.bundle_id,
+             oc->update.n_ops, oc->update.seqno);
+}
+
+static void
+handle_barrier_reply(struct ofctrl *oc)
+{
+    long long int now = time_msec();
+
+    oc->last_bundle_ms = now - oc->sent_at;
+    oc->last_bundle_ops = oc->update.n_ops;
+    if (!oc->bundle_failed) {
+        cats_installed_apply(&oc->installed, &oc->update);
+        oc->installed_seqno = oc->update.seqno;
+        if (oc->update.full) {
+            VLOG_INFO("%s: resynchronized: %"PRIuSIZE" flows and groups "
+                      "confirmed in %lld ms", ofctrl_get_name(oc),
+                      oc->update.n_ops, oc->last_bundle_ms);
+        }
+        oc->need_full = false;
+        oc->retry_ms = RETRY_MIN_MS;
+        COVERAGE_INC(ofctrl_bundle_confirmed);
+    } else {
+        /* The bundle was atomic: nothing of it was applied.  What the switch
+         * runs may still differ from what we believe (someone else may have
+         * changed it), so start over from a group dump, after a backoff. */
+        oc->n_bundle_failures++;
+        COVERAGE_INC(ofctrl_bundle_failed);
+        VLOG_WARN("%s: bundle of %"PRIuSIZE" changes failed; full resync in "
+                  "%d ms", ofctrl_get_name(oc), oc->update.n_ops,
+                  oc->retry_ms);
+        oc->need_full = true;
+        oc->retry_at = now + oc->retry_ms;
+        oc->retry_ms = MIN(oc->retry_ms * 2, RETRY_MAX_MS);
+    }
+    cats_update_destroy(&oc->update);
+    cats_update_init(&oc->update);
+    oc->state = S_IDLE;
+    if (oc->need_full) {
+        start_group_dump(oc);
+    }
+}
+
+static void
+handle_error(struct ofctrl *oc, const struct ofp_header *oh)
+{
+    static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(10, 10);
+    uint32_t xid = ntohl(oh->xid);
+    struct ofpbuf payload;
+    enum ofperr error;
+    char *request = NULL;
+
+    oc->n_errors++;
+    COVERAGE_INC(ofctrl_switch_error);
+    error = ofperr_decode_msg(oh, &payload);
+    if (!error) {
+        oc->n_bad_messages++;
+        VLOG_WARN_RL(&rl, "%s: undecodable error message",
+                     ofctrl_get_name(oc));
+        return;
+    }
+    if (payload.size >= sizeof(struct ofp_header)) {
+        request = ofp_to_string(payload.data, MIN(payload.size, 512),
+                                NULL, NULL, 1);
+    }
+    set_last_error(oc, xasprintf("%s%s%s", ofperr_get_name(error),
+                                 request ? " in reply to: " : "",
+                                 request ? request : ""));
+    VLOG_WARN_RL(&rl, "%s: switch reported error: %s", ofctrl_get_name(oc),
+                 oc->last_error);
+    free(request);
+
+    if (oc->state == S_IN_FLIGHT
+        && xid - oc->first_xid <= oc->last_xid - oc->first_xid) {
+        oc->bundle_failed = true;
+    } else if (oc->state == S_DUMP_GROUPS && oh->xid == oc->dump_xid) {
+        /* No group dump: assume none of ours exist. */
+        oc->n_switch_groups = 0;
+        oc->state = S_IDLE;
+    } else if (oc->stats_pending && oh->xid == oc->stats_xid) {
+        oc->stats_pending = false;
+    }
+}
+
+/* Statistics. */
+
+static void
+handle_group_stats_reply(struct ofctrl *oc, const struct ofp_header *oh)
+{
+    struct ofpbuf b = ofpbuf_const_initializer(oh, ntohs(oh->length));
+
+    for (;;) {
+        struct ofputil_group_stats gs;
+        int retval = ofputil_decode_group_stats_reply(&b, &gs);
+
+        if (retval) {
+            if (retval != EOF) {
+                oc->n_bad_messages++;
+                COVERAGE_INC(ofctrl_bad_message);
+            }
+            break;
+        }
+        if (cats_pipeline_owns_group(&oc->pipeline, gs.group_id)) {
+            const struct ofctrl_group_stats *old;
+            struct ofctrl_group_stats *st;
+            const struct cats_group *ig = NULL;
+            const struct cats_group *g;
+
+            HMAP_FOR_EACH_WITH_HASH (g, node, hash_int(gs.group_id, 0),
+                                     &oc->installed.groups) {
+                if (g->group_id == gs.group_id) {
+                    ig = g;
+                }
+            }
+            old = ofctrl_get_group_stats(oc, gs.group_id);
+            st = CONST_CAST(struct ofctrl_group_stats *, old);
+            if (!st) {
+                st = xzalloc(sizeof *st);
+                st->group_id = gs.group_id;
+                hmap_insert(&oc->group_stats, &st->node,
+                            hash_int(gs.group_id, 0));
+            }
+            uint64_t seqno = ig ? ig->seqno : 0;
+            bool rebase = (st->n_buckets != gs.n_buckets
+                           || st->group_seqno != seqno);
+            if (st->n_buckets != gs.n_buckets) {
+                free(st->packets);
+                free(st->base);
+                st->n_buckets = gs.n_buckets;
+                st->packets = xcalloc(gs.n_buckets + 1, sizeof *st->packets);
+                st->base = xcalloc(gs.n_buckets + 1, sizeof *st->base);
+            }
+            for (size_t i = 0; i < gs.n_buckets; i++) {
+                uint64_t p = gs.bucket_stats[i].packet_count;
+
+                if (p == UINT64_MAX) {
+                    p = 0;
+                }
+                if (rebase) {
+                    /* The buckets changed since the last poll.  OVS may or
+                     * may not have kept the counters; count from what they
+                     * were before the change when they did. */
+                    st->base[i] = p >= st->packets[i] ? st->packets[i] : 0;
+                } else if (p < st->packets[i]) {
+                    st->base[i] = 0;
+                }
+                st->packets[i] = p;
+            }
+            st->group_seqno = seqno;
+        }
+        free(gs.bucket_stats);
+    }
+    if (!ofpmp_more(oh)) {
+        oc->stats_pending = false;
+    }
+}
+
+const struct ofctrl_group_stats *
+ofctrl_get_group_stats(const struct ofctrl *oc, uint32_t group_id)
+{
+    const struct ofctrl_group_stats *st;
+
+    HMAP_FOR_EACH_WITH_HASH (st, node, hash_int(group_id, 0),
+                             &oc->group_stats) {
+        if (st->group_id == group_id) {
+            return st;
+        }
+    }
+    return NULL;
+}
+
+static void
+maybe_request_stats(struct ofctrl *oc)
+{
+    long long int now = time_msec();
+
+    if (oc->cfg.stats_interval_ms <= 0 || oc->stats_pending
+        || now < oc->next_stats || !oc->installed_seqno) {
+        return;
+    }
+    struct ofpbuf *req = ofputil_encode_group_stats_request(oc->version,
+                                                            OFPG_ALL);
+    oc->stats_xid = ((struct ofp_header *) req->data)->xid;
+    oc->stats_pending = true;
+    oc->next_stats = now + oc->cfg.stats_interval_ms;
+    send_msg(oc, req);
+}
+
+/* ARP probes: ask, as the VIP, for each instance's MAC, so that the
+ * learn() flow of the pipeline fills the next-hop table before the first
+ * connection needs it. */
+static void
+maybe_send_probes(struct ofctrl *oc, const struct ofctrl_probe *probes,
+                  size_t n_probes)
+{
+    long long int now = time_msec();
+    size_t sent = 0;
+
+    if (!n_probes || !oc->installed_seqno || oc->cfg.probe_interval_ms <= 0
+        || (!oc->probe_now && now < oc->next_probe)) {
+        return;
+    }
+    if (oc->probe_now) {
+        oc->probe_now = false;
+        oc->probe_cursor = 0;
+    }
+    while (sent < MAX_PROBES_PER_RUN && oc->probe_cursor < n_probes
+           && rconn_packet_counter_n_packets(oc->probe_counter)
+              < MAX_QUEUED_PROBES) {
+        const struct ofctrl_probe *p = &probes[oc->probe_cursor++];
+        struct eth_addr mac = cats_vip_mac(p->vip);
+        uint64_t stub[64 / 8];
+        struct ofpbuf ofpacts = OFPBUF_STUB_INITIALIZER(stub);
+        struct ofputil_packet_out po;
+        struct dp_packet packet;
+
+        dp_packet_init(&packet, 64);
+        compose_arp(&packet, ARP_OP_REQUEST, mac, eth_addr_zero, true,
+                    p->vip, p->ip);
+        ofpact_put_OUTPUT(&ofpacts)->port = OFPP_FLOOD;
+
+        memset(&po, 0, sizeof po);
+        po.packet = dp_packet_data(&packet);
+        po.packet_len = dp_packet_size(&packet);
+        po.buffer_id = UINT32_MAX;
+        match_init_catchall(&po.flow_metadata);
+        match_set_in_port(&po.flow_metadata, OFPP_CONTROLLER);
+        po.ofpacts = ofpacts.data;
+        po.ofpacts_len = ofpacts.size;
+        rconn_send_with_limit(oc->rconn,
+                              ofputil_encode_packet_out(&po, oc->protocol),
+                              oc->probe_counter, MAX_QUEUED_PROBES);
+        dp_packet_uninit(&packet);
+        ofpbuf_uninit(&ofpacts);
+        sent++;
+        oc->n_probes++;
+        COVERAGE_INC(ofctrl_arp_probe);
+    }
+    if (oc->probe_cursor >= n_probes) {
+        oc->next_probe = now + oc->cfg.probe_interval_ms;
+        oc->probe_cursor = 0;
+    } else {
+        poll_immediate_wake();
+    }
+}
+
+/* Main loop. */
+
+static void
+handle_msg(struct ofctrl *oc, struct ofpbuf *msg)
+{
+    static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 5);
+    const struct ofp_header *oh = msg->data;
+    enum ofptype type;
+    enum ofperr error;
+
+    error = ofptype_decode(&type, oh);
+    if (error) {
+        oc->n_bad_messages++;
+        COVERAGE_INC(ofctrl_bad_message);
+        VLOG_WARN_RL(&rl, "%s: undecodable message (%s)", ofctrl_get_name(oc),
+                     ofperr_to_string(error));
+        return;
+    }
+
+    switch (type) {
+    case OFPTYPE_ECHO_REQUEST:
+        send_msg(oc, ofputil_encode_echo_reply(oh));
+        break;
+
+    case OFPTYPE_ERROR:
+        handle_error(oc, oh);
+        break;
+
+    case OFPTYPE_BARRIER_REPLY:
+        if (oc->state == S_IN_FLIGHT && oh->xid == oc->barrier_xid) {
+            handle_barrier_reply(oc);
+        }
+        break;
+
+    case OFPTYPE_GROUP_DESC_STATS_REPLY:
+        if (oc->state == S_DUMP_GROUPS && oh->xid == oc->dump_xid) {
+            handle_group_desc_reply(oc, oh);
+        }
+        break;
+
+    case OFPTYPE_GROUP_STATS_REPLY:
+        if (oc->stats_pending && oh->xid == oc->stats_xid) {
+            handle_group_stats_reply(oc, oh);
+        }
+        break;
+
+    case OFPTYPE_ROLE_STATUS: {
+        struct ofputil_role_status rs;
+        if (!ofputil_decode_role_status(oh, &rs)) {
+            VLOG_WARN("%s: switch changed our role to %s",
+                      ofctrl_get_name(oc),
+                      rs.role == OFPCR12_ROLE_SECONDARY ? "secondary"
+                      : rs.role == OFPCR12_ROLE_PRIMARY ? "primary" : "equal");
+        }
+        break;
+    }
+
+    default:
+        /* Packet-ins, port status, flow removed, bundle replies and the
+         * rest need no action. */
+        break;
+    }
+}
+
+void
+ofctrl_run(struct ofctrl *oc, const struct cats_desired *desired,
+           const struct ofctrl_probe *probes, size_t n_probes)
+{
+    unsigned int conn_seqno;
+
+    rconn_run(oc->rconn);
+
+    conn_seqno = rconn_get_connection_seqno(oc->rconn);
+    if (conn_seqno != oc->conn_seqno) {
+        oc->conn_seqno = conn_seqno;
+        ofctrl_reset(oc);
+    }
+    if (!rconn_is_connected(oc->rconn)) {
+        return;
+    }
+
+    if (oc->state == S_DISCONNECTED) {
+        oc->version = rconn_get_version(oc->rconn);
+        oc->protocol = ofputil_protocol_from_ofp_version(oc->version);
+        oc->n_connects++;
+        VLOG_INFO("%s: connected (%s)", ofctrl_get_name(oc),
+                  ofputil_protocol_to_string(oc->protocol));
+        start_group_dump(oc);
+    }
+
+    for (int i = 0; i < MAX_RECV_PER_RUN; i++) {
+        struct ofpbuf *msg = rconn_recv(oc->rconn);
+        if (!msg) {
+            break;
+        }
+        handle_msg(oc, msg);
+        ofpbuf_delete(msg);
+        if (rconn_get_connection_seqno(oc->rconn) != oc->conn_seqno) {
+            return;
+        }
+    }
+
+    if (oc->state == S_IDLE
+        && (oc->need_full || desired->seqno != oc->installed_seqno)
+        && time_msec() >= oc->retry_at) {
+        send_update(oc, desired);
+    }
+    if (oc->state == S_IDLE || oc->state == S_IN_FLIGHT) {
+        maybe_request_stats(oc);
+        maybe_send_probes(oc, probes, n_probes);
+    }
+}
+
+void
+ofctrl_wait(struct ofctrl *oc)
+{
+    rconn_run_wait(oc->rconn);
+    rconn_recv_wait(oc->rconn);
+    if (!rconn_is_connected(oc->rconn)) {
+        return;
+    }
+    if (oc->state == S_DISCONNECTED) {
+        poll_immediate_wake();
+    }
+    if (oc->state == S_IDLE && oc->need_full && oc->retry_at) {
+        poll_timer_wait_until(oc->retry_at);
+    }
+    if ((oc->state == S_IDLE || oc->state == S_IN_FLIGHT)
+        && oc->installed_seqno) {
+        if (oc->cfg.stats_interval_ms > 0 && !oc->stats_pending) {
+            poll_timer_wait_until(oc->next_stats);
+        }
+        if (oc->cfg.probe_interval_ms > 0) {
+            if (oc->probe_now) {
+                poll_immediate_wake();
+            } else {
+                poll_timer_wait_until(oc->next_probe);
+            }
+        }
+    }
+}
+
+void
+ofctrl_format(const struct ofctrl *oc, struct ds *s)
+{
+    ds_put_format(s, "%s (%s): %s", ofctrl_get_name(oc),
+                  oc->passive ? "passive" : "active",
+                  rconn_is_connected(oc->rconn) ? "connected"
+                  : rconn_get_state(oc->rconn));
+    if (rconn_is_connected(oc->rconn)) {
+        ds_put_format(s, ", %s, state %s",
+                      ofputil_protocol_to_string(oc->protocol),
+                      state_name(oc->state));
+    }
+    ds_put_format(s, "\n  installed: seqno %"PRIu64", %"PRIuSIZE" flows, "
+                  "%"PRIuSIZE" groups%s\n", oc->installed_seqno,
+                  hmap_count(&oc->installed.flows),
+                  hmap_count(&oc->installed.groups),
+                  oc->need_full ? " (full resync pending)" : "");
+    ds_put_format(s, "  connects %"PRIu64", bundles %"PRIu64" (%"PRIu64
+                  " messages, %"PRIu64" failed), full resyncs %"PRIu64
+                  ", switch errors %"PRIu64", bad messages %"PRIu64
+                  ", arp probes %"PRIu64"\n",
+                  oc->n_connects, oc->n_bundles, oc->n_bundle_msgs,
+                  oc->n_bundle_failures, oc->n_full_resyncs, oc->n_errors,
+                  oc->n_bad_messages, oc->n_probes);
+    if (oc->n_bundles) {
+        ds_put_format(s, "  last bundle: %"PRIuSIZE" changes confirmed in "
+                      "%lld ms\n", oc->last_bundle_ops, oc->last_bundle_ms);
+    }
+    if (oc->last_error) {
+        ds_put_format(s, "  last error: %s\n", oc->last_error);
+    }
+}

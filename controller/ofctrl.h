@@ -1,0 +1,105 @@
+/*
+ * ovs-cats: one OpenFlow switch connection.
+ *
+ * Keeps what the switch has confirmed (its installed table), and brings it
+ * to the desired state one atomic bundle at a time:
+ *
+ *            connect (new rconn connection seqno)
+ *                |
+ *                v
+ *      +-----------------+  group-desc reply (last part)
+ *      | S_DUMP_GROUPS   |------------------------------+
+ *      +-----------------+                              |
+ *                                                       v
+ *      +-----------------+  bundle + barrier sent  +---------+
+ *      | S_IN_FLIGHT     |<------------------------| S_IDLE  |
+ *      +-----------------+                         +---------+
+ *                |  barrier reply: installed := sent;  ^
+ *                +-------------------------------------+
+ *                   (an error in the bundle: full resync after a backoff)
+ *
+ * The first update after a (re)connection is a full resync: in one ordered,
+ * atomic bundle, delete every flow with our cookie and every group in our
+ * range that we do not want, then add-or-modify every desired group and add
+ * every desired flow.  The switch never runs with an empty or half table.
+ * Later updates carry only what changed.  Nothing new is sent while a bundle
+ * is in flight; changes made meanwhile are merged into the next one.
+ *
+ * "Installed" means confirmed by the barrier that follows the commit.
+ */
+
+#ifndef CATS_OFCTRL_H
+#define CATS_OFCTRL_H 1
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "openvswitch/hmap.h"
+#include "openvswitch/types.h"
+
+struct cats_desired;
+struct cats_installed;
+struct cats_pipeline_config;
+struct ds;
+struct rconn;
+
+struct ofctrl_probe {
+    ovs_be32 vip;                   /* Asks as the VIP... */
+    ovs_be32 ip;                    /* ...for this instance's MAC. */
+};
+
+struct ofctrl_config {
+    const struct cats_pipeline_config *pipeline;
+    int stats_interval_ms;          /* Group stats polling; 0 disables. */
+    int probe_interval_ms;          /* ARP probes for instances; 0 off. */
+};
+
+/* Per-bucket counters of one group, as last polled. */
+struct ofctrl_group_stats {
+    struct hmap_node node;          /* By group_id. */
+    uint32_t group_id;
+    uint64_t group_seqno;           /* Installed group seqno counted. */
+    size_t n_buckets;
+    uint64_t *packets;              /* Cumulative, per bucket. */
+    uint64_t *base;                 /* Counts at the last bucket change. */
+};
+
+struct ofctrl;
+
+/* Takes ownership of 'rconn'.  'passive' connections (accepted from a
+ * listener) are destroyed by the caller once they die; active ones
+ * reconnect with backoff. */
+struct ofctrl *ofctrl_create(struct rconn *, bool passive,
+                             const struct ofctrl_config *);
+void ofctrl_destroy(struct ofctrl *);
+
+/* Does bounded work: processes what the switch sent, and if nothing is in
+ * flight, sends the next update toward 'desired'.  'probes' lists the
+ * instances whose MAC should be learned through ARP. */
+void ofctrl_run(struct ofctrl *, const struct cats_desired *desired,
+                const struct ofctrl_probe *probes, size_t n_probes);
+void ofctrl_wait(struct ofctrl *);
+
+/* Asks for ARP probes at the next run (e.g. after instances were added). */
+void ofctrl_probe_now(struct ofctrl *);
+
+bool ofctrl_is_alive(const struct ofctrl *);
+bool ofctrl_is_passive(const struct ofctrl *);
+bool ofctrl_is_connected(const struct ofctrl *);
+const char *ofctrl_get_name(const struct ofctrl *);
+
+/* The desired seqno the switch has confirmed, or 0 if it has confirmed
+ * nothing since it (re)connected. */
+uint64_t ofctrl_get_installed_seqno(const struct ofctrl *);
+
+/* The smallest desired seqno that the next incremental update may start
+ * from (UINT64_MAX if the next update is a full resync). */
+uint64_t ofctrl_get_gc_floor(const struct ofctrl *);
+
+const struct cats_installed *ofctrl_get_installed(const struct ofctrl *);
+const struct ofctrl_group_stats *ofctrl_get_group_stats(const struct ofctrl *,
+                                                        uint32_t group_id);
+
+void ofctrl_format(const struct ofctrl *, struct ds *);
+
+#endif /* ofctrl.h */

@@ -1,0 +1,59 @@
+/*
+ * ovs-cats: the catalog configuration language.
+ *
+ * One statement per line; '#' starts a comment; blank lines are ignored.
+ *
+ *     service NAME vip=IPV4 port=PORT [proto=tcp|udp]
+ *     instance SERVICE IPV4:PORT [weight=0..65535] [mac=XX:XX:XX:XX:XX:XX]
+ *
+ * A service must be declared before its instances.  'weight' defaults to
+ * 100; 0 drains the instance (no new connections).  'mac' pins the
+ * instance's Ethernet address; without it the controller learns it from
+ * ARP.  The same statements, without the leading keyword, are the
+ * arguments of the cats/service-add and cats/instance-add commands.
+ *
+ * Every error names the line and the field.  Parsing a file is all or
+ * nothing: on any error the caller's catalog is left untouched.
+ */
+
+#ifndef CATS_CONFIG_H
+#define CATS_CONFIG_H 1
+
+#include <stdint.h>
+
+#include "openvswitch/compiler.h"
+#include "openvswitch/types.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct cats_catalog;
+
+#define CATS_DEFAULT_WEIGHT 100
+#define CATS_CONFIG_LINE_MAX 4096
+
+/* Applies one statement to 'cat'.  Returns NULL on success, otherwise a
+ * malloc'd error message, in which case 'cat' is unchanged. */
+char *cats_config_parse_line(struct cats_catalog *cat, const char *line)
+    OVS_WARN_UNUSED_RESULT;
+
+/* Parses all of 'text' (named 'origin' in messages) into 'cat', which
+ * should be empty.  Returns NULL or a malloc'd "ORIGIN:LINE: ..." error. */
+char *cats_config_parse_string(struct cats_catalog *cat, const char *text,
+                               const char *origin) OVS_WARN_UNUSED_RESULT;
+
+/* Reads 'file_name' and parses it as above. */
+char *cats_config_parse_file(struct cats_catalog *cat, const char *file_name)
+    OVS_WARN_UNUSED_RESULT;
+
+/* Parses "A.B.C.D:PORT" with PORT in 1...65535.  Returns NULL or a malloc'd
+ * error message. */
+char *cats_parse_ip_port(const char *s, ovs_be32 *ip, uint16_t *port)
+    OVS_WARN_UNUSED_RESULT;
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* cats/config.h */

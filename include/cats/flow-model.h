@@ -1,0 +1,122 @@
+/*
+ * ovs-cats: the flow model.  Turns the catalog into desired flows and
+ * groups (include/cats/flow-table.h).
+ *
+ * The pipeline, with T0 = table_base:
+ *
+ *   T0 classifier
+ *     110  ARP request for a VIP        -> answer it (VIP MAC), in_port
+ *     110  ARP reply to a VIP           -> learn instance IP -> MAC, port
+ *     110  ICMP echo to a VIP           -> answer it, in_port
+ *     100  proto, VIP, port             -> ct(zone, nat, table=T1)
+ *     100  proto, instance IP, port     -> ct(zone, nat, table=T1) (replies)
+ *      90  ARP                          -> learn IP -> MAC, port; NORMAL
+ *       0  any                          -> NORMAL
+ *   T1 after conntrack
+ *     100  +new+trk, proto, VIP, port   -> group:SERVICE
+ *      50  +trk+dnat-rpl, ip            -> resubmit(,T2)
+ *       0  any                          -> NORMAL  (replies, un-NATed)
+ *   T2 next hop for DNATed packets
+ *     100  (learned) ip, dst=instance   -> eth_dst=MAC, output:PORT
+ *      50  ip, dst=instance (static MAC)-> eth_dst=MAC, NORMAL
+ *       0  any                          -> NORMAL
+ *   group SERVICE: select, dp_hash, one bucket per instance:
+ *     ct(commit, zone, nat(dst=IP:PORT), table=T2)
+ *
+ * New connections take the group; conntrack remembers each connection's
+ * choice, so established connections (T0 ct with nat) keep their instance
+ * whatever the group's weights become.
+ *
+ * Weights: OVS maps dp_hash values to buckets with a Webster apportionment
+ * over max(16, pow2(ceil(total / min_weight))) hash values.  With small
+ * tables (16 values for three equal weights: 6/5/5, a 4-point error) or a
+ * fallback to the default hash method (when more than 256 values would be
+ * needed) the realized split can be far from the weights.  The model
+ * therefore apportions CATS_SLOTS (256) hash values itself (largest
+ * remainder) and hands OVS bucket weights that sum to 256 with one bucket of
+ * weight 1, which forces OVS to use exactly 256 hash values and to give each
+ * bucket exactly its weight in values.  Error per instance: at most half a
+ * slot, 0.2 percentage points.
+ *
+ * Incremental: cats_model_run() rebuilds only the services whose catalog
+ * entries changed since the last run.
+ */
+
+#ifndef CATS_FLOW_MODEL_H
+#define CATS_FLOW_MODEL_H 1
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "openvswitch/hmap.h"
+#include "openvswitch/types.h"
+#include "packets.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct cats_catalog;
+struct cats_desired;
+struct cats_flow;
+
+#define CATS_SLOTS 256
+
+struct cats_pipeline_config {
+    uint8_t table_base;         /* T0; T1 and T2 follow. */
+    uint16_t zone;              /* Conntrack zone. */
+    uint64_t cookie;            /* Our flows: cookie | service id. */
+    uint64_t cookie_mask;       /* Bits of 'cookie' that mark ours. */
+    uint64_t learn_cookie;      /* Flows created by learn(). */
+    uint32_t group_base;        /* Group id = group_base + service id. */
+    bool default_normal;        /* Install the priority-0 NORMAL flows? */
+};
+
+#define CATS_DEFAULT_ZONE 3239
+#define CATS_DEFAULT_COOKIE 0xca75000000000000ULL
+#define CATS_DEFAULT_COOKIE_MASK 0xffffffff00000000ULL
+#define CATS_DEFAULT_LEARN_COOKIE 0xca76000000000000ULL
+#define CATS_DEFAULT_GROUP_BASE 0xca750000U
+
+void cats_pipeline_config_default(struct cats_pipeline_config *);
+
+/* Is 'group_id' in the range that 'cfg' owns? */
+bool cats_pipeline_owns_group(const struct cats_pipeline_config *,
+                              uint32_t group_id);
+
+struct cats_model {
+    struct cats_pipeline_config cfg;
+    struct cats_desired *desired;   /* Not owned. */
+    struct hmap services;           /* Contains "struct cats_model_service". */
+    struct cats_flow **global;      /* References to pipeline-wide flows. */
+    size_t n_global;
+    uint64_t catalog_seqno;         /* Catalog seqno last built. */
+    uint64_t generation;
+    uint64_t n_rebuilt;             /* Services rebuilt, for coverage. */
+};
+
+void cats_model_init(struct cats_model *, const struct cats_pipeline_config *,
+                     struct cats_desired *);
+void cats_model_destroy(struct cats_model *);
+
+/* Brings the desired state up to date with 'catalog'.  Returns the number
+ * of services rebuilt. */
+size_t cats_model_run(struct cats_model *, const struct cats_catalog *);
+
+uint32_t cats_model_group_id(const struct cats_model *, uint32_t service_id);
+
+/* The Ethernet address the pipeline answers ARP with for 'vip'. */
+struct eth_addr cats_vip_mac(ovs_be32 vip);
+
+/* Apportions 'slots' among 'n' instances in proportion to 'weights'
+ * (largest remainder), storing each share in 'out'.  All-zero weights give
+ * all-zero shares.  Returns the number of slots handed out ('slots' or 0). */
+unsigned int cats_apportion(const uint16_t *weights, size_t n,
+                            unsigned int slots, unsigned int *out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* cats/flow-model.h */
