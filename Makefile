@@ -117,7 +117,7 @@ demo: deps all
 	@/usr/bin/python3 topologies/demo.py --controller $(CONTROLLER)
 
 bench-southbound: deps all
-	@tests/bench/southbound.sh $(B)
+	@/usr/bin/python3 tests/bench/southbound.py --build-dir $(B)
 
 clean:
 	rm -rf $(B)/controller $(B)/tests $(B)/libcats.a $(CONTROLLER)

@@ -80,6 +80,13 @@ static uint64_t probes_seqno;
 static uint64_t n_config_errors;
 static uint64_t n_command_errors;
 
+/* Reconfiguration latency: from a catalog change to every connected switch
+ * confirming it by barrier.  The last LATENCY_SAMPLES samples, in usec. */
+#define LATENCY_SAMPLES 4096
+static long long int change_pending_since;
+static long long int latency_samples[LATENCY_SAMPLES];
+static size_t n_latency_samples;
+
 /* cats/sync waiters. */
 struct sync_waiter {
     struct ovs_list node;
@@ -95,6 +102,7 @@ static void register_commands(void);
 static void open_switch(const char *name);
 static void update_probes(void);
 static void run_sync_waiters(void);
+static bool all_switches_synced(uint64_t target, struct ds *why);
 
 static struct ofctrl_config
 ofctrl_config(void)
@@ -212,8 +220,18 @@ main(int argc, char *argv[])
         }
         cats_desired_gc(&desired, gc_floor);
         run_sync_waiters();
+        if (change_pending_since && model.catalog_seqno == catalog.seqno
+            && all_switches_synced(desired.seqno, NULL)) {
+            latency_samples[n_latency_samples++ % LATENCY_SAMPLES]
+                = time_usec() - change_pending_since;
+            change_pending_since = 0;
+        }
 
+        uint64_t seqno_before = catalog.seqno;
         unixctl_server_run(unixctl);
+        if (catalog.seqno != seqno_before && !change_pending_since) {
+            change_pending_since = time_usec();
+        }
 
         for (size_t i = 0; i < n_listeners; i++) {
             pvconn_wait(listeners[i]);
@@ -295,10 +313,10 @@ update_probes(void)
     const struct cats_service *s;
     size_t allocated = 0;
 
-    if (probes_seqno == catalog.seqno) {
+    if (probes_seqno == catalog.membership_seqno) {
         return;
     }
-    probes_seqno = catalog.seqno;
+    probes_seqno = catalog.membership_seqno;
     free(probes);
     probes = NULL;
     n_probes = 0;
@@ -781,6 +799,46 @@ cmd_reload(struct unixctl_conn *conn, int argc OVS_UNUSED,
     cats_catalog_destroy(&loaded);
 }
 
+static int
+compare_llong(const void *a_, const void *b_)
+{
+    const long long int *a = a_, *b = b_;
+
+    return *a < *b ? -1 : *a > *b;
+}
+
+static void
+cmd_latency(struct unixctl_conn *conn, int argc, const char *argv[],
+            void *aux OVS_UNUSED)
+{
+    size_t n = MIN(n_latency_samples, LATENCY_SAMPLES);
+    struct ds s = DS_EMPTY_INITIALIZER;
+    long long int *sorted;
+
+    if (argc > 1) {
+        if (strcmp(argv[1], "reset")) {
+            reply_error(conn, xasprintf("'%s': expected reset", argv[1]));
+            return;
+        }
+        n_latency_samples = 0;
+        unixctl_command_reply(conn, NULL);
+        return;
+    }
+    ds_put_format(&s, "samples=%"PRIuSIZE, n);
+    if (n) {
+        sorted = xmemdup(latency_samples, n * sizeof *sorted);
+        qsort(sorted, n, sizeof *sorted, compare_llong);
+#define PCT(P) (sorted[MIN(n - 1, (size_t) ((P) / 100.0 * n))] / 1000.0)
+        ds_put_format(&s, " p50_ms=%.3f p90_ms=%.3f p99_ms=%.3f max_ms=%.3f",
+                      PCT(50), PCT(90), PCT(99), sorted[n - 1] / 1000.0);
+#undef PCT
+        free(sorted);
+    }
+    ds_put_char(&s, '\n');
+    unixctl_command_reply(conn, ds_cstr(&s));
+    ds_destroy(&s);
+}
+
 static void
 register_commands(void)
 {
@@ -806,6 +864,8 @@ register_commands(void)
                              cmd_instance_del, NULL);
     unixctl_command_register("cats/reload", "", 0, 0, cmd_reload, NULL);
     unixctl_command_register("cats/sync", "[TIMEOUT_MS]", 0, 1, cmd_sync,
+                             NULL);
+    unixctl_command_register("cats/latency", "[reset]", 0, 1, cmd_latency,
                              NULL);
 }
 

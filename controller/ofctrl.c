@@ -102,6 +102,7 @@ struct ofctrl {
     bool bundle_failed;
     uint32_t next_bundle_id;
     long long int sent_at;
+    long long int connected_at;
     long long int retry_at;
     int retry_ms;
 
@@ -338,6 +339,8 @@ send_update(struct ofctrl *oc, const struct cats_desired *desired)
     uint32_t *stale = NULL;
     size_t n_stale = 0;
 
+    /* Latency counts encoding too, not only the switch's work. */
+    oc->sent_at = time_msec();
     cats_update_destroy(&oc->update);
     cats_update_init(&oc->update);
     if (oc->need_full) {
@@ -399,7 +402,6 @@ send_update(struct ofctrl *oc, const struct cats_desired *desired)
     send_msg(oc, msg);
 
     oc->bundle_failed = false;
-    oc->sent_at = time_msec();
     oc->state = S_IN_FLIGHT;
     oc->n_bundles++;
     oc->n_bundle_msgs += n_msgs;
@@ -422,8 +424,9 @@ handle_barrier_reply(struct ofctrl *oc)
         oc->installed_seqno = oc->update.seqno;
         if (oc->update.full) {
             VLOG_INFO("%s: resynchronized: %"PRIuSIZE" flows and groups "
-                      "confirmed in %lld ms", ofctrl_get_name(oc),
-                      oc->update.n_ops, oc->last_bundle_ms);
+                      "confirmed in %lld ms (%lld ms after connecting)",
+                      ofctrl_get_name(oc), oc->update.n_ops,
+                      oc->last_bundle_ms, now - oc->connected_at);
         }
         oc->need_full = false;
         oc->retry_ms = RETRY_MIN_MS;
@@ -737,6 +740,7 @@ ofctrl_run(struct ofctrl *oc, const struct cats_desired *desired,
         oc->version = rconn_get_version(oc->rconn);
         oc->protocol = ofputil_protocol_from_ofp_version(oc->version);
         oc->n_connects++;
+        oc->connected_at = time_msec();
         VLOG_INFO("%s: connected (%s)", ofctrl_get_name(oc),
                   ofputil_protocol_to_string(oc->protocol));
         start_group_dump(oc);

@@ -14,13 +14,21 @@
 #include "hash.h"
 #include "util.h"
 
-/* Records a change to 's' (or to the catalog only, if 's' is NULL). */
+/* Records a change to 's' (or a removal, if 's' is NULL).  'membership'
+ * says whether the set of instances or their addresses changed. */
 static void
-changed(struct cats_catalog *cat, struct cats_service *s)
+changed(struct cats_catalog *cat, struct cats_service *s, bool membership)
 {
     cat->seqno++;
     if (s) {
         s->change_seqno = cat->seqno;
+        ovs_list_remove(&s->change_node);
+        ovs_list_push_back(&cat->by_change, &s->change_node);
+    } else {
+        cat->removal_seqno = cat->seqno;
+    }
+    if (membership) {
+        cat->membership_seqno = cat->seqno;
     }
 }
 
@@ -40,7 +48,10 @@ void
 cats_catalog_init(struct cats_catalog *cat)
 {
     hmap_init(&cat->services);
+    ovs_list_init(&cat->by_change);
     cat->seqno = 1;
+    cat->removal_seqno = 0;
+    cat->membership_seqno = 0;
     cat->ids = bitmap_allocate(CATS_MAX_SERVICES + 1);
     bitmap_set1(cat->ids, 0);       /* Id 0 is never used. */
 }
@@ -170,8 +181,9 @@ service_add__(struct cats_catalog *cat, const char *name, ovs_be32 vip,
     s->proto = proto;
     s->port = port;
     hmap_init(&s->instances);
+    ovs_list_init(&s->change_node);
     hmap_insert(&cat->services, &s->node, service_hash(name));
-    changed(cat, s);
+    changed(cat, s, true);
     if (sp) {
         *sp = s;
     }
@@ -201,10 +213,11 @@ cats_service_remove(struct cats_catalog *cat, struct cats_service *s)
     }
     hmap_destroy(&s->instances);
     hmap_remove(&cat->services, &s->node);
+    ovs_list_remove(&s->change_node);
     bitmap_set0(cat->ids, s->id);
     free(s->name);
     free(s);
-    changed(cat, NULL);
+    changed(cat, NULL, true);
 }
 
 struct cats_instance *
@@ -260,7 +273,7 @@ cats_instance_add(struct cats_catalog *cat, struct cats_service *s,
         inst->mac = *mac;
     }
     hmap_insert(&s->instances, &inst->node, instance_hash(ip, port));
-    changed(cat, s);
+    changed(cat, s, true);
     return 0;
 }
 
@@ -272,7 +285,7 @@ cats_instance_remove(struct cats_catalog *cat, struct cats_instance *inst)
 
         hmap_remove(&s->instances, &inst->node);
         free(inst);
-        changed(cat, s);
+        changed(cat, s, true);
     }
 }
 
@@ -282,7 +295,7 @@ cats_instance_set_weight(struct cats_catalog *cat, struct cats_instance *inst,
 {
     if (inst->weight != weight) {
         inst->weight = weight;
-        changed(cat, inst->service);
+        changed(cat, inst->service, false);
     }
 }
 
@@ -369,10 +382,12 @@ sync_instances(struct cats_catalog *dst, struct cats_service *ds,
             /* 'src' already passed the same checks. */
             ovs_assert(!retval);
         } else if (!instance_equal(di, si)) {
+            bool mac_changed = (di->has_mac != si->has_mac
+                                || !eth_addr_equals(di->mac, si->mac));
             di->weight = si->weight;
             di->has_mac = si->has_mac;
             di->mac = si->mac;
-            changed(dst, ds);
+            changed(dst, ds, mac_changed);
         }
     }
 }

@@ -601,6 +601,32 @@ cats_model_destroy(struct cats_model *m)
     m->n_global = 0;
 }
 
+static bool
+model_build(struct cats_model *m, const struct cats_service *s)
+{
+    struct cats_model_service *ms = model_service_find(m, s->id);
+
+    if (!ms) {
+        ms = xzalloc(sizeof *ms);
+        ms->id = s->id;
+        hmap_insert(&m->services, &ms->node, hash_int(s->id, 0));
+    } else if (ms->built_seqno == s->change_seqno) {
+        ms->generation = m->generation;
+        return false;
+    }
+
+    /* Add the new references before dropping the old ones, so that flows
+     * that did not change never become tombstones. */
+    struct flow_refs refs = { NULL, 0, 0 };
+    build_service(m, s, &refs);
+    unref_all(m, ms->flows, ms->n_flows);
+    ms->flows = refs.flows;
+    ms->n_flows = refs.n;
+    ms->built_seqno = s->change_seqno;
+    ms->generation = m->generation;
+    return true;
+}
+
 size_t
 cats_model_run(struct cats_model *m, const struct cats_catalog *cat)
 {
@@ -611,37 +637,30 @@ cats_model_run(struct cats_model *m, const struct cats_catalog *cat)
     if (cat->seqno == m->catalog_seqno) {
         return 0;
     }
+
+    if (cat->removal_seqno > m->catalog_seqno) {
+        /* A service went away: visit them all, then sweep what was not
+         * visited.  Removals are rare; weight changes are not. */
+        m->generation++;
+        HMAP_FOR_EACH (s, node, &cat->services) {
+            n_rebuilt += model_build(m, s);
+        }
+        HMAP_FOR_EACH_SAFE (ms, node, &m->services) {
+            if (ms->generation != m->generation) {
+                model_service_remove(m, ms);
+            }
+        }
+    } else {
+        /* Only the services changed since the last run, found at the tail
+         * of the catalog's change list: O(changes), not O(services). */
+        LIST_FOR_EACH_REVERSE (s, change_node, &cat->by_change) {
+            if (s->change_seqno <= m->catalog_seqno) {
+                break;
+            }
+            n_rebuilt += model_build(m, s);
+        }
+    }
     m->catalog_seqno = cat->seqno;
-    m->generation++;
-
-    HMAP_FOR_EACH (s, node, &cat->services) {
-        ms = model_service_find(m, s->id);
-        if (!ms) {
-            ms = xzalloc(sizeof *ms);
-            ms->id = s->id;
-            hmap_insert(&m->services, &ms->node, hash_int(s->id, 0));
-        } else if (ms->built_seqno == s->change_seqno) {
-            ms->generation = m->generation;
-            continue;
-        }
-
-        /* Add the new references before dropping the old ones, so that
-         * flows that did not change never become tombstones. */
-        struct flow_refs refs = { NULL, 0, 0 };
-        build_service(m, s, &refs);
-        unref_all(m, ms->flows, ms->n_flows);
-        ms->flows = refs.flows;
-        ms->n_flows = refs.n;
-        ms->built_seqno = s->change_seqno;
-        ms->generation = m->generation;
-        n_rebuilt++;
-    }
-
-    HMAP_FOR_EACH_SAFE (ms, node, &m->services) {
-        if (ms->generation != m->generation) {
-            model_service_remove(m, ms);
-        }
-    }
     m->n_rebuilt += n_rebuilt;
     return n_rebuilt;
 }

@@ -177,7 +177,9 @@ cats_desired_init(struct cats_desired *d)
     hmap_init(&d->flows);
     hmap_init(&d->groups);
     ovs_list_init(&d->flow_seq);
+    ovs_list_init(&d->dead_flows);
     ovs_list_init(&d->group_seq);
+    ovs_list_init(&d->dead_groups);
     d->seqno = 0;
     d->n_live_flows = 0;
     d->n_live_groups = 0;
@@ -203,12 +205,15 @@ cats_desired_destroy(struct cats_desired *d)
     hmap_destroy(&d->groups);
 }
 
+/* Records a change to 'f': gives it the next seqno and moves it to the tail
+ * of the live or the dead list, keeping both in seqno order. */
 static void
 touch_flow(struct cats_desired *d, struct cats_flow *f)
 {
     f->seqno = ++d->seqno;
     ovs_list_remove(&f->seq_node);
-    ovs_list_push_back(&d->flow_seq, &f->seq_node);
+    ovs_list_push_back(f->refcount ? &d->flow_seq : &d->dead_flows,
+                       &f->seq_node);
 }
 
 static void
@@ -216,7 +221,8 @@ touch_group(struct cats_desired *d, struct cats_group *g)
 {
     g->seqno = ++d->seqno;
     ovs_list_remove(&g->seq_node);
-    ovs_list_push_back(&d->group_seq, &g->seq_node);
+    ovs_list_push_back(g->deleted ? &d->dead_groups : &d->group_seq,
+                       &g->seq_node);
 }
 
 struct cats_flow *
@@ -266,9 +272,11 @@ cats_desired_add_flow(struct cats_desired *d, uint8_t table_id,
                 f->ofpacts_len = ofpacts_len;
                 f->cookie = cookie;
             }
+            f->refcount = 1;
             touch_flow(d, f);
+        } else {
+            f->refcount++;
         }
-        f->refcount++;
         return f;
     }
 
@@ -353,27 +361,23 @@ cats_desired_gc(struct cats_desired *d, uint64_t min_seqno)
     struct cats_flow *f;
     struct cats_group *g;
 
-    /* Tombstones older than 'min_seqno' have been sent everywhere.  The
-     * lists are in seqno order, so stop at the first newer entry. */
-    LIST_FOR_EACH_SAFE (f, seq_node, &d->flow_seq) {
+    /* Tombstones no newer than 'min_seqno' have been sent everywhere.  The
+     * dead lists are in seqno order, so stop at the first newer one. */
+    LIST_FOR_EACH_SAFE (f, seq_node, &d->dead_flows) {
         if (f->seqno > min_seqno) {
             break;
         }
-        if (!f->refcount) {
-            ovs_list_remove(&f->seq_node);
-            hmap_remove(&d->flows, &f->node);
-            flow_free(f);
-        }
+        ovs_list_remove(&f->seq_node);
+        hmap_remove(&d->flows, &f->node);
+        flow_free(f);
     }
-    LIST_FOR_EACH_SAFE (g, seq_node, &d->group_seq) {
+    LIST_FOR_EACH_SAFE (g, seq_node, &d->dead_groups) {
         if (g->seqno > min_seqno) {
             break;
         }
-        if (g->deleted) {
-            ovs_list_remove(&g->seq_node);
-            hmap_remove(&d->groups, &g->node);
-            group_free(g);
-        }
+        ovs_list_remove(&g->seq_node);
+        hmap_remove(&d->groups, &g->node);
+        group_free(g);
     }
 }
 
@@ -475,38 +479,45 @@ cats_diff_incremental(const struct cats_desired *d,
     u->seqno = d->seqno;
     u->full = false;
 
-    LIST_FOR_EACH_REVERSE (g, seq_node, &d->group_seq) {
-        if (g->seqno <= since) {
-            break;
-        }
-        const struct cats_group *cur = group_find(&inst->groups,
-                                                  g->group_id);
-        if (g->deleted) {
-            if (cur) {
-                add_op(lists, CATS_OP_GROUP_DEL, NULL, group_clone(cur));
+    const struct ovs_list *group_lists[] = { &d->group_seq,
+                                             &d->dead_groups };
+    for (size_t i = 0; i < ARRAY_SIZE(group_lists); i++) {
+        LIST_FOR_EACH_REVERSE (g, seq_node, group_lists[i]) {
+            if (g->seqno <= since) {
+                break;
             }
-        } else if (!cur) {
-            add_op(lists, CATS_OP_GROUP_ADD, NULL, group_clone(g));
-        } else if (!buckets_equal(cur->buckets, cur->n_buckets,
-                                  g->buckets, g->n_buckets)) {
-            add_op(lists, CATS_OP_GROUP_MOD, NULL, group_clone(g));
+            const struct cats_group *cur = group_find(&inst->groups,
+                                                      g->group_id);
+            if (g->deleted) {
+                if (cur) {
+                    add_op(lists, CATS_OP_GROUP_DEL, NULL, group_clone(cur));
+                }
+            } else if (!cur) {
+                add_op(lists, CATS_OP_GROUP_ADD, NULL, group_clone(g));
+            } else if (!buckets_equal(cur->buckets, cur->n_buckets,
+                                      g->buckets, g->n_buckets)) {
+                add_op(lists, CATS_OP_GROUP_MOD, NULL, group_clone(g));
+            }
         }
     }
 
-    LIST_FOR_EACH_REVERSE (f, seq_node, &d->flow_seq) {
-        if (f->seqno <= since) {
-            break;
-        }
-        const struct cats_flow *cur = flow_find(&inst->flows, &f->key,
-                                                f->node.hash);
-        if (!f->refcount) {
-            if (cur) {
-                add_op(lists, CATS_OP_FLOW_DEL, flow_clone(cur), NULL);
+    const struct ovs_list *flow_lists[] = { &d->flow_seq, &d->dead_flows };
+    for (size_t i = 0; i < ARRAY_SIZE(flow_lists); i++) {
+        LIST_FOR_EACH_REVERSE (f, seq_node, flow_lists[i]) {
+            if (f->seqno <= since) {
+                break;
             }
-        } else if (!cur) {
-            add_op(lists, CATS_OP_FLOW_ADD, flow_clone(f), NULL);
-        } else if (!flow_actions_equal(cur, f)) {
-            add_op(lists, CATS_OP_FLOW_MOD, flow_clone(f), NULL);
+            const struct cats_flow *cur = flow_find(&inst->flows, &f->key,
+                                                    f->node.hash);
+            if (!f->refcount) {
+                if (cur) {
+                    add_op(lists, CATS_OP_FLOW_DEL, flow_clone(cur), NULL);
+                }
+            } else if (!cur) {
+                add_op(lists, CATS_OP_FLOW_ADD, flow_clone(f), NULL);
+            } else if (!flow_actions_equal(cur, f)) {
+                add_op(lists, CATS_OP_FLOW_MOD, flow_clone(f), NULL);
+            }
         }
     }
     finish_update(u, lists);
@@ -528,14 +539,10 @@ cats_diff_full(const struct cats_desired *d, struct cats_update *u)
     /* Walk the seqno lists rather than the hmaps, so that a resync sends
      * groups and flows in a deterministic order. */
     LIST_FOR_EACH (g, seq_node, &d->group_seq) {
-        if (!g->deleted) {
-            add_op(lists, CATS_OP_GROUP_ADD, NULL, group_clone(g));
-        }
+        add_op(lists, CATS_OP_GROUP_ADD, NULL, group_clone(g));
     }
     LIST_FOR_EACH (f, seq_node, &d->flow_seq) {
-        if (f->refcount) {
-            add_op(lists, CATS_OP_FLOW_ADD, flow_clone(f), NULL);
-        }
+        add_op(lists, CATS_OP_FLOW_ADD, flow_clone(f), NULL);
     }
     finish_update(u, lists);
 }

@@ -18,6 +18,7 @@
 #include <netinet/in.h>
 
 #include "openvswitch/hmap.h"
+#include "openvswitch/list.h"
 #include "openvswitch/types.h"
 #include "packets.h"
 
@@ -59,11 +60,19 @@ struct cats_service {
     uint8_t proto;                  /* IPPROTO_TCP or IPPROTO_UDP. */
     struct hmap instances;          /* Contains "struct cats_instance"s. */
     uint64_t change_seqno;          /* Catalog seqno of its last change. */
+    struct ovs_list change_node;    /* In cats_catalog's 'by_change'. */
 };
 
 struct cats_catalog {
     struct hmap services;           /* Contains "struct cats_service"s. */
+    struct ovs_list by_change;      /* Services, oldest change_seqno first:
+                                     * what changed since seqno S is at the
+                                     * tail. */
     uint64_t seqno;                 /* Bumped on every change. */
+    uint64_t removal_seqno;         /* Seqno of the last service removal. */
+    uint64_t membership_seqno;      /* Seqno of the last change to the set of
+                                     * instances or their MACs (not to
+                                     * weights). */
     unsigned long *ids;             /* Bitmap of used service ids. */
 };
 

@@ -9,10 +9,11 @@
  * Desired entries (flows and groups) carry the sequence number of their last
  * change and sit on a list in that order, so that a switch that has already
  * been sent everything up to sequence number S finds what changed since S by
- * walking the list from its tail: the cost of an update is proportional to
- * what changed, not to the size of the table.  A removed entry stays as a
- * tombstone until every switch has been sent its removal
- * (cats_desired_gc()).
+ * walking the lists from their tails: the cost of an update is proportional
+ * to what changed, not to the size of the table.  A removed entry stays as a
+ * tombstone, on a list of its own, until every switch has been sent its
+ * removal (cats_desired_gc(), which therefore only ever visits
+ * tombstones).
  *
  * Several owners may add the same flow (two services on one VIP share the
  * VIP's ARP responder): desired flows are reference counted.
@@ -84,8 +85,10 @@ struct cats_group {
 struct cats_desired {
     struct hmap flows;              /* Contains "struct cats_flow"s. */
     struct hmap groups;             /* Contains "struct cats_group"s. */
-    struct ovs_list flow_seq;       /* Flows, oldest change first. */
-    struct ovs_list group_seq;      /* Groups, oldest change first. */
+    struct ovs_list flow_seq;       /* Live flows, oldest change first. */
+    struct ovs_list dead_flows;     /* Flow tombstones, oldest first. */
+    struct ovs_list group_seq;      /* Live groups, oldest change first. */
+    struct ovs_list dead_groups;    /* Group tombstones, oldest first. */
     uint64_t seqno;                 /* Last change's sequence number. */
     size_t n_live_flows;
     size_t n_live_groups;
