@@ -60,6 +60,8 @@ static int stats_interval_ms = 1000;
 static int probe_interval_ms = 10000;
 static int inactivity_probe_s = 5;
 static int max_backoff_s = 2;
+static int role = OFPCR12_ROLE_EQUAL;
+static uint64_t generation_id;
 
 /* State. */
 static struct cats_catalog catalog;
@@ -109,6 +111,8 @@ ofctrl_config(void)
 {
     return (struct ofctrl_config) {
         .pipeline = &pipeline,
+        .role = role,
+        .generation_id = generation_id,
         .stats_interval_ms = stats_interval_ms,
         .probe_interval_ms = probe_interval_ms,
     };
@@ -125,6 +129,10 @@ main(int argc, char *argv[])
     service_start(&argc, &argv);
     cats_pipeline_config_default(&pipeline);
     parse_options(argc, argv);
+    if (!generation_id) {
+        /* A controller started later takes over as primary. */
+        generation_id = time_wall_msec();
+    }
     fatal_ignore_sigpipe();
 
     cats_catalog_init(&catalog);
@@ -898,6 +906,8 @@ parse_options(int argc, char *argv[])
         OPT_INACTIVITY_PROBE,
         OPT_MAX_BACKOFF,
         OPT_NO_DEFAULT_FLOWS,
+        OPT_ROLE,
+        OPT_GENERATION_ID,
         OPT_PEER_CA_CERT,
         VLOG_OPTION_ENUMS,
         DAEMON_OPTION_ENUMS,
@@ -915,6 +925,8 @@ parse_options(int argc, char *argv[])
         {"inactivity-probe", required_argument, NULL, OPT_INACTIVITY_PROBE},
         {"max-backoff", required_argument, NULL, OPT_MAX_BACKOFF},
         {"no-default-flows", no_argument, NULL, OPT_NO_DEFAULT_FLOWS},
+        {"role", required_argument, NULL, OPT_ROLE},
+        {"generation-id", required_argument, NULL, OPT_GENERATION_ID},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         DAEMON_LONG_OPTIONS,
@@ -988,6 +1000,27 @@ parse_options(int argc, char *argv[])
             pipeline.default_normal = false;
             break;
 
+        case OPT_ROLE:
+            if (!strcmp(optarg, "primary")) {
+                role = OFPCR12_ROLE_PRIMARY;
+            } else if (!strcmp(optarg, "secondary")) {
+                role = OFPCR12_ROLE_SECONDARY;
+            } else if (!strcmp(optarg, "equal")) {
+                role = OFPCR12_ROLE_EQUAL;
+            } else {
+                ovs_fatal(0, "--role: '%s' is not primary, secondary or "
+                          "equal", optarg);
+            }
+            break;
+
+        case OPT_GENERATION_ID:
+            if (!str_to_ullong(optarg, 0, &cookie)) {
+                ovs_fatal(0, "--generation-id: '%s' is not a 64-bit "
+                          "integer", optarg);
+            }
+            generation_id = cookie;
+            break;
+
         case 'h':
             usage();
 
@@ -1048,6 +1081,13 @@ usage(void)
            "(default %#x)\n"
            "  --no-default-flows      do not install the priority-0 NORMAL "
            "flows\n"
+           "\n"
+           "High availability:\n"
+           "  --role=ROLE             equal (default: no role request), "
+           "primary, or\n"
+           "                          secondary (connects, never writes)\n"
+           "  --generation-id=N       primary election id (default: start "
+           "time in ms)\n"
            "\n"
            "Timers:\n"
            "  --stats-interval=MS     group statistics poll (default 1000, "

@@ -26,6 +26,7 @@
 #include "openvswitch/ofp-packet.h"
 #include "openvswitch/ofp-print.h"
 #include "openvswitch/ofp-util.h"
+#include "byte-order.h"
 #include "openvswitch/ofpbuf.h"
 #include "openvswitch/poll-loop.h"
 #include "openvswitch/rconn.h"
@@ -84,6 +85,7 @@ struct ofctrl {
     unsigned int conn_seqno;
     enum ofputil_protocol protocol;
     enum ofp_version version;
+    enum ofp12_controller_role role;    /* As the switch last told us. */
 
     /* Group dump after connecting: groups in our range on the switch. */
     ovs_be32 dump_xid;
@@ -280,6 +282,34 @@ msg_xid(const struct ofpbuf *msg)
 }
 
 /* Connection set-up. */
+
+static const char *
+role_name(enum ofp12_controller_role role)
+{
+    switch (role) {
+    case OFPCR12_ROLE_PRIMARY: return "primary";
+    case OFPCR12_ROLE_SECONDARY: return "secondary";
+    case OFPCR12_ROLE_EQUAL: return "equal";
+    case OFPCR12_ROLE_NOCHANGE: return "nochange";
+    }
+    return "unknown";
+}
+
+/* Asks for our configured role.  The switch answers with a role reply or a
+ * role-request-failed error (e.g. a stale generation id: another controller
+ * with a newer one is primary), which handle_error() reports. */
+static void
+send_role_request(struct ofctrl *oc)
+{
+    struct ofp12_role_request *orr;
+    struct ofpbuf *req;
+
+    req = ofpraw_alloc(OFPRAW_OFPT12_ROLE_REQUEST, oc->version, 0);
+    orr = ofpbuf_put_zeros(req, sizeof *orr);
+    orr->role = htonl(oc->cfg.role);
+    orr->generation_id = htonll(oc->cfg.generation_id);
+    send_msg(oc, req);
+}
 
 static void
 start_group_dump(struct ofctrl *oc)
@@ -608,6 +638,7 @@ maybe_send_probes(struct ofctrl *oc, const struct ofctrl_probe *probes,
     size_t sent = 0;
 
     if (!n_probes || !oc->installed_seqno || oc->cfg.probe_interval_ms <= 0
+        || oc->role == OFPCR12_ROLE_SECONDARY
         || (!oc->probe_now && now < oc->next_probe)) {
         return;
     }
@@ -701,13 +732,35 @@ handle_msg(struct ofctrl *oc, struct ofpbuf *msg)
         }
         break;
 
+    case OFPTYPE_ROLE_REPLY: {
+        struct ofputil_role_request rr;
+        if (!ofputil_decode_role_message(oh, &rr)) {
+            VLOG_INFO("%s: role is %s", ofctrl_get_name(oc),
+                      role_name(rr.role));
+            oc->role = rr.role;
+        } else {
+            oc->n_bad_messages++;
+        }
+        break;
+    }
+
     case OFPTYPE_ROLE_STATUS: {
         struct ofputil_role_status rs;
         if (!ofputil_decode_role_status(oh, &rs)) {
+            /* Another controller took over as primary. */
             VLOG_WARN("%s: switch changed our role to %s",
-                      ofctrl_get_name(oc),
-                      rs.role == OFPCR12_ROLE_SECONDARY ? "secondary"
-                      : rs.role == OFPCR12_ROLE_PRIMARY ? "primary" : "equal");
+                      ofctrl_get_name(oc), role_name(rs.role));
+            oc->role = rs.role;
+            if (rs.role == OFPCR12_ROLE_PRIMARY) {
+                /* Taking over: what the switch runs is whatever the
+                 * previous primary left, so start from a resync. */
+                oc->need_full = true;
+                if (oc->state == S_IDLE) {
+                    start_group_dump(oc);
+                }
+            }
+        } else {
+            oc->n_bad_messages++;
         }
         break;
     }
@@ -743,6 +796,10 @@ ofctrl_run(struct ofctrl *oc, const struct cats_desired *desired,
         oc->connected_at = time_msec();
         VLOG_INFO("%s: connected (%s)", ofctrl_get_name(oc),
                   ofputil_protocol_to_string(oc->protocol));
+        oc->role = oc->cfg.role;
+        if (oc->cfg.role != OFPCR12_ROLE_EQUAL) {
+            send_role_request(oc);
+        }
         start_group_dump(oc);
     }
 
@@ -758,7 +815,8 @@ ofctrl_run(struct ofctrl *oc, const struct cats_desired *desired,
         }
     }
 
-    if (oc->state == S_IDLE
+    /* A secondary controller keeps its model warm but never writes. */
+    if (oc->state == S_IDLE && oc->role != OFPCR12_ROLE_SECONDARY
         && (oc->need_full || desired->seqno != oc->installed_seqno)
         && time_msec() >= oc->retry_at) {
         send_update(oc, desired);
@@ -806,9 +864,9 @@ ofctrl_format(const struct ofctrl *oc, struct ds *s)
                   rconn_is_connected(oc->rconn) ? "connected"
                   : rconn_get_state(oc->rconn));
     if (rconn_is_connected(oc->rconn)) {
-        ds_put_format(s, ", %s, state %s",
+        ds_put_format(s, ", %s, state %s, role %s",
                       ofputil_protocol_to_string(oc->protocol),
-                      state_name(oc->state));
+                      state_name(oc->state), role_name(oc->role));
     }
     ds_put_format(s, "\n  installed: seqno %"PRIu64", %"PRIuSIZE" flows, "
                   "%"PRIuSIZE" groups%s\n", oc->installed_seqno,

@@ -35,6 +35,7 @@
 #include <stdint.h>
 
 #include "openvswitch/hmap.h"
+#include "openflow/openflow.h"
 #include "openvswitch/types.h"
 
 struct cats_desired;
@@ -50,6 +51,9 @@ struct ofctrl_probe {
 
 struct ofctrl_config {
     const struct cats_pipeline_config *pipeline;
+    int role;                       /* OFPCR12_ROLE_*: EQUAL sends no role
+                                     * request; SECONDARY never writes. */
+    uint64_t generation_id;         /* For PRIMARY: newer wins. */
     int stats_interval_ms;          /* Group stats polling; 0 disables. */
     int probe_interval_ms;          /* ARP probes for instances; 0 off. */
 };
