@@ -494,37 +494,28 @@ cmd_show(struct unixctl_conn *conn, int argc OVS_UNUSED,
     ds_destroy(&s);
 }
 
-/* Realized new connections per instance, summed over switches, since the
- * group's buckets last changed. */
+/* Realized new connections of 's' to ip:port, summed over switches, since
+ * the service's weights last changed; '*total' is the same over all of its
+ * instances. */
 static void
 realized_counts(const struct cats_service *s, ovs_be32 ip, uint16_t port,
                 uint64_t *count, uint64_t *total)
 {
-    uint32_t group_id = cats_model_group_id(&model, s->id);
+    const struct cats_instance *inst;
 
     *count = *total = 0;
     for (size_t i = 0; i < n_switches; i++) {
-        const struct ofctrl *oc = switches[i];
-        const struct ofctrl_group_stats *st;
-        const struct cats_installed *inst = ofctrl_get_installed(oc);
-        const struct cats_group *g = NULL, *ig;
+        HMAP_FOR_EACH (inst, node, &s->instances) {
+            const struct ofctrl_counter *c;
+            uint64_t n;
 
-        st = ofctrl_get_group_stats(oc, group_id);
-        HMAP_FOR_EACH_WITH_HASH (ig, node, hash_int(group_id, 0),
-                                 &inst->groups) {
-            if (ig->group_id == group_id) {
-                g = ig;
+            c = ofctrl_get_counter(switches[i], s->id, inst->ip, inst->port);
+            if (!c) {
+                continue;
             }
-        }
-        if (!st || !g || st->n_buckets != g->n_buckets
-            || st->group_seqno != g->seqno) {
-            continue;
-        }
-        for (size_t b = 0; b < g->n_buckets; b++) {
-            uint64_t n = st->packets[b] - st->base[b];
-
+            n = c->packets - c->base;
             *total += n;
-            if (g->buckets[b].ip == ip && g->buckets[b].port == port) {
+            if (inst->ip == ip && inst->port == port) {
                 *count += n;
             }
         }

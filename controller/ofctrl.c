@@ -21,6 +21,7 @@
 #include "openvswitch/ofp-bundle.h"
 #include "openvswitch/ofp-connection.h"
 #include "openvswitch/ofp-errors.h"
+#include "openvswitch/ofp-flow.h"
 #include "openvswitch/ofp-group.h"
 #include "openvswitch/ofp-msgs.h"
 #include "openvswitch/ofp-packet.h"
@@ -52,6 +53,10 @@ COVERAGE_DEFINE(ofctrl_arp_probe);
 /* ARP probes sent per run and queued at most. */
 #define MAX_PROBES_PER_RUN 256
 #define MAX_QUEUED_PROBES 1024
+
+/* Services whose counters are snapshotted right before a bundle that
+ * changes their weights; past this, the periodic poll rebases them. */
+#define MAX_REBASES 64
 
 /* Retry after a failed bundle: starts here, doubles up to the maximum. */
 #define RETRY_MIN_MS 250
@@ -108,8 +113,15 @@ struct ofctrl {
     long long int retry_at;
     int retry_ms;
 
-    /* Group statistics. */
-    struct hmap group_stats;        /* Contains "struct ofctrl_group_stats". */
+    /* New-connection counters. */
+    struct hmap counters;           /* Contains "struct ofctrl_counter"s. */
+    ovs_be32 snapshot_xid;          /* Counters just before a reweight. */
+    bool snapshot_pending;
+    struct ofctrl_rebase {
+        uint32_t service_id;
+        uint64_t seqno;             /* Group seqno the bundle installs. */
+    } rebases[MAX_REBASES];         /* Services whose weights it changes. */
+    size_t n_rebases;
     long long int next_stats;
     ovs_be32 stats_xid;
     bool stats_pending;
@@ -135,6 +147,7 @@ struct ofctrl {
 };
 
 static void ofctrl_reset(struct ofctrl *);
+static void request_snapshot(struct ofctrl *, const struct cats_update *);
 
 struct ofctrl *
 ofctrl_create(struct rconn *rconn, bool passive,
@@ -151,7 +164,7 @@ ofctrl_create(struct rconn *rconn, bool passive,
     oc->conn_seqno = rconn_get_connection_seqno(rconn);
     cats_installed_init(&oc->installed);
     cats_update_init(&oc->update);
-    hmap_init(&oc->group_stats);
+    hmap_init(&oc->counters);
     oc->probe_counter = rconn_packet_counter_create();
     oc->next_bundle_id = 1;
     oc->retry_ms = RETRY_MIN_MS;
@@ -160,14 +173,12 @@ ofctrl_create(struct rconn *rconn, bool passive,
 }
 
 static void
-group_stats_clear(struct ofctrl *oc)
+counters_clear(struct ofctrl *oc)
 {
-    struct ofctrl_group_stats *gs;
+    struct ofctrl_counter *c;
 
-    HMAP_FOR_EACH_POP (gs, node, &oc->group_stats) {
-        free(gs->packets);
-        free(gs->base);
-        free(gs);
+    HMAP_FOR_EACH_POP (c, node, &oc->counters) {
+        free(c);
     }
 }
 
@@ -178,8 +189,8 @@ ofctrl_destroy(struct ofctrl *oc)
         rconn_destroy(oc->rconn);
         cats_installed_destroy(&oc->installed);
         cats_update_destroy(&oc->update);
-        group_stats_clear(oc);
-        hmap_destroy(&oc->group_stats);
+        counters_clear(oc);
+        hmap_destroy(&oc->counters);
         rconn_packet_counter_destroy(oc->probe_counter);
         free(oc->switch_groups);
         free(oc->last_error);
@@ -205,7 +216,8 @@ ofctrl_reset(struct ofctrl *oc)
     oc->probe_now = true;
     oc->probe_cursor = 0;
     oc->retry_at = 0;
-    group_stats_clear(oc);
+    oc->snapshot_pending = false;
+    counters_clear(oc);
 }
 
 bool
@@ -394,6 +406,9 @@ send_update(struct ofctrl *oc, const struct cats_desired *desired)
         }
     }
 
+    if (!oc->update.full) {
+        request_snapshot(oc, &oc->update);
+    }
     ovs_list_init(&msgs);
     cats_update_encode(&oc->update, oc->protocol,
                        oc->pipeline.cookie, oc->pipeline.cookie_mask,
@@ -406,7 +421,12 @@ send_update(struct ofctrl *oc, const struct cats_desired *desired)
         .flags = OFPBF_ATOMIC | OFPBF_ORDERED,
     };
     msg = ofputil_encode_bundle_ctrl_request(oc->version, &bc);
-    oc->first_xid = msg_xid(msg);
+    /* A bundle-add message carries the xid of the message it wraps, and
+     * those were allocated before the open request: errors about any of
+     * them fall in [first inner xid, commit xid]. */
+    oc->first_xid = (ovs_list_is_empty(&msgs) ? msg_xid(msg)
+                     : msg_xid(CONTAINER_OF(ovs_list_front(&msgs),
+                                            struct ofpbuf, list_node)));
     send_msg(oc, msg);
 
     size_t n_msgs = 0;
@@ -523,91 +543,182 @@ handle_error(struct ofctrl *oc, const struct ofp_header *oh)
     }
 }
 
-/* Statistics. */
+/* Counters. */
 
+static uint32_t
+counter_hash(uint32_t service_id, ovs_be32 ip, uint16_t port)
+{
+    return hash_3words(service_id, (OVS_FORCE uint32_t) ip, port);
+}
+
+const struct ofctrl_counter *
+ofctrl_get_counter(const struct ofctrl *oc, uint32_t service_id,
+                   ovs_be32 ip, uint16_t port)
+{
+    const struct ofctrl_counter *c;
+
+    HMAP_FOR_EACH_WITH_HASH (c, node, counter_hash(service_id, ip, port),
+                             &oc->counters) {
+        if (c->service_id == service_id && c->ip == ip && c->port == port) {
+            return c;
+        }
+    }
+    return NULL;
+}
+
+/* The seqno of the installed group of 'service_id', 0 if none. */
+static uint64_t
+installed_group_seqno(const struct ofctrl *oc, uint32_t service_id)
+{
+    uint32_t group_id = oc->pipeline.group_base + service_id;
+    const struct cats_group *g;
+
+    HMAP_FOR_EACH_WITH_HASH (g, node, hash_int(group_id, 0),
+                             &oc->installed.groups) {
+        if (g->group_id == group_id) {
+            return g->seqno;
+        }
+    }
+    return 0;
+}
+
+static const struct ofctrl_rebase *
+find_rebase(const struct ofctrl *oc, uint32_t service_id)
+{
+    for (size_t i = 0; i < oc->n_rebases; i++) {
+        if (oc->rebases[i].service_id == service_id) {
+            return &oc->rebases[i];
+        }
+    }
+    return NULL;
+}
+
+/* Updates the counters from a flow stats reply.  A 'snapshot' was asked
+ * right before a bundle that changes some services' weights: the switch
+ * answers it before applying the bundle, so its counts are exactly where
+ * the new split starts. */
 static void
-handle_group_stats_reply(struct ofctrl *oc, const struct ofp_header *oh)
+handle_flow_stats_reply(struct ofctrl *oc, const struct ofp_header *oh,
+                        bool snapshot)
 {
     struct ofpbuf b = ofpbuf_const_initializer(oh, ntohs(oh->length));
+    uint64_t stub[1024 / 8];
+    struct ofpbuf ofpacts = OFPBUF_STUB_INITIALIZER(stub);
 
     for (;;) {
-        struct ofputil_group_stats gs;
-        int retval = ofputil_decode_group_stats_reply(&b, &gs);
-
+        struct ofputil_flow_stats fs;
+        int retval = ofputil_decode_flow_stats_reply(&fs, &b, false,
+                                                     &ofpacts);
         if (retval) {
             if (retval != EOF) {
+                static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 5);
+                VLOG_WARN_RL(&rl, "%s: bad flow stats reply (%s)",
+                             ofctrl_get_name(oc), ofperr_to_string(retval));
                 oc->n_bad_messages++;
                 COVERAGE_INC(ofctrl_bad_message);
             }
             break;
         }
-        if (cats_pipeline_owns_group(&oc->pipeline, gs.group_id)) {
-            const struct ofctrl_group_stats *old;
-            struct ofctrl_group_stats *st;
-            const struct cats_group *ig = NULL;
-            const struct cats_group *g;
 
-            HMAP_FOR_EACH_WITH_HASH (g, node, hash_int(gs.group_id, 0),
-                                     &oc->installed.groups) {
-                if (g->group_id == gs.group_id) {
-                    ig = g;
-                }
-            }
-            old = ofctrl_get_group_stats(oc, gs.group_id);
-            st = CONST_CAST(struct ofctrl_group_stats *, old);
-            if (!st) {
-                st = xzalloc(sizeof *st);
-                st->group_id = gs.group_id;
-                hmap_insert(&oc->group_stats, &st->node,
-                            hash_int(gs.group_id, 0));
-            }
-            uint64_t seqno = ig ? ig->seqno : 0;
-            bool rebase = (st->n_buckets != gs.n_buckets
-                           || st->group_seqno != seqno);
-            if (st->n_buckets != gs.n_buckets) {
-                free(st->packets);
-                free(st->base);
-                st->n_buckets = gs.n_buckets;
-                st->packets = xcalloc(gs.n_buckets + 1, sizeof *st->packets);
-                st->base = xcalloc(gs.n_buckets + 1, sizeof *st->base);
-            }
-            for (size_t i = 0; i < gs.n_buckets; i++) {
-                uint64_t p = gs.bucket_stats[i].packet_count;
-
-                if (p == UINT64_MAX) {
-                    p = 0;
-                }
-                if (rebase) {
-                    /* The buckets changed since the last poll.  OVS may or
-                     * may not have kept the counters; count from what they
-                     * were before the change when they did. */
-                    st->base[i] = p >= st->packets[i] ? st->packets[i] : 0;
-                } else if (p < st->packets[i]) {
-                    st->base[i] = 0;
-                }
-                st->packets[i] = p;
-            }
-            st->group_seqno = seqno;
+        /* Only the counter flows: exact ct_mark, destination and port.
+         * Anything else the switch returns is ignored. */
+        const struct match *m = &fs.match;
+        if (fs.table_id != oc->pipeline.table_base + 2
+            || m->wc.masks.ct_mark != UINT32_MAX
+            || m->wc.masks.nw_dst != OVS_BE32_MAX
+            || m->wc.masks.tp_dst != OVS_BE16_MAX
+            || fs.packet_count == UINT64_MAX) {
+            continue;
         }
-        free(gs.bucket_stats);
+        uint32_t sid = m->flow.ct_mark;
+        ovs_be32 ip = m->flow.nw_dst;
+        uint16_t port = ntohs(m->flow.tp_dst);
+        const struct ofctrl_rebase *rb = snapshot ? find_rebase(oc, sid)
+                                                  : NULL;
+        uint64_t seqno = rb ? rb->seqno : installed_group_seqno(oc, sid);
+        struct ofctrl_counter *c;
+
+        c = CONST_CAST(struct ofctrl_counter *,
+                       ofctrl_get_counter(oc, sid, ip, port));
+        if (!c) {
+            c = xzalloc(sizeof *c);
+            c->service_id = sid;
+            c->ip = ip;
+            c->port = port;
+            c->base = c->packets = rb ? fs.packet_count : 0;
+            c->group_seqno = seqno;
+            hmap_insert(&oc->counters, &c->node,
+                        counter_hash(sid, ip, port));
+        } else if (fs.packet_count < c->packets) {
+            c->base = 0;                /* Flow re-added: counts restart. */
+            c->group_seqno = seqno;
+        } else if (rb) {
+            c->base = fs.packet_count;  /* Exactly where the split starts. */
+            c->group_seqno = seqno;
+        } else if (c->group_seqno != seqno) {
+            /* The weights changed without a snapshot: count the new split
+             * from the last poll (connections made between that poll and
+             * the change count toward it: one poll interval at most). */
+            c->base = c->packets;
+            c->group_seqno = seqno;
+        }
+        c->packets = fs.packet_count;
     }
+    ofpbuf_uninit(&ofpacts);
     if (!ofpmp_more(oh)) {
-        oc->stats_pending = false;
+        if (snapshot) {
+            oc->snapshot_pending = false;
+        } else {
+            oc->stats_pending = false;
+        }
     }
 }
 
-const struct ofctrl_group_stats *
-ofctrl_get_group_stats(const struct ofctrl *oc, uint32_t group_id)
+static struct ofpbuf *
+encode_counters_request(const struct ofctrl *oc)
 {
-    const struct ofctrl_group_stats *st;
+    struct ofputil_flow_stats_request fsr = {
+        .aggregate = false,
+        .cookie = htonll(oc->pipeline.cookie),
+        .cookie_mask = htonll(oc->pipeline.cookie_mask),
+        .out_port = OFPP_ANY,
+        .out_group = OFPG_ANY,
+        .table_id = oc->pipeline.table_base + 2,
+    };
+    match_init_catchall(&fsr.match);
+    return ofputil_encode_flow_stats_request(&fsr, oc->protocol);
+}
 
-    HMAP_FOR_EACH_WITH_HASH (st, node, hash_int(group_id, 0),
-                             &oc->group_stats) {
-        if (st->group_id == group_id) {
-            return st;
+/* Asks for the counters just before sending 'u', if it changes the weights
+ * of a few services, so that their new split is counted from its first
+ * connection. */
+static void
+request_snapshot(struct ofctrl *oc, const struct cats_update *u)
+{
+    const struct cats_op *op;
+
+    if (oc->cfg.stats_interval_ms <= 0 || oc->snapshot_pending) {
+        return;
+    }
+    oc->n_rebases = 0;
+    LIST_FOR_EACH (op, node, &u->ops) {
+        if (op->type == CATS_OP_GROUP_ADD || op->type == CATS_OP_GROUP_MOD) {
+            if (oc->n_rebases >= MAX_REBASES) {
+                oc->n_rebases = 0;
+                return;
+            }
+            oc->rebases[oc->n_rebases++] = (struct ofctrl_rebase) {
+                .service_id = op->group->service_id,
+                .seqno = op->group->seqno,
+            };
         }
     }
-    return NULL;
+    if (oc->n_rebases) {
+        struct ofpbuf *req = encode_counters_request(oc);
+        oc->snapshot_xid = ((struct ofp_header *) req->data)->xid;
+        oc->snapshot_pending = true;
+        send_msg(oc, req);
+    }
 }
 
 static void
@@ -619,8 +730,8 @@ maybe_request_stats(struct ofctrl *oc)
         || now < oc->next_stats || !oc->installed_seqno) {
         return;
     }
-    struct ofpbuf *req = ofputil_encode_group_stats_request(oc->version,
-                                                            OFPG_ALL);
+
+    struct ofpbuf *req = encode_counters_request(oc);
     oc->stats_xid = ((struct ofp_header *) req->data)->xid;
     oc->stats_pending = true;
     oc->next_stats = now + oc->cfg.stats_interval_ms;
@@ -726,9 +837,11 @@ handle_msg(struct ofctrl *oc, struct ofpbuf *msg)
         }
         break;
 
-    case OFPTYPE_GROUP_STATS_REPLY:
+    case OFPTYPE_FLOW_STATS_REPLY:
         if (oc->stats_pending && oh->xid == oc->stats_xid) {
-            handle_group_stats_reply(oc, oh);
+            handle_flow_stats_reply(oc, oh, false);
+        } else if (oc->snapshot_pending && oh->xid == oc->snapshot_xid) {
+            handle_flow_stats_reply(oc, oh, true);
         }
         break;
 

@@ -54,18 +54,21 @@ struct ofctrl_config {
     int role;                       /* OFPCR12_ROLE_*: EQUAL sends no role
                                      * request; SECONDARY never writes. */
     uint64_t generation_id;         /* For PRIMARY: newer wins. */
-    int stats_interval_ms;          /* Group stats polling; 0 disables. */
+    int stats_interval_ms;          /* Counter polling; 0 disables. */
     int probe_interval_ms;          /* ARP probes for instances; 0 off. */
 };
 
-/* Per-bucket counters of one group, as last polled. */
-struct ofctrl_group_stats {
-    struct hmap_node node;          /* By group_id. */
-    uint32_t group_id;
-    uint64_t group_seqno;           /* Installed group seqno counted. */
-    size_t n_buckets;
-    uint64_t *packets;              /* Cumulative, per bucket. */
-    uint64_t *base;                 /* Counts at the last bucket change. */
+/* New connections of one service to one instance, from the pipeline's
+ * counter flow (table T2), as last polled. */
+struct ofctrl_counter {
+    struct hmap_node node;          /* By service id, ip, port. */
+    uint32_t service_id;
+    ovs_be32 ip;
+    uint16_t port;
+    uint64_t packets;               /* Cumulative. */
+    uint64_t base;                  /* 'packets' when the service's group
+                                     * last changed. */
+    uint64_t group_seqno;           /* Installed group seqno 'base' is for. */
 };
 
 struct ofctrl;
@@ -101,8 +104,10 @@ uint64_t ofctrl_get_installed_seqno(const struct ofctrl *);
 uint64_t ofctrl_get_gc_floor(const struct ofctrl *);
 
 const struct cats_installed *ofctrl_get_installed(const struct ofctrl *);
-const struct ofctrl_group_stats *ofctrl_get_group_stats(const struct ofctrl *,
-                                                        uint32_t group_id);
+/* The counter of new connections of 'service_id' to ip:port, or NULL. */
+const struct ofctrl_counter *ofctrl_get_counter(const struct ofctrl *,
+                                                uint32_t service_id,
+                                                ovs_be32 ip, uint16_t port);
 
 void ofctrl_format(const struct ofctrl *, struct ds *);
 

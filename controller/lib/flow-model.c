@@ -27,11 +27,13 @@ VLOG_DEFINE_THIS_MODULE(cats_flow_model);
 enum {
     PRIO_T0_RESPONDER = 110,
     PRIO_T0_SERVICE = 100,
-    PRIO_T0_ARP_LEARN = 90,
+    PRIO_T0_VIP_DROP = 80,
     PRIO_T1_NEW = 100,
+    PRIO_T1_INVALID = 90,
     PRIO_T1_DNAT = 50,
-    PRIO_T2_LEARNED = 100,
-    PRIO_T2_STATIC = 50,
+    PRIO_T2_COUNT = 100,
+    PRIO_T3_LEARNED = 100,
+    PRIO_T3_STATIC = 50,
     PRIO_DEFAULT = 0,
 };
 
@@ -208,10 +210,11 @@ put_resubmit(struct ofpbuf *ofpacts, uint8_t table_id)
     r->table_id = table_id;
 }
 
-/* ct(zone, table, [commit], nat[(dst=ip:port)]). */
+/* ct(zone, table, [commit], nat[(dst=ip:port)][, exec(mark->ct_mark)]).
+ * A nonzero 'mark' needs 'commit'. */
 static void
 put_ct_nat(struct ofpbuf *ofpacts, uint16_t zone, uint8_t table,
-           bool commit, ovs_be32 ip, uint16_t port)
+           bool commit, ovs_be32 ip, uint16_t port, uint32_t mark)
 {
     size_t ct_offset = ofpacts->size;
     struct ofpact_conntrack *ct = ofpact_put_CT(ofpacts);
@@ -232,13 +235,21 @@ put_ct_nat(struct ofpbuf *ofpacts, uint16_t zone, uint8_t table,
         nat->range.addr.ipv4.min = ip;
         nat->range.proto.min = port;
     }
+    if (mark) {
+        union mf_value value;
+
+        ovs_assert(commit);
+        memset(&value, 0, sizeof value);
+        value.be32 = htonl(mark);
+        put_set(ofpacts, MFF_CT_MARK, &value);
+    }
 
     ct = ofpbuf_at_assert(ofpacts, ct_offset, sizeof *ct);
     ofpacts->header = ct;
     ofpact_finish_CT(ofpacts, &ct);
 }
 
-/* learn(table=T2, priority=100, cookie=C, eth_type=0x800,
+/* learn(table=T3, priority=100, cookie=C, eth_type=0x800,
  *       NXM_OF_IP_DST[]=NXM_OF_ARP_SPA[],
  *       load:NXM_NX_ARP_SHA[]->NXM_OF_ETH_DST[],
  *       output:NXM_OF_IN_PORT[]) */
@@ -249,8 +260,8 @@ put_learn(struct ofpbuf *ofpacts, const struct cats_pipeline_config *cfg)
     struct ofpact_learn *learn = ofpact_put_LEARN(ofpacts);
     struct ofpact_learn_spec *spec;
 
-    learn->table_id = cfg->table_base + 2;
-    learn->priority = PRIO_T2_LEARNED;
+    learn->table_id = cfg->table_base + 3;
+    learn->priority = PRIO_T3_LEARNED;
     learn->cookie = htonll(cfg->learn_cookie);
     learn->idle_timeout = OFP_FLOW_PERMANENT;
     learn->hard_timeout = OFP_FLOW_PERMANENT;
@@ -334,39 +345,39 @@ static void
 build_global(struct cats_model *m, struct flow_refs *refs)
 {
     const struct cats_pipeline_config *cfg = &m->cfg;
-    uint8_t t0 = cfg->table_base, t1 = t0 + 1, t2 = t0 + 2;
+    uint8_t t0 = cfg->table_base, t1 = t0 + 1, t2 = t0 + 2, t3 = t0 + 3;
     uint64_t stub[1024 / 8];
     struct ofpbuf ofpacts = OFPBUF_STUB_INITIALIZER(stub);
     struct match match;
 
-    /* T0: learn every ARP sender's address and port, then forward. */
-    match_init_catchall(&match);
-    match_set_dl_type(&match, htons(ETH_TYPE_ARP));
-    put_learn(&ofpacts, cfg);
-    put_output(&ofpacts, OFPP_NORMAL);
-    add_flow(m, refs, t0, PRIO_T0_ARP_LEARN, cfg->cookie, &match, &ofpacts);
-
-    /* T1: forward direction of DNATed connections goes to the next-hop
-     * table; everything else (replies, already un-NATed) forwards
-     * normally. */
-    ofpbuf_clear(&ofpacts);
+    /* T1: the forward direction of DNATed connections skips the counters
+     * and goes to the next-hop table. */
     match_init_catchall(&match);
     match_set_dl_type(&match, htons(ETH_TYPE_IP));
     match_set_ct_state_masked(&match, CS_TRACKED | CS_DST_NAT,
                               CS_TRACKED | CS_DST_NAT | CS_REPLY_DIR);
-    put_resubmit(&ofpacts, t2);
+    put_resubmit(&ofpacts, t3);
     add_flow(m, refs, t1, PRIO_T1_DNAT, cfg->cookie, &match, &ofpacts);
 
-    if (cfg->default_normal) {
-        uint8_t tables[] = { t0, t1, t2 };
+    /* T1: everything else tracked there (replies, already un-NATed)
+     * forwards normally. */
+    ofpbuf_clear(&ofpacts);
+    match_init_catchall(&match);
+    put_output(&ofpacts, OFPP_NORMAL);
+    add_flow(m, refs, t1, PRIO_DEFAULT, cfg->cookie, &match, &ofpacts);
+    add_flow(m, refs, t3, PRIO_DEFAULT, cfg->cookie, &match, &ofpacts);
 
+    /* T2: new connections that no counter claims go on to T3 all the
+     * same. */
+    ofpbuf_clear(&ofpacts);
+    put_resubmit(&ofpacts, t3);
+    add_flow(m, refs, t2, PRIO_DEFAULT, cfg->cookie, &match, &ofpacts);
+
+    /* T0: traffic that is not for a VIP. */
+    if (cfg->default_normal) {
         ofpbuf_clear(&ofpacts);
         put_output(&ofpacts, OFPP_NORMAL);
-        match_init_catchall(&match);
-        for (size_t i = 0; i < ARRAY_SIZE(tables); i++) {
-            add_flow(m, refs, tables[i], PRIO_DEFAULT, cfg->cookie, &match,
-                     &ofpacts);
-        }
+        add_flow(m, refs, t0, PRIO_DEFAULT, cfg->cookie, &match, &ofpacts);
     }
     ofpbuf_uninit(&ofpacts);
 }
@@ -422,6 +433,19 @@ build_vip(struct cats_model *m, struct flow_refs *refs, ovs_be32 vip)
     put_output(&ofpacts, OFPP_IN_PORT);
     add_flow(m, refs, t0, PRIO_T0_RESPONDER, cfg->cookie, &match, &ofpacts);
 
+    /* Anything else to the VIP (another port or protocol) has no owner:
+     * drop it rather than flood it.  So is traffic to a service port that
+     * conntrack finds invalid. */
+    ofpbuf_clear(&ofpacts);
+    match_init_catchall(&match);
+    match_set_dl_type(&match, htons(ETH_TYPE_IP));
+    match_set_nw_dst(&match, vip);
+    add_flow(m, refs, t0, PRIO_T0_VIP_DROP, cfg->cookie, &match, &ofpacts);
+    match_set_ct_state_masked(&match, CS_INVALID | CS_TRACKED,
+                              CS_INVALID | CS_TRACKED);
+    add_flow(m, refs, t0 + 1, PRIO_T1_INVALID, cfg->cookie, &match,
+             &ofpacts);
+
     ofpbuf_uninit(&ofpacts);
 }
 
@@ -430,7 +454,7 @@ build_service(struct cats_model *m, const struct cats_service *s,
               struct flow_refs *refs)
 {
     const struct cats_pipeline_config *cfg = &m->cfg;
-    uint8_t t0 = cfg->table_base, t1 = t0 + 1, t2 = t0 + 2;
+    uint8_t t0 = cfg->table_base, t1 = t0 + 1, t2 = t0 + 2, t3 = t0 + 3;
     uint64_t cookie = cfg->cookie | s->id;
     uint32_t group_id = cats_model_group_id(m, s->id);
     uint64_t stub[1024 / 8];
@@ -448,7 +472,7 @@ build_service(struct cats_model *m, const struct cats_service *s,
     match_set_nw_proto(&match, s->proto);
     match_set_nw_dst(&match, s->vip);
     match_set_tp_dst(&match, htons(s->port));
-    put_ct_nat(&ofpacts, cfg->zone, t1, false, 0, 0);
+    put_ct_nat(&ofpacts, cfg->zone, t1, false, 0, 0, 0);
     add_flow(m, refs, t0, PRIO_T0_SERVICE, cookie, &match, &ofpacts);
 
     /* New connections to the VIP: the service's select group. */
@@ -458,7 +482,9 @@ build_service(struct cats_model *m, const struct cats_service *s,
     ofpact_put_GROUP(&ofpacts)->group_id = group_id;
     add_flow(m, refs, t1, PRIO_T1_NEW, cookie, &match, &ofpacts);
 
-    /* Per instance: replies go through conntrack to be un-NATed; static
+    /* Per instance: replies go through conntrack to be un-NATed; a counter
+     * of the service's new connections to it (the realized split: exact,
+     * and unaffected by group changes, unlike bucket statistics); static
      * MACs give the next hop without learning. */
     insts = cats_service_sorted_instances(s, &n);
     for (size_t i = 0; i < n; i++) {
@@ -470,9 +496,21 @@ build_service(struct cats_model *m, const struct cats_service *s,
         match_set_nw_proto(&match, s->proto);
         match_set_nw_src(&match, inst->ip);
         match_set_tp_src(&match, htons(inst->port));
-        put_ct_nat(&ofpacts, cfg->zone, t1, false, 0, 0);
+        put_ct_nat(&ofpacts, cfg->zone, t1, false, 0, 0, 0);
         add_flow(m, refs, t0, PRIO_T0_SERVICE, cfg->cookie, &match,
                  &ofpacts);
+
+        ofpbuf_clear(&ofpacts);
+        match_init_catchall(&match);
+        match_set_dl_type(&match, htons(ETH_TYPE_IP));
+        match_set_nw_proto(&match, s->proto);
+        match_set_nw_dst(&match, inst->ip);
+        match_set_tp_dst(&match, htons(inst->port));
+        match_set_ct_state_masked(&match, CS_NEW | CS_TRACKED,
+                                  CS_NEW | CS_TRACKED);
+        match_set_ct_mark(&match, s->id);
+        put_resubmit(&ofpacts, t3);
+        add_flow(m, refs, t2, PRIO_T2_COUNT, cookie, &match, &ofpacts);
 
         if (inst->has_mac) {
             ofpbuf_clear(&ofpacts);
@@ -481,7 +519,7 @@ build_service(struct cats_model *m, const struct cats_service *s,
             match_set_nw_dst(&match, inst->ip);
             put_set_mac(&ofpacts, MFF_ETH_DST, inst->mac);
             put_output(&ofpacts, OFPP_NORMAL);
-            add_flow(m, refs, t2, PRIO_T2_STATIC, cfg->cookie, &match,
+            add_flow(m, refs, t3, PRIO_T3_STATIC, cfg->cookie, &match,
                      &ofpacts);
         }
     }
@@ -518,7 +556,8 @@ build_service(struct cats_model *m, const struct cats_service *s,
             struct cats_bucket *b = &buckets[k++];
 
             ofpbuf_clear(&ofpacts);
-            put_ct_nat(&ofpacts, cfg->zone, t2, true, inst->ip, inst->port);
+            put_ct_nat(&ofpacts, cfg->zone, t2, true, inst->ip, inst->port,
+                       s->id);
             b->ofpacts = xmemdup(ofpacts.data, ofpacts.size);
             b->ofpacts_len = ofpacts.size;
             b->ip = inst->ip;

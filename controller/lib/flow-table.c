@@ -638,10 +638,12 @@ encode_group(const struct cats_group *g, uint16_t command,
     gm.group_id = g->group_id;
     gm.command_bucket_id = OFPG15_BUCKET_ALL;
     ovs_list_init(&gm.buckets);
-    ovs_strlcpy(gm.props.selection_method, "dp_hash",
-                sizeof gm.props.selection_method);
 
+    /* OVS accepts the selection method property only with commands that
+     * carry buckets: a delete that has it fails. */
     if (command != OFPGC11_DELETE) {
+        ovs_strlcpy(gm.props.selection_method, "dp_hash",
+                    sizeof gm.props.selection_method);
         for (size_t i = 0; i < g->n_buckets; i++) {
             struct ofputil_bucket *b = xzalloc(sizeof *b);
 

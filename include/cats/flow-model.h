@@ -7,21 +7,27 @@
  *   T0 classifier
  *     110  ARP request for a VIP        -> answer it (VIP MAC), in_port
  *     110  ARP reply to a VIP           -> learn instance IP -> MAC, port
+ *                                          (answers to our ARP probes)
  *     110  ICMP echo to a VIP           -> answer it, in_port
  *     100  proto, VIP, port             -> ct(zone, nat, table=T1)
  *     100  proto, instance IP, port     -> ct(zone, nat, table=T1) (replies)
- *      90  ARP                          -> learn IP -> MAC, port; NORMAL
- *       0  any                          -> NORMAL
+ *      80  ip, VIP                      -> drop (no such service)
+ *       0  any                          -> NORMAL (not for a VIP)
  *   T1 after conntrack
  *     100  +new+trk, proto, VIP, port   -> group:SERVICE
- *      50  +trk+dnat-rpl, ip            -> resubmit(,T2)
+ *      90  +inv+trk, ip, VIP            -> drop
+ *      50  +trk+dnat-rpl, ip            -> resubmit(,T3)
  *       0  any                          -> NORMAL  (replies, un-NATed)
- *   T2 next hop for DNATed packets
+ *   T2 new-connection counters, one per (service, instance)
+ *     100  +new+trk, ct_mark=SERVICE, proto, instance IP, port
+ *                                       -> resubmit(,T3)
+ *       0  any                          -> resubmit(,T3)
+ *   T3 next hop for DNATed packets
  *     100  (learned) ip, dst=instance   -> eth_dst=MAC, output:PORT
  *      50  ip, dst=instance (static MAC)-> eth_dst=MAC, NORMAL
  *       0  any                          -> NORMAL
  *   group SERVICE: select, dp_hash, one bucket per instance:
- *     ct(commit, zone, nat(dst=IP:PORT), table=T2)
+ *     ct(commit, zone, nat(dst=IP:PORT), exec(ct_mark=SERVICE), table=T2)
  *
  * New connections take the group; conntrack remembers each connection's
  * choice, so established connections (T0 ct with nat) keep their instance
@@ -64,13 +70,13 @@ struct cats_flow;
 #define CATS_SLOTS 256
 
 struct cats_pipeline_config {
-    uint8_t table_base;         /* T0; T1 and T2 follow. */
+    uint8_t table_base;         /* T0; T1, T2 and T3 follow. */
     uint16_t zone;              /* Conntrack zone. */
     uint64_t cookie;            /* Our flows: cookie | service id. */
     uint64_t cookie_mask;       /* Bits of 'cookie' that mark ours. */
     uint64_t learn_cookie;      /* Flows created by learn(). */
     uint32_t group_base;        /* Group id = group_base + service id. */
-    bool default_normal;        /* Install the priority-0 NORMAL flows? */
+    bool default_normal;        /* Install T0's priority-0 NORMAL flow? */
 };
 
 #define CATS_DEFAULT_ZONE 3239
