@@ -6,8 +6,11 @@ can drive it instead of the controller (--static) to check the harness
 itself, and topologies/single_site.py uses it when no controller is given.
 
 One service: VIP:port/tcp, a select group (dp_hash) whose buckets commit the
-connection to conntrack with DNAT to an instance, a learned table 2 that
-maps instance IP -> MAC/port, ARP and ICMP echo answered for the VIP.
+connection to conntrack with DNAT to an instance and mark it with the
+service id (ct_mark), per-instance new-connection counters in table 2, a
+learned table 3 that maps instance IP -> MAC/port (from replies to ARP
+probes sent as the VIP), ARP and ICMP echo answered for the VIP.  The same
+flows as cats-controller's pipeline (include/cats/flow-model.h).
 
 Slot apportionment: OVS maps dp_hash values to buckets; it uses
 ROUND_UP_POW2(total_weight / min_weight) hash values (at least 16, at most
@@ -107,7 +110,7 @@ class StaticPipeline:
 
     # -- flow text ---------------------------------------------------------
     def learn(self):
-        return ("learn(table=2,priority=100,cookie=%s,eth_type=0x800,"
+        return ("learn(table=3,priority=100,cookie=%s,eth_type=0x800,"
                 "NXM_OF_IP_DST[]=NXM_OF_ARP_SPA[],"
                 "load:NXM_NX_ARP_SHA[]->NXM_OF_ETH_DST[],"
                 "output:NXM_OF_IN_PORT[])" % LEARN_COOKIE)
@@ -140,15 +143,18 @@ class StaticPipeline:
         for ip, iport, _w in self.instances:
             f.append("table=0,priority=100,tcp,nw_src=%s,tp_src=%d "
                      "actions=ct(table=1,zone=%d,nat)" % (ip, iport, zone))
+            f.append("table=2,priority=100,ct_state=+new+trk,ct_mark=%d,tcp,"
+                     "nw_dst=%s,tp_dst=%d actions=resubmit(,3)"
+                     % (self.group_id, ip, iport))
         f += [
-            "table=0,priority=90,arp actions=%s,NORMAL" % self.learn(),
             "table=0,priority=0 actions=NORMAL",
             "table=1,priority=100,ct_state=+new+trk,tcp,nw_dst=%s,tp_dst=%d "
             "actions=group:%d" % (vip, port, self.group_id),
             "table=1,priority=50,ct_state=+trk+dnat-rpl,ip "
-            "actions=resubmit(,2)",
+            "actions=resubmit(,3)",
             "table=1,priority=0 actions=NORMAL",
-            "table=2,priority=0 actions=NORMAL",
+            "table=2,priority=0 actions=resubmit(,3)",
+            "table=3,priority=0 actions=NORMAL",
         ]
         if self.fixes:
             f += [
@@ -167,8 +173,9 @@ class StaticPipeline:
                  % self.group_id]
         for i, (w, ip, p) in enumerate(buckets):
             parts.append("bucket=bucket_id:%d,weight:%d,actions=ct(commit,"
-                         "zone=%d,nat(dst=%s:%d),table=2)"
-                         % (i, w, self.zone, ip, p))
+                         "zone=%d,nat(dst=%s:%d),"
+                         "exec(set_field:%d->ct_mark),table=2)"
+                         % (i, w, self.zone, ip, p, self.group_id))
         return ",".join(parts)
 
     # -- operations --------------------------------------------------------
