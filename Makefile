@@ -18,7 +18,7 @@ OVS_STAMP := $(B)/.ovs-built
 
 # Debian 12 packages.  'make deps' installs whichever are missing.
 DEB_PKGS := build-essential pkg-config openvswitch-switch openvswitch-source \
-	libssl-dev libunbound-dev libunwind-dev libcmocka-dev \
+	libssl-dev libunbound-dev libunwind-dev libcmocka-dev clang libclang-rt-14-dev \
 	mininet python3 iproute2 iputils-ping ethtool procps psmisc
 
 CC ?= gcc
@@ -50,9 +50,9 @@ UNIT_SRCS := $(wildcard tests/unit/test-*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRCS))
 
 .PHONY: all deps ovs test unit-test integration-test demo bench-southbound \
-	clean distclean check-style
+	fuzz clean distclean
 
-all: $(CONTROLLER) $(UNIT_BINS)
+all: $(CONTROLLER) $(UNIT_BINS) $(FUZZ_BINS)
 
 deps: $(OVS_STAMP)
 
@@ -100,9 +100,33 @@ $(LIBCATS): $(LIBCATS_OBJS)
 $(CONTROLLER): $(CONTROLLER_OBJS) $(LIBCATS)
 	$(CC) $(CFLAGS) -o $@ $(CONTROLLER_OBJS) $(LIBCATS) $(OVS_LIBS)
 
+# Error paths of the config reader: libc calls wrapped (-Wl,--wrap).
+LDFLAGS_test-config-wrap := -Wl,--wrap=fopen -Wl,--wrap=fread \
+	-Wl,--wrap=ferror
+
 $(B)/tests/%: $(B)/tests/unit/%.o $(LIBCATS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $< $(LIBCATS) $(OVS_LIBS) -lcmocka
+	$(CC) $(CFLAGS) -o $@ $< $(LIBCATS) $(OVS_LIBS) -lcmocka $(LDFLAGS_$*)
+
+.SECONDARY: $(patsubst %,$(B)/tests/unit/%.o,$(notdir $(UNIT_BINS)))
+
+# Fuzz targets (libFuzzer, clang).  The parser's sources are compiled into
+# the target with coverage and sanitizers; libopenvswitch is linked as built.
+FUZZ_CC := clang
+FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined \
+	-fno-sanitize-recover=undefined -std=gnu11 $(OVS_INC) $(CATS_INC)
+FUZZ_BINS := $(B)/fuzz/fuzz-config
+FUZZ_TIME ?= 300
+FUZZ_SHORT_TIME ?= 20
+
+$(B)/fuzz/fuzz-config: tests/fuzz/fuzz-config.c controller/lib/config.c \
+		controller/lib/catalog.c $(OVS_STAMP)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ tests/fuzz/fuzz-config.c \
+	    controller/lib/config.c controller/lib/catalog.c $(OVS_LIBS)
+
+fuzz: deps $(FUZZ_BINS)
+	@tests/fuzz/run.sh $(B) $(FUZZ_TIME)
 
 test: deps all
 	@tests/run-tests.sh $(B)
@@ -120,7 +144,7 @@ bench-southbound: deps all
 	@/usr/bin/python3 tests/bench/southbound.py --build-dir $(B)
 
 clean:
-	rm -rf $(B)/controller $(B)/tests $(B)/libcats.a $(CONTROLLER)
+	rm -rf $(B)/controller $(B)/tests $(B)/fuzz $(B)/libcats.a $(CONTROLLER)
 
 distclean:
 	rm -rf $(B)

@@ -11,6 +11,8 @@
 #   "[  PASSED  ] N test(s)." / "[  FAILED  ] N test(s)..." /
 #   "[  SKIPPED ] N test(s)..."; a binary that dies without reporting a
 #   failure counts as one failure.
+# Fuzz targets: tests/fuzz/run.sh for CATS_FUZZ_TIME seconds each
+#   (default 20), one count per target.
 # Integration tests: one count per "PASS: ", "FAIL: " or "SKIP: " line.
 #   They need root and Debian's /usr/bin/python3 with mininet; without
 #   them each script counts as one skip.  Each script is bounded by
@@ -24,7 +26,7 @@ for arg in "$@"; do
     case "$arg" in
         --unit-only) mode=unit ;;
         --integration-only) mode=integration ;;
-        -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         -*) echo "run-tests.sh: unknown option $arg" >&2; exit 2 ;;
         *) build=$arg ;;
     esac
@@ -39,6 +41,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 PY=/usr/bin/python3
 unit_timeout=${CATS_UNIT_TIMEOUT:-120}
 it_timeout=${CATS_IT_TIMEOUT:-300}
+fuzz_time=${CATS_FUZZ_TIME:-20}
 
 passed=0
 failed=0
@@ -143,7 +146,22 @@ run_integration() {
     done
 }
 
+# Fuzz targets, each for CATS_FUZZ_TIME seconds (a short, bounded run;
+# `make fuzz` runs them longer).
+run_fuzz() {
+    local p f
+    ls "$build"/fuzz/fuzz-* > /dev/null 2>&1 || {
+        echo "== fuzz: no fuzz targets in $build/fuzz"; return; }
+    echo "== fuzz: ${fuzz_time}s per target"
+    "$here/fuzz/run.sh" "$build" "$fuzz_time" 2>&1 | tee "$log"
+    p=$(grep -c '^PASS: ' "$log")
+    f=$(grep -c '^FAIL: ' "$log")
+    passed=$((passed + p))
+    failed=$((failed + f))
+}
+
 [ "$mode" = integration ] || run_unit
+[ "$mode" = integration ] || run_fuzz
 [ "$mode" = unit ] || run_integration
 
 summary="$passed passed, $failed failed"

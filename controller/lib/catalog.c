@@ -140,27 +140,31 @@ service_add__(struct cats_catalog *cat, const char *name, ovs_be32 vip,
     struct cats_service *s;
 
     if (!name[0] || strlen(name) > CATS_NAME_MAX) {
-        *errorp = xasprintf("service name must be 1 to %d characters",
-                            CATS_NAME_MAX);
+        *errorp = xasprintf("field 'name': a service name is 1 to %d "
+                            "characters", CATS_NAME_MAX);
         return EINVAL;
     }
     if (proto != IPPROTO_TCP && proto != IPPROTO_UDP) {
-        *errorp = xasprintf("service %s: protocol must be tcp or udp", name);
+        *errorp = xasprintf("service %s: field 'proto': must be tcp or udp",
+                            name);
         return EINVAL;
     }
     if (!port) {
-        *errorp = xasprintf("service %s: port must be 1 to 65535", name);
+        *errorp = xasprintf("service %s: field 'port': must be 1 to 65535",
+                            name);
         return EINVAL;
     }
     if (cats_catalog_find(cat, name)) {
-        *errorp = xasprintf("service %s already exists", name);
+        *errorp = xasprintf("service %s: field 'name': a service named %s "
+                            "already exists", name, name);
         return EEXIST;
     }
     s = cats_catalog_find_vip(cat, vip, proto, port);
     if (s) {
-        *errorp = xasprintf("service %s: "IP_FMT":%"PRIu16"/%s is already "
-                            "used by service %s", name, IP_ARGS(vip), port,
-                            cats_proto_name(proto), s->name);
+        *errorp = xasprintf("service %s: field 'vip': "IP_FMT":%"PRIu16"/%s "
+                            "is already used by service %s", name,
+                            IP_ARGS(vip), port, cats_proto_name(proto),
+                            s->name);
         return EEXIST;
     }
     if (!id) {
@@ -243,18 +247,20 @@ cats_instance_add(struct cats_catalog *cat, struct cats_service *s,
 
     *errorp = NULL;
     if (!port) {
-        *errorp = xasprintf("service %s: instance port must be 1 to 65535",
-                            s->name);
+        *errorp = xasprintf("service %s: field 'address': instance port must "
+                            "be 1 to 65535", s->name);
         return EINVAL;
     }
     if (!ip || ip == s->vip) {
-        *errorp = xasprintf("service %s: instance address "IP_FMT" is not "
-                            "usable", s->name, IP_ARGS(ip));
+        *errorp = xasprintf("service %s: field 'address': "IP_FMT" is not "
+                            "usable (it is 0.0.0.0 or the service's VIP)",
+                            s->name, IP_ARGS(ip));
         return EINVAL;
     }
     if (cats_instance_find(s, ip, port)) {
-        *errorp = xasprintf("service %s: instance "IP_FMT":%"PRIu16" already "
-                            "exists", s->name, IP_ARGS(ip), port);
+        *errorp = xasprintf("service %s: field 'address': instance "
+                            IP_FMT":%"PRIu16" already exists", s->name,
+                            IP_ARGS(ip), port);
         return EEXIST;
     }
     if (hmap_count(&s->instances) >= CATS_MAX_INSTANCES) {

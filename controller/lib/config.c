@@ -297,9 +297,9 @@ cats_config_parse_line(struct cats_catalog *cat, const char *line)
     return error;
 }
 
-char *
-cats_config_parse_string(struct cats_catalog *cat, const char *text,
-                         const char *origin)
+/* Parses 'text' into 'cat', statement by statement. */
+static char *
+parse_string__(struct cats_catalog *cat, const char *text, const char *origin)
 {
     const char *p = text;
     int line_number = 0;
@@ -321,6 +321,24 @@ cats_config_parse_string(struct cats_catalog *cat, const char *text,
         p = end ? end + 1 : p + len;
     }
     return NULL;
+}
+
+char *
+cats_config_parse_string(struct cats_catalog *cat, const char *text,
+                         const char *origin)
+{
+    struct cats_catalog scratch;
+    char *error;
+
+    /* All or nothing: parse into a scratch catalog, then make 'cat' say
+     * the same, keeping the ids of services that stay. */
+    cats_catalog_init(&scratch);
+    error = parse_string__(&scratch, text, origin);
+    if (!error) {
+        cats_catalog_sync(cat, &scratch);
+    }
+    cats_catalog_destroy(&scratch);
+    return error;
 }
 
 char *

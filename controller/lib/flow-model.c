@@ -42,6 +42,9 @@ struct cats_model_service {
     uint32_t id;
     uint64_t built_seqno;           /* Service's change_seqno when built. */
     uint64_t generation;            /* Mark for sweeping removed services. */
+    ovs_be32 vip;                   /* What it was built for. */
+    uint16_t port;
+    uint8_t proto;
     struct cats_flow **flows;       /* References held in the desired table. */
     size_t n_flows;
 };
@@ -663,6 +666,9 @@ model_build(struct cats_model *m, const struct cats_service *s)
     ms->n_flows = refs.n;
     ms->built_seqno = s->change_seqno;
     ms->generation = m->generation;
+    ms->vip = s->vip;
+    ms->port = s->port;
+    ms->proto = s->proto;
     return true;
 }
 
@@ -678,16 +684,27 @@ cats_model_run(struct cats_model *m, const struct cats_catalog *cat)
     }
 
     if (cat->removal_seqno > m->catalog_seqno) {
-        /* A service went away: visit them all, then sweep what was not
-         * visited.  Removals are rare; weight changes are not. */
+        /* A service went away.  First drop what was built for services
+         * that are gone, including an id now used by a service with another
+         * VIP, so that a service taking over a VIP:port under another id
+         * does not meet the old owner's flows (same keys, other cookie:
+         * a conflict).  Then build.  Removals are rare; weight changes are
+         * not. */
         m->generation++;
         HMAP_FOR_EACH (s, node, &cat->services) {
-            n_rebuilt += model_build(m, s);
+            ms = model_service_find(m, s->id);
+            if (ms && ms->vip == s->vip && ms->port == s->port
+                && ms->proto == s->proto) {
+                ms->generation = m->generation;
+            }
         }
         HMAP_FOR_EACH_SAFE (ms, node, &m->services) {
             if (ms->generation != m->generation) {
                 model_service_remove(m, ms);
             }
+        }
+        HMAP_FOR_EACH (s, node, &cat->services) {
+            n_rebuilt += model_build(m, s);
         }
     } else {
         /* Only the services changed since the last run, found at the tail

@@ -515,6 +515,11 @@ cats_diff_incremental(const struct cats_desired *d,
                 }
             } else if (!cur) {
                 add_op(lists, CATS_OP_FLOW_ADD, flow_clone(f), NULL);
+            } else if (cur->cookie != f->cookie) {
+                /* From OpenFlow 1.1 on, a modify cannot change the cookie:
+                 * an add replaces the flow, cookie included (as OVN's
+                 * ofctrl does). */
+                add_op(lists, CATS_OP_FLOW_ADD, flow_clone(f), NULL);
             } else if (!flow_actions_equal(cur, f)) {
                 add_op(lists, CATS_OP_FLOW_MOD, flow_clone(f), NULL);
             }
@@ -614,7 +619,6 @@ encode_flow(const struct cats_flow *f, uint16_t command,
         .new_cookie = htonll(f->cookie),
         .cookie = htonll(0),
         .cookie_mask = htonll(0),
-        .modify_cookie = command == OFPFC_MODIFY_STRICT,
     };
 
     fm.match = f->key.match;        /* Shallow: encoding only reads it. */

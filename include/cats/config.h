@@ -38,8 +38,11 @@ struct cats_catalog;
 char *cats_config_parse_line(struct cats_catalog *cat, const char *line)
     OVS_WARN_UNUSED_RESULT;
 
-/* Parses all of 'text' (named 'origin' in messages) into 'cat', which
- * should be empty.  Returns NULL or a malloc'd "ORIGIN:LINE: ..." error. */
+/* Parses all of 'text' (named 'origin' in messages) as a whole catalog and
+ * makes 'cat' equal to it, keeping the ids of the services that 'cat'
+ * already had under the same name and VIP (see cats_catalog_sync()).
+ * Returns NULL, or a malloc'd "ORIGIN:LINE: ..." error, in which case 'cat'
+ * is unchanged. */
 char *cats_config_parse_string(struct cats_catalog *cat, const char *text,
                                const char *origin) OVS_WARN_UNUSED_RESULT;
 

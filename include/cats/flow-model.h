@@ -41,8 +41,10 @@
  * therefore apportions CATS_SLOTS (256) hash values itself (largest
  * remainder) and hands OVS bucket weights that sum to 256 with one bucket of
  * weight 1, which forces OVS to use exactly 256 hash values and to give each
- * bucket exactly its weight in values.  Error per instance: at most half a
- * slot, 0.2 percentage points.
+ * bucket exactly its weight in values.  Error per instance: less than one
+ * slot (0.39 percentage points), the smallest maximum error any split of
+ * 256 values allows (107:107:106 cannot do better than 0.6 slot); within
+ * half a slot for two instances.
  *
  * Incremental: cats_model_run() rebuilds only the services whose catalog
  * entries changed since the last run.
