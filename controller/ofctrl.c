@@ -372,11 +372,37 @@ handle_group_desc_reply(struct ofctrl *oc, const struct ofp_header *oh)
 
 /* Updates. */
 
+struct bundle_sender {
+    struct ofctrl *oc;
+    uint32_t bundle_id;
+    uint16_t flags;
+    size_t n_msgs;
+};
+
+static void
+send_in_bundle(struct ofpbuf *inner, void *sender_)
+{
+    struct bundle_sender *sender = sender_;
+    struct ofputil_bundle_add_msg bam = {
+        .bundle_id = sender->bundle_id,
+        .flags = sender->flags,
+        .msg = inner->data,
+    };
+
+    send_msg(sender->oc, ofputil_encode_bundle_add(sender->oc->version,
+                                                   &bam));
+    ofpbuf_delete(inner);
+    if (!(++sender->n_msgs % 256)) {
+        /* Push what is queued into the socket, so that the switch is
+         * never idle while a large bundle is being encoded. */
+        rconn_run(sender->oc->rconn);
+    }
+}
+
 static void
 send_update(struct ofctrl *oc, const struct cats_desired *desired)
 {
     struct ofputil_bundle_ctrl_msg bc;
-    struct ovs_list msgs;
     struct ofpbuf *msg;
     uint32_t *stale = NULL;
     size_t n_stale = 0;
@@ -409,38 +435,31 @@ send_update(struct ofctrl *oc, const struct cats_desired *desired)
     if (!oc->update.full) {
         request_snapshot(oc, &oc->update);
     }
-    ovs_list_init(&msgs);
-    cats_update_encode(&oc->update, oc->protocol,
-                       oc->pipeline.cookie, oc->pipeline.cookie_mask,
-                       stale, n_stale, &msgs);
-    free(stale);
-
     bc = (struct ofputil_bundle_ctrl_msg) {
         .bundle_id = oc->next_bundle_id++,
         .type = OFPBCT_OPEN_REQUEST,
         .flags = OFPBF_ATOMIC | OFPBF_ORDERED,
     };
     msg = ofputil_encode_bundle_ctrl_request(oc->version, &bc);
-    /* A bundle-add message carries the xid of the message it wraps, and
-     * those were allocated before the open request: errors about any of
-     * them fall in [first inner xid, commit xid]. */
-    oc->first_xid = (ovs_list_is_empty(&msgs) ? msg_xid(msg)
-                     : msg_xid(CONTAINER_OF(ovs_list_front(&msgs),
-                                            struct ofpbuf, list_node)));
+    /* Messages are encoded after the open request, and a bundle-add
+     * message carries the xid of the message it wraps: errors about any
+     * part of the bundle fall in [open xid, commit xid]. */
+    oc->first_xid = msg_xid(msg);
     send_msg(oc, msg);
 
-    size_t n_msgs = 0;
-    struct ofpbuf *inner;
-    LIST_FOR_EACH_POP (inner, list_node, &msgs) {
-        struct ofputil_bundle_add_msg bam = {
-            .bundle_id = bc.bundle_id,
-            .flags = bc.flags,
-            .msg = inner->data,
-        };
-        send_msg(oc, ofputil_encode_bundle_add(oc->version, &bam));
-        ofpbuf_delete(inner);
-        n_msgs++;
-    }
+    /* Each message goes out as soon as it is encoded, so that the switch
+     * works on the start of a large bundle while the rest is encoded. */
+    struct bundle_sender sender = {
+        .oc = oc,
+        .bundle_id = bc.bundle_id,
+        .flags = bc.flags,
+        .n_msgs = 0,
+    };
+    cats_update_encode_cb(&oc->update, oc->protocol,
+                          oc->pipeline.cookie, oc->pipeline.cookie_mask,
+                          stale, n_stale, send_in_bundle, &sender);
+    free(stale);
+    size_t n_msgs = sender.n_msgs;
 
     bc.type = OFPBCT_COMMIT_REQUEST;
     msg = ofputil_encode_bundle_ctrl_request(oc->version, &bc);

@@ -607,7 +607,7 @@ cats_installed_apply(struct cats_installed *inst, const struct cats_update *u)
 
 static void
 encode_flow(const struct cats_flow *f, uint16_t command,
-            enum ofputil_protocol protocol, struct ovs_list *msgs)
+            enum ofputil_protocol protocol, cats_emit_cb *emit, void *aux)
 {
     struct ofputil_flow_mod fm = {
         .priority = f->key.priority,
@@ -626,13 +626,12 @@ encode_flow(const struct cats_flow *f, uint16_t command,
         fm.ofpacts = f->ofpacts;
         fm.ofpacts_len = f->ofpacts_len;
     }
-    ovs_list_push_back(msgs,
-                       &ofputil_encode_flow_mod(&fm, protocol)->list_node);
+    emit(ofputil_encode_flow_mod(&fm, protocol), aux);
 }
 
 static void
 encode_group(const struct cats_group *g, uint16_t command,
-             enum ofp_version version, struct ovs_list *msgs)
+             enum ofp_version version, cats_emit_cb *emit, void *aux)
 {
     struct ofputil_group_mod gm;
 
@@ -661,17 +660,16 @@ encode_group(const struct cats_group *g, uint16_t command,
             ovs_list_push_back(&gm.buckets, &b->list_node);
         }
     }
-    ovs_list_push_back(msgs, &ofputil_encode_group_mod(version, &gm, NULL,
-                                                       -1)->list_node);
+    emit(ofputil_encode_group_mod(version, &gm, NULL, -1), aux);
     ofputil_uninit_group_mod(&gm);
 }
 
 void
-cats_update_encode(const struct cats_update *u,
-                   enum ofputil_protocol protocol,
-                   uint64_t cookie, uint64_t cookie_mask,
-                   const uint32_t *stale_groups, size_t n_stale,
-                   struct ovs_list *msgs)
+cats_update_encode_cb(const struct cats_update *u,
+                      enum ofputil_protocol protocol,
+                      uint64_t cookie, uint64_t cookie_mask,
+                      const uint32_t *stale_groups, size_t n_stale,
+                      cats_emit_cb *emit, void *aux)
 {
     enum ofp_version version = ofputil_protocol_to_ofp_version(protocol);
     const struct cats_op *op;
@@ -689,13 +687,12 @@ cats_update_encode(const struct cats_update *u,
             .new_cookie = OVS_BE64_MAX,
         };
         minimatch_init_catchall(&fm.match);
-        ovs_list_push_back(msgs,
-                           &ofputil_encode_flow_mod(&fm, protocol)->list_node);
+        emit(ofputil_encode_flow_mod(&fm, protocol), aux);
         minimatch_destroy(&fm.match);
 
         for (size_t i = 0; i < n_stale; i++) {
             struct cats_group g = { .group_id = stale_groups[i] };
-            encode_group(&g, OFPGC11_DELETE, version, msgs);
+            encode_group(&g, OFPGC11_DELETE, version, emit, aux);
         }
     }
 
@@ -703,25 +700,44 @@ cats_update_encode(const struct cats_update *u,
         switch (op->type) {
         case CATS_OP_GROUP_ADD:
             encode_group(op->group, u->full ? OFPGC11_ADD_OR_MOD
-                         : OFPGC11_ADD, version, msgs);
+                         : OFPGC11_ADD, version, emit, aux);
             break;
         case CATS_OP_GROUP_MOD:
-            encode_group(op->group, OFPGC11_MODIFY, version, msgs);
+            encode_group(op->group, OFPGC11_MODIFY, version, emit, aux);
             break;
         case CATS_OP_GROUP_DEL:
-            encode_group(op->group, OFPGC11_DELETE, version, msgs);
+            encode_group(op->group, OFPGC11_DELETE, version, emit, aux);
             break;
         case CATS_OP_FLOW_ADD:
-            encode_flow(op->flow, OFPFC_ADD, protocol, msgs);
+            encode_flow(op->flow, OFPFC_ADD, protocol, emit, aux);
             break;
         case CATS_OP_FLOW_MOD:
-            encode_flow(op->flow, OFPFC_MODIFY_STRICT, protocol, msgs);
+            encode_flow(op->flow, OFPFC_MODIFY_STRICT, protocol, emit, aux);
             break;
         case CATS_OP_FLOW_DEL:
-            encode_flow(op->flow, OFPFC_DELETE_STRICT, protocol, msgs);
+            encode_flow(op->flow, OFPFC_DELETE_STRICT, protocol, emit, aux);
             break;
         }
     }
+}
+
+static void
+emit_to_list(struct ofpbuf *msg, void *msgs_)
+{
+    struct ovs_list *msgs = msgs_;
+
+    ovs_list_push_back(msgs, &msg->list_node);
+}
+
+void
+cats_update_encode(const struct cats_update *u,
+                   enum ofputil_protocol protocol,
+                   uint64_t cookie, uint64_t cookie_mask,
+                   const uint32_t *stale_groups, size_t n_stale,
+                   struct ovs_list *msgs)
+{
+    cats_update_encode_cb(u, protocol, cookie, cookie_mask, stale_groups,
+                          n_stale, emit_to_list, msgs);
 }
 
 /* Formatting. */

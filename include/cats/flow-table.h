@@ -190,6 +190,13 @@ void cats_installed_apply(struct cats_installed *, const struct cats_update *);
  * "struct ofpbuf"s).  For a full update, first deletes the flows whose
  * cookie matches 'cookie' under 'cookie_mask' and the groups listed in
  * 'stale_groups'. */
+/* The same, handing each message to 'emit' (which takes ownership) as soon
+ * as it is encoded, so that the caller can send while encoding goes on. */
+typedef void cats_emit_cb(struct ofpbuf *msg, void *aux);
+void cats_update_encode_cb(const struct cats_update *, enum ofputil_protocol,
+                           uint64_t cookie, uint64_t cookie_mask,
+                           const uint32_t *stale_groups, size_t n_stale,
+                           cats_emit_cb *emit, void *aux);
 void cats_update_encode(const struct cats_update *, enum ofputil_protocol,
                         uint64_t cookie, uint64_t cookie_mask,
                         const uint32_t *stale_groups, size_t n_stale,
