@@ -1020,3 +1020,79 @@ ofctrl_format(const struct ofctrl *oc, struct ds *s)
         ds_put_format(s, "  last error: %s\n", oc->last_error);
     }
 }
+
+/* Test support. */
+
+void
+ofctrl_set_state_for_testing(struct ofctrl *oc, enum ofctrl_test_state which,
+                             ovs_be32 xid)
+{
+    oc->version = OFP15_VERSION;
+    oc->protocol = ofputil_protocol_from_ofp_version(OFP15_VERSION);
+    switch (which) {
+    case OFCTRL_TEST_DUMP_GROUPS:
+        oc->state = S_DUMP_GROUPS;
+        oc->dump_xid = xid;
+        break;
+    case OFCTRL_TEST_STATS:
+        oc->state = S_IDLE;
+        oc->need_full = false;
+        oc->installed_seqno = 1;
+        oc->stats_pending = true;
+        oc->stats_xid = xid;
+        break;
+    case OFCTRL_TEST_SNAPSHOT:
+        oc->state = S_IDLE;
+        oc->need_full = false;
+        oc->installed_seqno = 1;
+        oc->snapshot_pending = true;
+        oc->snapshot_xid = xid;
+        oc->n_rebases = 1;
+        oc->rebases[0].service_id = 1;
+        oc->rebases[0].seqno = 2;
+        break;
+    case OFCTRL_TEST_IN_FLIGHT:
+        oc->state = S_IN_FLIGHT;
+        oc->need_full = false;
+        oc->barrier_xid = xid;
+        oc->first_xid = ntohl(xid) - 2;
+        oc->last_xid = ntohl(xid) - 1;
+        break;
+    }
+}
+
+void
+ofctrl_receive_for_testing(struct ofctrl *oc, struct ofpbuf *msg)
+{
+    handle_msg(oc, msg);
+}
+
+uint64_t
+ofctrl_get_counter_total_for_testing(const struct ofctrl *oc)
+{
+    const struct ofctrl_counter *c;
+    uint64_t total = 0;
+
+    HMAP_FOR_EACH (c, node, &oc->counters) {
+        total += c->packets - c->base;
+    }
+    return total;
+}
+
+bool
+ofctrl_needs_full_resync(const struct ofctrl *oc)
+{
+    return oc->need_full;
+}
+
+uint64_t
+ofctrl_get_n_errors(const struct ofctrl *oc)
+{
+    return oc->n_errors;
+}
+
+uint64_t
+ofctrl_get_n_bad_messages(const struct ofctrl *oc)
+{
+    return oc->n_bad_messages;
+}

@@ -42,6 +42,7 @@ struct cats_desired;
 struct cats_installed;
 struct cats_pipeline_config;
 struct ds;
+struct ofpbuf;
 struct rconn;
 
 struct ofctrl_probe {
@@ -110,5 +111,28 @@ const struct ofctrl_counter *ofctrl_get_counter(const struct ofctrl *,
                                                 ovs_be32 ip, uint16_t port);
 
 void ofctrl_format(const struct ofctrl *, struct ds *);
+
+bool ofctrl_needs_full_resync(const struct ofctrl *);
+uint64_t ofctrl_get_n_errors(const struct ofctrl *);
+uint64_t ofctrl_get_n_bad_messages(const struct ofctrl *);
+
+/* Test support, for unit tests and fuzz targets only: puts 'oc' (on an
+ * unconnected rconn) in a state, as if connected over OpenFlow 1.5, in which
+ * the reply to the request with 'xid' is expected, then feeds it messages
+ * as if the switch had sent them. */
+enum ofctrl_test_state {
+    OFCTRL_TEST_DUMP_GROUPS,        /* Awaiting a group-desc reply. */
+    OFCTRL_TEST_STATS,              /* Awaiting a counters (flow stats)
+                                     * reply. */
+    OFCTRL_TEST_SNAPSHOT,           /* Awaiting a snapshot reply, service 1
+                                     * being reweighted. */
+    OFCTRL_TEST_IN_FLIGHT,          /* A bundle is in flight: 'xid' is its
+                                     * barrier, xid - 2 and xid - 1 its
+                                     * other messages. */
+};
+void ofctrl_set_state_for_testing(struct ofctrl *, enum ofctrl_test_state,
+                                  ovs_be32 xid);
+void ofctrl_receive_for_testing(struct ofctrl *, struct ofpbuf *msg);
+uint64_t ofctrl_get_counter_total_for_testing(const struct ofctrl *);
 
 #endif /* ofctrl.h */
