@@ -229,7 +229,8 @@ class CatsSite:
                  subnet="10.0.0.0/24", client_base=1, instance_base=11,
                  vip_host=100, service_port=80, controller=None,
                  max_backoff=1000, dpid="00000000ca750001",
-                 log_level="warning", workdir=None):
+                 log_level="warning", workdir=None, client_prefix="c",
+                 instance_prefix="i"):
         if not bridge.startswith("cats"):
             raise ValueError("bridge names start with 'cats' here")
         net = ipaddress.ip_network(subnet)
@@ -245,6 +246,11 @@ class CatsSite:
         self.max_backoff = max_backoff
         self.log_level = log_level
         self.workdir = workdir
+        # Host names: clients c1.., instances i1.. by default.  The demo
+        # uses other prefixes ("dc", "di") and its own bridge, so that it
+        # can run beside the integration tests and be told apart from them.
+        self.client_prefix = client_prefix
+        self.instance_prefix = instance_prefix
         self.net = None
         self.clients = []
         self.instances = []
@@ -284,9 +290,9 @@ class CatsSite:
             except ValueError:        # not the main thread
                 pass
         try:
-            clients = [("c%d" % (i + 1), ip)
+            clients = [("%s%d" % (self.client_prefix, i + 1), ip)
                        for i, ip in enumerate(self.client_ips)]
-            instances = [("i%d" % (i + 1), ip)
+            instances = [("%s%d" % (self.instance_prefix, i + 1), ip)
                          for i, ip in enumerate(self.instance_ips)]
             topo = SiteTopoFactory.make(self.bridge, self.dpid, clients,
                                         instances, self.prefixlen)
