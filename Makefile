@@ -73,7 +73,9 @@ $(B)/.deps-installed: Makefile
 
 # libopenvswitch from Debian's openvswitch-source: same version as the
 # installed openvswitch-switch.  Debian ships no libopenvswitch-dev.
-$(OVS_STAMP): $(B)/.deps-installed
+# Order-only on the packages: editing the Makefile re-checks them but does
+# not rebuild libopenvswitch.
+$(OVS_STAMP): | $(B)/.deps-installed
 	@echo "deps: building libopenvswitch from $(OVS_TARBALL)"
 	@rm -rf $(OVS_SRC) $(OVS_BUILD) && mkdir -p $(OVS_SRC) $(OVS_BUILD)
 	@tar -xzf $(OVS_TARBALL) -C $(OVS_SRC) --strip-components=1
@@ -104,9 +106,15 @@ $(CONTROLLER): $(CONTROLLER_OBJS) $(LIBCATS)
 LDFLAGS_test-config-wrap := -Wl,--wrap=fopen -Wl,--wrap=fread \
 	-Wl,--wrap=ferror
 
-$(B)/tests/%: $(B)/tests/unit/%.o $(LIBCATS)
+# The daemon's I/O modules, for the tests that drive them directly.
+EXTRA_OBJS_test-ofctrl := $(B)/controller/ofctrl.o
+LDFLAGS_test-ofctrl := -Wl,--wrap=rconn_send -Wl,--wrap=rconn_send_with_limit
+
+.SECONDEXPANSION:
+$(B)/tests/%: $(B)/tests/unit/%.o $$(EXTRA_OBJS_$$*) $(LIBCATS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $< $(LIBCATS) $(OVS_LIBS) -lcmocka $(LDFLAGS_$*)
+	$(CC) $(CFLAGS) -o $@ $< $(EXTRA_OBJS_$*) $(LIBCATS) $(OVS_LIBS) \
+	    -lcmocka $(LDFLAGS_$*)
 
 .SECONDARY: $(patsubst %,$(B)/tests/unit/%.o,$(notdir $(UNIT_BINS)))
 
@@ -115,7 +123,7 @@ $(B)/tests/%: $(B)/tests/unit/%.o $(LIBCATS)
 FUZZ_CC := clang
 FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined \
 	-fno-sanitize-recover=undefined -std=gnu11 $(OVS_INC) $(CATS_INC)
-FUZZ_BINS := $(B)/fuzz/fuzz-config
+FUZZ_BINS := $(B)/fuzz/fuzz-config $(B)/fuzz/fuzz-openflow
 FUZZ_TIME ?= 300
 FUZZ_SHORT_TIME ?= 20
 
@@ -124,6 +132,12 @@ $(B)/fuzz/fuzz-config: tests/fuzz/fuzz-config.c controller/lib/config.c \
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ tests/fuzz/fuzz-config.c \
 	    controller/lib/config.c controller/lib/catalog.c $(OVS_LIBS)
+
+$(B)/fuzz/fuzz-openflow: tests/fuzz/fuzz-openflow.c controller/ofctrl.c \
+		$(LIBCATS_SRCS) $(OVS_STAMP)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ tests/fuzz/fuzz-openflow.c \
+	    controller/ofctrl.c $(LIBCATS_SRCS) $(OVS_LIBS)
 
 fuzz: deps $(FUZZ_BINS)
 	@tests/fuzz/run.sh $(B) $(FUZZ_TIME)

@@ -370,6 +370,21 @@ class CatsSite:
             check=True, capture_output=True)
         self.controller_target = target
 
+    def apply_max_backoff(self):
+        """Call once the controller connection is up (after the first
+        cats/sync).  OVS 3.1 creates a controller connection with the
+        default 8 s backoff cap and applies the Controller row's max_backoff
+        only when the bridge is reconfigured while that connection is up
+        (ofproto/connmgr.c: ofservice_create(), then ofservice_reconfigure(),
+        which only visits existing ofconns; touching the row right after
+        creating it was tried and does not help).  Without this the switch
+        may take up to 8 s to find a restarted controller.  Touching a
+        column that ovs-vswitchd reads reconfigures it; ovs-vsctl waits
+        until it has."""
+        subprocess.run(["ovs-vsctl", "--timeout=10", "set", "Controller",
+                        self.bridge, "other_config:cats-reconfigured=true"],
+                       check=True, capture_output=True)
+
     def del_controller(self):
         subprocess.run(["ovs-vsctl", "--timeout=10", "del-controller",
                         self.bridge], check=True, capture_output=True)

@@ -1074,24 +1074,6 @@ def main():
 CONTROLLERS = []
 
 
-def apply_max_backoff(site):
-    """OVS 3.1 creates an active controller connection with the default
-    8 s backoff cap and applies the Controller row's max_backoff only when
-    the bridge is reconfigured after that connection is up
-    (ofproto/connmgr.c: ofservice_create() then ofservice_reconfigure(),
-    which only visits existing ofconns).  Without this the switch may take
-    up to 8 s to find a restarted controller.  Touching a column that
-    ovs-vswitchd reads (other_config) reconfigures it; ovs-vsctl waits
-    until it has."""
-    uuid = subprocess.run(["ovs-vsctl", "--timeout=10", "get", "Bridge",
-                           site.bridge, "controller"], capture_output=True,
-                          text=True).stdout.strip().strip("[]")
-    if uuid:
-        subprocess.run(["ovs-vsctl", "--timeout=10", "set", "Controller",
-                        uuid, "other_config:cats-demo=reconfigured"],
-                       capture_output=True)
-
-
 def run_demo(args, site, workdir, pids, t_start):
     """Setup inside the site, the phases, the summary.  Appends every PID
     it starts to pids; the controller goes to CONTROLLERS for cleanup."""
@@ -1132,7 +1114,7 @@ def run_demo(args, site, workdir, pids, t_start):
     OUT.line("  -> returned after %.0f ms: the switch connected, got the "
              "pipeline in one" % ((time.monotonic() - t) * 1000))
     OUT.line("     OpenFlow bundle and confirmed it with a barrier.")
-    apply_max_backoff(site)
+    site.apply_max_backoff()
 
     demo = Demo(args, site, ctl, workdir)
     demo.ctl_up = True

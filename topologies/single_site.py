@@ -59,6 +59,7 @@ class Steering:
             self.ctl.start()
             self.site.set_controller(self.ctl.target)
             self.ctl.appctl("cats/sync")
+            self.site.apply_max_backoff()
         else:
             self.static.install()
 

@@ -147,6 +147,7 @@ class ControllerBackend:
         self.ctl.start()
         self.site.set_controller(self.ctl.target)
         self.sync()
+        self.site.apply_max_backoff()
 
     def wait_connected(self, timeout=15.0):
         """Until ovsdb says the bridge is connected to us.  Slow: vswitchd
