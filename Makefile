@@ -49,10 +49,18 @@ CONTROLLER := $(B)/cats-controller
 UNIT_SRCS := $(wildcard tests/unit/test-*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRCS))
 
+# Fuzz targets (libFuzzer, clang): one per decoder of outside input.
+FUZZ_BINS := $(B)/fuzz/fuzz-config $(B)/fuzz/fuzz-openflow
+
+# Components with rules of their own append to UNIT_BINS, FUZZ_BINS,
+# EXTRA_TARGETS and DEB_PKGS here.
+EXTRA_TARGETS :=
+include $(sort $(wildcard */rules.mk))
+
 .PHONY: all deps ovs test unit-test integration-test demo bench-southbound \
 	fuzz clean distclean
 
-all: $(CONTROLLER) $(UNIT_BINS) $(FUZZ_BINS)
+all: $(CONTROLLER) $(UNIT_BINS) $(FUZZ_BINS) $(EXTRA_TARGETS)
 
 deps: $(OVS_STAMP)
 
@@ -118,14 +126,12 @@ $(B)/tests/%: $(B)/tests/unit/%.o $$(EXTRA_OBJS_$$*) $(LIBCATS)
 
 .SECONDARY: $(patsubst %,$(B)/tests/unit/%.o,$(notdir $(UNIT_BINS)))
 
-# Fuzz targets (libFuzzer, clang).  The parser's sources are compiled into
-# the target with coverage and sanitizers; libopenvswitch is linked as built.
+# Fuzz targets.  The decoders' sources are compiled into each target with
+# coverage and sanitizers; libopenvswitch is linked as built.
 FUZZ_CC := clang
 FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined \
 	-fno-sanitize-recover=undefined -std=gnu11 $(OVS_INC) $(CATS_INC)
-FUZZ_BINS := $(B)/fuzz/fuzz-config $(B)/fuzz/fuzz-openflow
 FUZZ_TIME ?= 300
-FUZZ_SHORT_TIME ?= 20
 
 $(B)/fuzz/fuzz-config: tests/fuzz/fuzz-config.c controller/lib/config.c \
 		controller/lib/catalog.c $(OVS_STAMP)
@@ -133,11 +139,14 @@ $(B)/fuzz/fuzz-config: tests/fuzz/fuzz-config.c controller/lib/config.c \
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ tests/fuzz/fuzz-config.c \
 	    controller/lib/config.c controller/lib/catalog.c $(OVS_LIBS)
 
-$(B)/fuzz/fuzz-openflow: tests/fuzz/fuzz-openflow.c controller/ofctrl.c \
-		$(LIBCATS_SRCS) $(OVS_STAMP)
+FUZZ_OPENFLOW_SRCS := controller/ofctrl.c controller/lib/catalog.c \
+	controller/lib/flow-model.c controller/lib/flow-table.c
+
+$(B)/fuzz/fuzz-openflow: tests/fuzz/fuzz-openflow.c $(FUZZ_OPENFLOW_SRCS) \
+		$(OVS_STAMP)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ tests/fuzz/fuzz-openflow.c \
-	    controller/ofctrl.c $(LIBCATS_SRCS) $(OVS_LIBS)
+	    $(FUZZ_OPENFLOW_SRCS) $(OVS_LIBS)
 
 fuzz: deps $(FUZZ_BINS)
 	@tests/fuzz/run.sh $(B) $(FUZZ_TIME)

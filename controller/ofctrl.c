@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cats/catalog.h"
 #include "cats/flow-model.h"
 #include "cats/flow-table.h"
 #include "coverage.h"
@@ -58,6 +59,9 @@ COVERAGE_DEFINE(ofctrl_arp_probe);
  * changes their weights; past this, the periodic poll rebases them. */
 #define MAX_REBASES 64
 
+/* Counters kept per switch, at most. */
+#define MAX_COUNTERS (1 << 20)
+
 /* Retry after a failed bundle: starts here, doubles up to the maximum. */
 #define RETRY_MIN_MS 250
 #define RETRY_MAX_MS 8000
@@ -101,6 +105,8 @@ struct ofctrl {
     struct cats_installed installed;
     uint64_t installed_seqno;
     bool need_full;
+    bool resync_after_flight;       /* Full resync wanted once the bundle in
+                                     * flight is answered. */
 
     /* The bundle in flight. */
     struct cats_update update;
@@ -207,6 +213,7 @@ ofctrl_reset(struct ofctrl *oc)
     cats_installed_clear(&oc->installed);
     oc->installed_seqno = 0;
     oc->need_full = true;
+    oc->resync_after_flight = false;
     cats_update_destroy(&oc->update);
     cats_update_init(&oc->update);
     oc->bundle_failed = false;
@@ -353,7 +360,8 @@ handle_group_desc_reply(struct ofctrl *oc, const struct ofp_header *oh)
             }
             break;
         }
-        if (cats_pipeline_owns_group(&oc->pipeline, gd.group_id)) {
+        if (cats_pipeline_owns_group(&oc->pipeline, gd.group_id)
+            && oc->n_switch_groups < CATS_MAX_SERVICES) {
             if (oc->n_switch_groups >= oc->allocated_switch_groups) {
                 oc->switch_groups = x2nrealloc(oc->switch_groups,
                                                &oc->allocated_switch_groups,
@@ -516,6 +524,10 @@ handle_barrier_reply(struct ofctrl *oc)
     cats_update_destroy(&oc->update);
     cats_update_init(&oc->update);
     oc->state = S_IDLE;
+    if (oc->resync_after_flight) {
+        oc->resync_after_flight = false;
+        oc->need_full = true;
+    }
     if (oc->need_full) {
         start_group_dump(oc);
     }
@@ -533,32 +545,43 @@ handle_error(struct ofctrl *oc, const struct ofp_header *oh)
     oc->n_errors++;
     COVERAGE_INC(ofctrl_switch_error);
     error = ofperr_decode_msg(oh, &payload);
-    if (!error) {
-        oc->n_bad_messages++;
-        VLOG_WARN_RL(&rl, "%s: undecodable error message",
-                     ofctrl_get_name(oc));
-        return;
+    if (error) {
+        if (payload.size >= sizeof(struct ofp_header)) {
+            request = ofp_to_string(payload.data, MIN(payload.size, 512),
+                                    NULL, NULL, 1);
+        }
+        set_last_error(oc, xasprintf("%s%s%s", ofperr_get_name(error),
+                                     request ? " in reply to: " : "",
+                                     request ? request : ""));
+        free(request);
+        ofpbuf_uninit(&payload);
+    } else {
+        /* An error we cannot name (another vendor's experimenter error, an
+         * unknown code): still an error about the request it answers. */
+        const struct ofp_error_msg *em = (const void *) (oh + 1);
+
+        set_last_error(oc, ntohs(oh->length) >= sizeof *oh + sizeof *em
+                       ? xasprintf("unknown error (type %"PRIu16", code "
+                                   "%"PRIu16")", ntohs(em->type),
+                                   ntohs(em->code))
+                       : xstrdup("unknown, truncated error"));
     }
-    if (payload.size >= sizeof(struct ofp_header)) {
-        request = ofp_to_string(payload.data, MIN(payload.size, 512),
-                                NULL, NULL, 1);
-    }
-    set_last_error(oc, xasprintf("%s%s%s", ofperr_get_name(error),
-                                 request ? " in reply to: " : "",
-                                 request ? request : ""));
     VLOG_WARN_RL(&rl, "%s: switch reported error: %s", ofctrl_get_name(oc),
                  oc->last_error);
-    free(request);
 
     if (oc->state == S_IN_FLIGHT
         && xid - oc->first_xid <= oc->last_xid - oc->first_xid) {
         oc->bundle_failed = true;
     } else if (oc->state == S_DUMP_GROUPS && oh->xid == oc->dump_xid) {
-        /* No group dump: assume none of ours exist. */
+        /* No group dump: assume none of ours exist.  (Deleting a group
+         * that does not exist is no error, so nothing is lost but the
+         * chance to delete stale ones.) */
         oc->n_switch_groups = 0;
         oc->state = S_IDLE;
     } else if (oc->stats_pending && oh->xid == oc->stats_xid) {
         oc->stats_pending = false;
+    } else if (oc->snapshot_pending && oh->xid == oc->snapshot_xid) {
+        oc->snapshot_pending = false;
     }
 }
 
@@ -623,7 +646,17 @@ handle_flow_stats_reply(struct ofctrl *oc, const struct ofp_header *oh,
     struct ofpbuf b = ofpbuf_const_initializer(oh, ntohs(oh->length));
     uint64_t stub[1024 / 8];
     struct ofpbuf ofpacts = OFPBUF_STUB_INITIALIZER(stub);
+    struct counter_sample {
+        uint32_t sid;
+        ovs_be32 ip;
+        uint16_t port;
+        uint64_t packets;
+    } *samples = NULL;
+    size_t n_samples = 0, allocated = 0;
+    bool bad = false;
 
+    /* Decode the whole message first: a reply with a bad entry changes no
+     * counter at all. */
     for (;;) {
         struct ofputil_flow_stats fs;
         int retval = ofputil_decode_flow_stats_reply(&fs, &b, false,
@@ -635,6 +668,7 @@ handle_flow_stats_reply(struct ofctrl *oc, const struct ofp_header *oh,
                              ofctrl_get_name(oc), ofperr_to_string(retval));
                 oc->n_bad_messages++;
                 COVERAGE_INC(ofctrl_bad_message);
+                bad = true;
             }
             break;
         }
@@ -649,30 +683,45 @@ handle_flow_stats_reply(struct ofctrl *oc, const struct ofp_header *oh,
             || fs.packet_count == UINT64_MAX) {
             continue;
         }
-        uint32_t sid = m->flow.ct_mark;
-        ovs_be32 ip = m->flow.nw_dst;
-        uint16_t port = ntohs(m->flow.tp_dst);
-        const struct ofctrl_rebase *rb = snapshot ? find_rebase(oc, sid)
-                                                  : NULL;
-        uint64_t seqno = rb ? rb->seqno : installed_group_seqno(oc, sid);
+        if (n_samples >= allocated) {
+            samples = x2nrealloc(samples, &allocated, sizeof *samples);
+        }
+        samples[n_samples++] = (struct counter_sample) {
+            .sid = m->flow.ct_mark,
+            .ip = m->flow.nw_dst,
+            .port = ntohs(m->flow.tp_dst),
+            .packets = fs.packet_count,
+        };
+    }
+    ofpbuf_uninit(&ofpacts);
+
+    for (size_t i = 0; !bad && i < n_samples; i++) {
+        const struct counter_sample *cs = &samples[i];
+        const struct ofctrl_rebase *rb = (snapshot
+                                          ? find_rebase(oc, cs->sid)
+                                          : NULL);
+        uint64_t seqno = rb ? rb->seqno : installed_group_seqno(oc, cs->sid);
         struct ofctrl_counter *c;
 
         c = CONST_CAST(struct ofctrl_counter *,
-                       ofctrl_get_counter(oc, sid, ip, port));
+                       ofctrl_get_counter(oc, cs->sid, cs->ip, cs->port));
         if (!c) {
+            if (hmap_count(&oc->counters) >= MAX_COUNTERS) {
+                continue;               /* Bounded, whatever the switch says. */
+            }
             c = xzalloc(sizeof *c);
-            c->service_id = sid;
-            c->ip = ip;
-            c->port = port;
-            c->base = c->packets = rb ? fs.packet_count : 0;
+            c->service_id = cs->sid;
+            c->ip = cs->ip;
+            c->port = cs->port;
+            c->base = c->packets = rb ? cs->packets : 0;
             c->group_seqno = seqno;
             hmap_insert(&oc->counters, &c->node,
-                        counter_hash(sid, ip, port));
-        } else if (fs.packet_count < c->packets) {
-            c->base = 0;                /* Flow re-added: counts restart. */
-            c->group_seqno = seqno;
+                        counter_hash(cs->sid, cs->ip, cs->port));
         } else if (rb) {
-            c->base = fs.packet_count;  /* Exactly where the split starts. */
+            c->base = cs->packets;      /* Exactly where the split starts. */
+            c->group_seqno = seqno;
+        } else if (cs->packets < c->packets) {
+            c->base = 0;                /* Flow re-added: counts restart. */
             c->group_seqno = seqno;
         } else if (c->group_seqno != seqno) {
             /* The weights changed without a snapshot: count the new split
@@ -681,9 +730,10 @@ handle_flow_stats_reply(struct ofctrl *oc, const struct ofp_header *oh,
             c->base = c->packets;
             c->group_seqno = seqno;
         }
-        c->packets = fs.packet_count;
+        c->packets = cs->packets;
     }
-    ofpbuf_uninit(&ofpacts);
+    free(samples);
+
     if (!ofpmp_more(oh)) {
         if (snapshot) {
             oc->snapshot_pending = false;
@@ -866,33 +916,41 @@ handle_msg(struct ofctrl *oc, struct ofpbuf *msg)
 
     case OFPTYPE_ROLE_REPLY: {
         struct ofputil_role_request rr;
-        if (!ofputil_decode_role_message(oh, &rr)) {
+        if (!ofputil_decode_role_message(oh, &rr)
+            && rr.role != OFPCR12_ROLE_NOCHANGE) {
             VLOG_INFO("%s: role is %s", ofctrl_get_name(oc),
                       role_name(rr.role));
             oc->role = rr.role;
         } else {
             oc->n_bad_messages++;
+            COVERAGE_INC(ofctrl_bad_message);
         }
         break;
     }
 
     case OFPTYPE_ROLE_STATUS: {
         struct ofputil_role_status rs;
-        if (!ofputil_decode_role_status(oh, &rs)) {
+        if (!ofputil_decode_role_status(oh, &rs)
+            && rs.role != OFPCR12_ROLE_NOCHANGE) {
             /* Another controller took over as primary. */
             VLOG_WARN("%s: switch changed our role to %s",
                       ofctrl_get_name(oc), role_name(rs.role));
             oc->role = rs.role;
             if (rs.role == OFPCR12_ROLE_PRIMARY) {
                 /* Taking over: what the switch runs is whatever the
-                 * previous primary left, so start from a resync. */
+                 * previous primary left, so start from a resync (after the
+                 * bundle in flight, if any, whose success must not cancel
+                 * it). */
                 oc->need_full = true;
-                if (oc->state == S_IDLE) {
+                if (oc->state == S_IN_FLIGHT) {
+                    oc->resync_after_flight = true;
+                } else if (oc->state == S_IDLE) {
                     start_group_dump(oc);
                 }
             }
         } else {
             oc->n_bad_messages++;
+            COVERAGE_INC(ofctrl_bad_message);
         }
         break;
     }
@@ -1054,6 +1112,7 @@ ofctrl_set_state_for_testing(struct ofctrl *oc, enum ofctrl_test_state which,
     case OFCTRL_TEST_IN_FLIGHT:
         oc->state = S_IN_FLIGHT;
         oc->need_full = false;
+        oc->bundle_failed = false;
         oc->barrier_xid = xid;
         oc->first_xid = ntohl(xid) - 2;
         oc->last_xid = ntohl(xid) - 1;

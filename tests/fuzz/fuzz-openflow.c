@@ -1,0 +1,517 @@
+/*
+ * libFuzzer target for the switch connection's message handlers
+ * (controller/ofctrl.c): what a switch, or anything that gets to speak for
+ * it, can send to the controller.
+ *
+ * Each input arms a fresh ofctrl (on an unconnected rconn, as if connected
+ * over OpenFlow 1.5) to await one reply, with xid ARMED_XID, and feeds it
+ * messages through ofctrl_receive_for_testing():
+ *
+ *   byte 0, bits 0-1  the armed state (enum ofctrl_test_state): DUMP_GROUPS,
+ *                     STATS, SNAPSHOT (service 1 being reweighted) or
+ *                     IN_FLIGHT (ARMED_XID - 2 and - 1 are the bundle's
+ *                     open and commit, ARMED_XID its barrier).
+ *           bit 2     xid fix-up: each message's xid becomes ARMED_XID
+ *                     minus the low 2 bits of its own xid, so that it
+ *                     answers one of our requests.
+ *           bit 3     a stream: the rest is a sequence of messages, each
+ *                     as long as its header says, cut as vconn-stream does
+ *                     (a length under 8 ends the connection, a message
+ *                     past the end never arrives).  Otherwise the rest is
+ *                     one message and its header's length is set to its
+ *                     size.
+ *           bit 4     keep each message's version; otherwise it is set to
+ *                     OpenFlow 1.5, the negotiated one.  As vconn_recv()
+ *                     does, a message of another version is dropped unless
+ *                     it is a hello, an error or an echo.
+ *
+ * Besides crashes and sanitizer reports (leaks included), it checks the
+ * handlers' contract against a model of what each message must do:
+ *
+ *   - an undecodable message is counted as bad and changes nothing else;
+ *   - every error message counts as one switch error, and one about the
+ *     bundle in flight fails it, whatever its code: after the barrier
+ *     reply a full resync is needed exactly when the bundle failed or a
+ *     role status made us primary;
+ *   - the awaited flow-stats reply sets each counter of a counter flow
+ *     (table T2, exact ct_mark, nw_dst and tp_dst, known count) to its
+ *     count, from a baseline that is zero for a new counter, the count
+ *     itself in a snapshot of the reweighted service, zero again when the
+ *     count went down (flow re-added), the previous count when the
+ *     service's group changed without a snapshot, else unchanged; a
+ *     malformed reply, or one that is not awaited, changes no counter; an
+ *     error reply ends the wait; no counter's baseline exceeds its count;
+ *   - the installed tables stay empty: nothing here confirms an update.
+ *
+ * Build: make build/fuzz/fuzz-openflow.  Run: tests/fuzz/run.sh (seeds in
+ * corpus/openflow/, dictionary openflow.dict).
+ */
+
+#include <config.h>
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "byte-order.h"
+#include "cats/flow-model.h"
+#include "cats/flow-table.h"
+#include "ofctrl.h"
+#include "openflow/openflow.h"
+#include "openvswitch/dynamic-string.h"
+#include "openvswitch/ofp-connection.h"
+#include "openvswitch/ofp-errors.h"
+#include "openvswitch/ofp-flow.h"
+#include "openvswitch/ofp-group.h"
+#include "openvswitch/ofp-msgs.h"
+#include "openvswitch/ofpbuf.h"
+#include "openvswitch/rconn.h"
+#include "openvswitch/vlog.h"
+#include "socket-util.h"
+#include "util.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* Far from the xids that libopenvswitch allocates (counting from 1), so
+ * that no request the ofctrl makes meanwhile (a group dump after a failed
+ * bundle) can share it. */
+#define ARMED_XID 0x7fff0000
+
+#define F_STATE 0x03
+#define F_FIX_XID 0x04
+#define F_STREAM 0x08
+#define F_KEEP_VERSION 0x10
+
+/* What ofctrl_set_state_for_testing() arms for OFCTRL_TEST_SNAPSHOT. */
+#define REBASED_SERVICE 1
+#define REBASED_SEQNO 2
+
+static void OVS_PRINTF_FORMAT(1, 2) OVS_NO_RETURN
+violation(const char *format, ...)
+{
+    va_list args;
+
+    fputs("fuzz-openflow: contract violated: ", stderr);
+    va_start(args, format);
+    vfprintf(stderr, format, args);
+    va_end(args);
+    fputc('\n', stderr);
+    abort();
+}
+
+/* The model. */
+
+struct model_counter {
+    uint32_t sid;
+    ovs_be32 ip;
+    uint16_t port;
+    uint64_t packets;
+    uint64_t base;
+    uint64_t group_seqno;
+};
+
+struct model {
+    struct cats_pipeline_config pipeline;
+    enum ofctrl_test_state armed;
+    bool dump_pending;
+    bool stats_pending;
+    bool snapshot_pending;
+    bool in_flight;
+    bool bundle_failed;
+    bool resync_requested;          /* A role status made us primary. */
+
+    struct model_counter *counters;
+    size_t n_counters, allocated_counters;
+};
+
+static struct model_counter *
+model_find(struct model *m, uint32_t sid, ovs_be32 ip, uint16_t port)
+{
+    for (size_t i = 0; i < m->n_counters; i++) {
+        struct model_counter *c = &m->counters[i];
+
+        if (c->sid == sid && c->ip == ip && c->port == port) {
+            return c;
+        }
+    }
+    return NULL;
+}
+
+/* The ofctrl's counters are exactly the model's. */
+static void
+check_counters(const struct model *m, const struct ofctrl *oc,
+               const char *after)
+{
+    uint64_t total = 0;
+
+    for (size_t i = 0; i < m->n_counters; i++) {
+        const struct model_counter *mc = &m->counters[i];
+        const struct ofctrl_counter *c = ofctrl_get_counter(oc, mc->sid,
+                                                            mc->ip,
+                                                            mc->port);
+        if (!c) {
+            violation("%s: no counter for service %"PRIu32" "IP_FMT":%"
+                      PRIu16, after, mc->sid, IP_ARGS(mc->ip), mc->port);
+        }
+        if (c->base > c->packets) {
+            violation("%s: counter for service %"PRIu32" "IP_FMT":%"PRIu16
+                      " has base %"PRIu64" > packets %"PRIu64, after,
+                      mc->sid, IP_ARGS(mc->ip), mc->port, c->base,
+                      c->packets);
+        }
+        if (c->packets != mc->packets || c->base != mc->base) {
+            violation("%s: counter for service %"PRIu32" "IP_FMT":%"PRIu16
+                      " is %"PRIu64" from %"PRIu64", expected %"PRIu64
+                      " from %"PRIu64, after, mc->sid, IP_ARGS(mc->ip),
+                      mc->port, c->packets, c->base, mc->packets, mc->base);
+        }
+        total += c->packets - c->base;
+    }
+    if (ofctrl_get_counter_total_for_testing(oc) != total) {
+        violation("%s: counters total %"PRIu64", expected %"PRIu64
+                  " (a counter the model does not have?)", after,
+                  ofctrl_get_counter_total_for_testing(oc), total);
+    }
+}
+
+/* Is 'fs' one of the pipeline's counter flows? */
+static bool
+is_counter_flow(const struct model *m, const struct ofputil_flow_stats *fs)
+{
+    const struct match *match = &fs->match;
+
+    return (fs->table_id == m->pipeline.table_base + 2
+            && match->wc.masks.ct_mark == UINT32_MAX
+            && match->wc.masks.nw_dst == OVS_BE32_MAX
+            && match->wc.masks.tp_dst == OVS_BE16_MAX
+            && fs->packet_count != UINT64_MAX);
+}
+
+/* One counter flow of the awaited reply. */
+static void
+model_count(struct model *m, const struct ofputil_flow_stats *fs,
+            bool snapshot)
+{
+    uint32_t sid = fs->match.flow.ct_mark;
+    ovs_be32 ip = fs->match.flow.nw_dst;
+    uint16_t port = ntohs(fs->match.flow.tp_dst);
+    bool rebased = snapshot && sid == REBASED_SERVICE;
+    /* Nothing is ever installed here, so a service's installed group
+     * seqno is 0. */
+    uint64_t seqno = rebased ? REBASED_SEQNO : 0;
+    uint64_t count = fs->packet_count;
+    struct model_counter *c = model_find(m, sid, ip, port);
+
+    if (!c) {
+        if (m->n_counters >= m->allocated_counters) {
+            m->counters = x2nrealloc(m->counters, &m->allocated_counters,
+                                     sizeof *m->counters);
+        }
+        c = &m->counters[m->n_counters++];
+        *c = (struct model_counter) {
+            .sid = sid, .ip = ip, .port = port,
+            .base = rebased ? count : 0,
+            .group_seqno = seqno,
+        };
+    } else if (rebased) {
+        c->base = count;            /* The new split starts here. */
+        c->group_seqno = seqno;
+    } else if (count < c->packets) {
+        c->base = 0;                /* Flow re-added. */
+        c->group_seqno = seqno;
+    } else if (c->group_seqno != seqno) {
+        c->base = c->packets;
+        c->group_seqno = seqno;
+    }
+    c->packets = count;
+}
+
+/* Decodes every entry of flow-stats reply 'oh' into the model, if the
+ * whole reply decodes.  Returns false if it does not. */
+static bool
+model_flow_stats_reply(struct model *m, const struct ofp_header *oh,
+                       bool snapshot)
+{
+    struct ofpbuf b = ofpbuf_const_initializer(oh, ntohs(oh->length));
+    struct ofputil_flow_stats *entries = NULL;
+    size_t n = 0, allocated = 0;
+    struct ofpbuf ofpacts;
+    bool ok = false;
+
+    ofpbuf_init(&ofpacts, 0);
+    for (;;) {
+        struct ofputil_flow_stats fs;
+        int retval = ofputil_decode_flow_stats_reply(&fs, &b, false,
+                                                     &ofpacts);
+        if (retval) {
+            ok = retval == EOF;
+            break;
+        }
+        if (is_counter_flow(m, &fs)) {
+            if (n >= allocated) {
+                entries = x2nrealloc(entries, &allocated, sizeof *entries);
+            }
+            entries[n++] = fs;
+        }
+    }
+    if (ok) {
+        for (size_t i = 0; i < n; i++) {
+            model_count(m, &entries[i], snapshot);
+        }
+    }
+    free(entries);
+    ofpbuf_uninit(&ofpacts);
+    return ok;
+}
+
+static bool
+group_desc_reply_decodes(const struct ofp_header *oh)
+{
+    struct ofpbuf b = ofpbuf_const_initializer(oh, ntohs(oh->length));
+
+    for (;;) {
+        struct ofputil_group_desc gd;
+        int retval = ofputil_decode_group_desc_reply(&gd, &b, oh->version);
+
+        if (retval) {
+            return retval == EOF;
+        }
+        ofputil_uninit_group_desc(&gd);
+    }
+}
+
+/* Feeding one message. */
+
+struct before {
+    uint64_t n_bad;
+    uint64_t n_errors;
+    bool need_full;
+};
+
+static void
+feed(struct model *m, struct ofctrl *oc, struct ofpbuf *msg)
+{
+    const struct ofp_header *oh = msg->data;
+    uint32_t xid = ntohl(oh->xid);
+    bool bad = false, error = false, counted = false;
+    bool need_full_known = false, need_full = false;
+    struct before before = {
+        .n_bad = ofctrl_get_n_bad_messages(oc),
+        .n_errors = ofctrl_get_n_errors(oc),
+        .need_full = ofctrl_needs_full_resync(oc),
+    };
+    enum ofptype type;
+
+    /* What the message must do, decided before the ofctrl sees it. */
+    if (ofptype_decode(&type, oh)) {
+        bad = true;
+    } else {
+        switch (type) {
+        case OFPTYPE_ERROR:
+            error = true;
+            if (m->in_flight
+                && (xid == ARMED_XID - 2 || xid == ARMED_XID - 1)) {
+                m->bundle_failed = true;
+            } else if (m->dump_pending && xid == ARMED_XID) {
+                m->dump_pending = false;
+            } else if (m->stats_pending && xid == ARMED_XID) {
+                m->stats_pending = false;
+            } else if (m->snapshot_pending && xid == ARMED_XID) {
+                m->snapshot_pending = false;
+            }
+            break;
+
+        case OFPTYPE_BARRIER_REPLY:
+            if (m->in_flight && xid == ARMED_XID) {
+                m->in_flight = false;
+                need_full_known = true;
+                need_full = m->bundle_failed || m->resync_requested;
+            }
+            break;
+
+        case OFPTYPE_GROUP_DESC_STATS_REPLY:
+            if (m->dump_pending && xid == ARMED_XID) {
+                bad = !group_desc_reply_decodes(oh);
+                if (!ofpmp_more(oh)) {
+                    m->dump_pending = false;
+                }
+            }
+            break;
+
+        case OFPTYPE_FLOW_STATS_REPLY:
+            if (m->stats_pending && xid == ARMED_XID) {
+                bad = !model_flow_stats_reply(m, oh, false);
+                counted = true;
+                if (!ofpmp_more(oh)) {
+                    m->stats_pending = false;
+                }
+            } else if (m->snapshot_pending && xid == ARMED_XID) {
+                bad = !model_flow_stats_reply(m, oh, true);
+                counted = true;
+                if (!ofpmp_more(oh)) {
+                    m->snapshot_pending = false;
+                }
+            }
+            break;
+
+        case OFPTYPE_ROLE_STATUS: {
+            struct ofputil_role_status rs;
+
+            /* A role status with role NOCHANGE means nothing: bad. */
+            if (ofputil_decode_role_status(oh, &rs)
+                || rs.role == OFPCR12_ROLE_NOCHANGE) {
+                bad = true;
+            } else if (rs.role == OFPCR12_ROLE_PRIMARY) {
+                m->resync_requested = true;
+                need_full_known = need_full = true;
+            }
+            break;
+        }
+
+        case OFPTYPE_ROLE_REPLY: {
+            struct ofputil_role_request rr;
+
+            bad = (ofputil_decode_role_message(oh, &rr) != 0
+                   || rr.role == OFPCR12_ROLE_NOCHANGE);
+            break;
+        }
+
+        default:
+            break;
+        }
+    }
+
+    ofctrl_receive_for_testing(oc, msg);
+
+    /* What it did. */
+    const char *what = (bad ? "bad message"
+                        : error ? "error message"
+                        : counted ? "flow stats reply"
+                        : "message");
+    uint64_t n_bad = ofctrl_get_n_bad_messages(oc);
+    uint64_t n_errors = ofctrl_get_n_errors(oc);
+
+    if (bad ? n_bad != before.n_bad + 1
+        : n_bad != before.n_bad && !(error && n_bad == before.n_bad + 1)) {
+        violation("%s: bad messages went from %"PRIu64" to %"PRIu64, what,
+                  before.n_bad, n_bad);
+    }
+    if (n_errors != before.n_errors + error) {
+        violation("%s: switch errors went from %"PRIu64" to %"PRIu64, what,
+                  before.n_errors, n_errors);
+    }
+    if (!need_full_known) {
+        need_full = before.need_full;
+    }
+    if (ofctrl_needs_full_resync(oc) != need_full) {
+        violation("%s: needs full resync is %s, expected %s", what,
+                  ofctrl_needs_full_resync(oc) ? "true" : "false",
+                  need_full ? "true" : "false");
+    }
+    check_counters(m, oc, what);
+
+    const struct cats_installed *inst = ofctrl_get_installed(oc);
+    if (hmap_count(&inst->flows) || hmap_count(&inst->groups)) {
+        violation("%s: installed %"PRIuSIZE" flows and %"PRIuSIZE" groups",
+                  what, hmap_count(&inst->flows), hmap_count(&inst->groups));
+    }
+}
+
+/* Hands 'data' (at least a header, with the length fixed up by the caller)
+ * to the model and the ofctrl as the vconn layer would deliver it, or drops
+ * it as vconn_recv() would. */
+static void
+deliver(struct model *m, struct ofctrl *oc, const uint8_t *data, size_t len,
+        uint8_t flags)
+{
+    /* An exact-size copy, so that ASan sees reads past the message. */
+    struct ofpbuf *msg = ofpbuf_clone_data(data, len);
+    struct ofp_header *oh = msg->data;
+
+    oh->length = htons(len);
+    if (flags & F_FIX_XID) {
+        oh->xid = htonl(ARMED_XID - (ntohl(oh->xid) & 3));
+    }
+    if (!(flags & F_KEEP_VERSION)) {
+        oh->version = OFP15_VERSION;
+    } else if (oh->version != OFP15_VERSION) {
+        enum ofptype type;
+
+        if (ofptype_decode(&type, oh)
+            || (type != OFPTYPE_HELLO && type != OFPTYPE_ERROR
+                && type != OFPTYPE_ECHO_REQUEST
+                && type != OFPTYPE_ECHO_REPLY)) {
+            ofpbuf_delete(msg);
+            return;
+        }
+    }
+    feed(m, oc, msg);
+    ofpbuf_delete(msg);
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static bool initialized;
+    struct ofctrl_config cfg;
+    struct model m;
+    struct ofctrl *oc;
+    uint8_t flags;
+
+    if (!initialized) {
+        vlog_set_levels(NULL, VLF_ANY_DESTINATION, VLL_OFF);
+        initialized = true;
+    }
+    if (size < 1 + sizeof(struct ofp_header)) {
+        return 0;
+    }
+    flags = data[0];
+    data++;
+    size--;
+
+    memset(&m, 0, sizeof m);
+    cats_pipeline_config_default(&m.pipeline);
+    m.armed = flags & F_STATE;
+    m.dump_pending = m.armed == OFCTRL_TEST_DUMP_GROUPS;
+    m.stats_pending = m.armed == OFCTRL_TEST_STATS;
+    m.snapshot_pending = m.armed == OFCTRL_TEST_SNAPSHOT;
+    m.in_flight = m.armed == OFCTRL_TEST_IN_FLIGHT;
+
+    cfg = (struct ofctrl_config) {
+        .pipeline = &m.pipeline,
+        .role = OFPCR12_ROLE_EQUAL,
+        .stats_interval_ms = 1000,
+        .probe_interval_ms = 10000,
+    };
+    oc = ofctrl_create(rconn_create(5, 2, DSCP_DEFAULT,
+                                    1u << OFP15_VERSION), false, &cfg);
+    ofctrl_set_state_for_testing(oc, m.armed, htonl(ARMED_XID));
+
+    if (!(flags & F_STREAM)) {
+        deliver(&m, oc, data, MIN(size, UINT16_MAX), flags);
+    } else {
+        while (size >= sizeof(struct ofp_header)) {
+            struct ofp_header oh;       /* 'data' is not aligned. */
+            size_t len;
+
+            memcpy(&oh, data, sizeof oh);
+            len = ntohs(oh.length);
+            if (len < sizeof oh || len > size) {
+                break;
+            }
+            deliver(&m, oc, data, len, flags);
+            data += len;
+            size -= len;
+        }
+    }
+
+    struct ds s = DS_EMPTY_INITIALIZER;
+    ofctrl_format(oc, &s);
+    ds_destroy(&s);
+    ofctrl_destroy(oc);
+    free(m.counters);
+    return 0;
+}
