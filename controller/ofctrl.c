@@ -420,7 +420,6 @@ send_update(struct ofctrl *oc, const struct cats_desired *desired)
     cats_update_destroy(&oc->update);
     cats_update_init(&oc->update);
     if (oc->need_full) {
-        cats_diff_full(desired, &oc->update);
         stale = xmalloc((oc->n_switch_groups + 1) * sizeof *stale);
         for (size_t i = 0; i < oc->n_switch_groups; i++) {
             if (!cats_desired_find_group(desired, oc->switch_groups[i])) {
@@ -438,11 +437,9 @@ send_update(struct ofctrl *oc, const struct cats_desired *desired)
             oc->installed_seqno = oc->update.seqno;
             return;
         }
-    }
-
-    if (!oc->update.full) {
         request_snapshot(oc, &oc->update);
     }
+
     bc = (struct ofputil_bundle_ctrl_msg) {
         .bundle_id = oc->next_bundle_id++,
         .type = OFPBCT_OPEN_REQUEST,
@@ -455,17 +452,24 @@ send_update(struct ofctrl *oc, const struct cats_desired *desired)
     oc->first_xid = msg_xid(msg);
     send_msg(oc, msg);
 
-    /* Each message goes out as soon as it is encoded, so that the switch
-     * works on the start of a large bundle while the rest is encoded. */
+    /* Each message goes out as soon as it is encoded (a full resync is even
+     * diffed as it goes), so that the switch works on the start of a large
+     * bundle while the rest is prepared. */
     struct bundle_sender sender = {
         .oc = oc,
         .bundle_id = bc.bundle_id,
         .flags = bc.flags,
         .n_msgs = 0,
     };
-    cats_update_encode_cb(&oc->update, oc->protocol,
-                          oc->pipeline.cookie, oc->pipeline.cookie_mask,
-                          stale, n_stale, send_in_bundle, &sender);
+    if (oc->need_full) {
+        cats_diff_full_encode(desired, &oc->update, oc->protocol,
+                              oc->pipeline.cookie, oc->pipeline.cookie_mask,
+                              stale, n_stale, send_in_bundle, &sender);
+    } else {
+        cats_update_encode_cb(&oc->update, oc->protocol,
+                              oc->pipeline.cookie, oc->pipeline.cookie_mask,
+                              NULL, 0, send_in_bundle, &sender);
+    }
     free(stale);
     size_t n_msgs = sender.n_msgs;
 

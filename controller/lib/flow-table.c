@@ -441,7 +441,7 @@ cats_update_destroy(struct cats_update *u)
     u->n_ops = 0;
 }
 
-static void
+static struct cats_op *
 add_op(struct ovs_list *lists, enum cats_op_type type,
        struct cats_flow *flow, struct cats_group *group)
 {
@@ -451,6 +451,7 @@ add_op(struct ovs_list *lists, enum cats_op_type type,
     op->flow = flow;
     op->group = group;
     ovs_list_push_back(&lists[type], &op->node);
+    return op;
 }
 
 #define N_OP_TYPES (CATS_OP_GROUP_DEL + 1)
@@ -664,6 +665,64 @@ encode_group(const struct cats_group *g, uint16_t command,
     ofputil_uninit_group_mod(&gm);
 }
 
+/* For a full resync: delete every flow of ours in every table (other
+ * cookies stay) and the stale groups. */
+static void
+encode_full_preamble(enum ofputil_protocol protocol, uint64_t cookie,
+                     uint64_t cookie_mask, const uint32_t *stale_groups,
+                     size_t n_stale, cats_emit_cb *emit, void *aux)
+{
+    enum ofp_version version = ofputil_protocol_to_ofp_version(protocol);
+    struct ofputil_flow_mod fm = {
+        .table_id = OFPTT_ALL,
+        .command = OFPFC_DELETE,
+        .buffer_id = UINT32_MAX,
+        .out_port = OFPP_ANY,
+        .out_group = OFPG_ANY,
+        .cookie = htonll(cookie),
+        .cookie_mask = htonll(cookie_mask),
+        .new_cookie = OVS_BE64_MAX,
+    };
+
+    minimatch_init_catchall(&fm.match);
+    emit(ofputil_encode_flow_mod(&fm, protocol), aux);
+    minimatch_destroy(&fm.match);
+
+    for (size_t i = 0; i < n_stale; i++) {
+        struct cats_group g = { .group_id = stale_groups[i] };
+        encode_group(&g, OFPGC11_DELETE, version, emit, aux);
+    }
+}
+
+static void
+encode_op(const struct cats_op *op, bool full, enum ofputil_protocol protocol,
+          cats_emit_cb *emit, void *aux)
+{
+    enum ofp_version version = ofputil_protocol_to_ofp_version(protocol);
+
+    switch (op->type) {
+    case CATS_OP_GROUP_ADD:
+        encode_group(op->group, full ? OFPGC11_ADD_OR_MOD : OFPGC11_ADD,
+                     version, emit, aux);
+        break;
+    case CATS_OP_GROUP_MOD:
+        encode_group(op->group, OFPGC11_MODIFY, version, emit, aux);
+        break;
+    case CATS_OP_GROUP_DEL:
+        encode_group(op->group, OFPGC11_DELETE, version, emit, aux);
+        break;
+    case CATS_OP_FLOW_ADD:
+        encode_flow(op->flow, OFPFC_ADD, protocol, emit, aux);
+        break;
+    case CATS_OP_FLOW_MOD:
+        encode_flow(op->flow, OFPFC_MODIFY_STRICT, protocol, emit, aux);
+        break;
+    case CATS_OP_FLOW_DEL:
+        encode_flow(op->flow, OFPFC_DELETE_STRICT, protocol, emit, aux);
+        break;
+    }
+}
+
 void
 cats_update_encode_cb(const struct cats_update *u,
                       enum ofputil_protocol protocol,
@@ -671,54 +730,45 @@ cats_update_encode_cb(const struct cats_update *u,
                       const uint32_t *stale_groups, size_t n_stale,
                       cats_emit_cb *emit, void *aux)
 {
-    enum ofp_version version = ofputil_protocol_to_ofp_version(protocol);
     const struct cats_op *op;
 
     if (u->full) {
-        /* Delete every flow of ours in every table; other cookies stay. */
-        struct ofputil_flow_mod fm = {
-            .table_id = OFPTT_ALL,
-            .command = OFPFC_DELETE,
-            .buffer_id = UINT32_MAX,
-            .out_port = OFPP_ANY,
-            .out_group = OFPG_ANY,
-            .cookie = htonll(cookie),
-            .cookie_mask = htonll(cookie_mask),
-            .new_cookie = OVS_BE64_MAX,
-        };
-        minimatch_init_catchall(&fm.match);
-        emit(ofputil_encode_flow_mod(&fm, protocol), aux);
-        minimatch_destroy(&fm.match);
-
-        for (size_t i = 0; i < n_stale; i++) {
-            struct cats_group g = { .group_id = stale_groups[i] };
-            encode_group(&g, OFPGC11_DELETE, version, emit, aux);
-        }
+        encode_full_preamble(protocol, cookie, cookie_mask, stale_groups,
+                             n_stale, emit, aux);
     }
-
     LIST_FOR_EACH (op, node, &u->ops) {
-        switch (op->type) {
-        case CATS_OP_GROUP_ADD:
-            encode_group(op->group, u->full ? OFPGC11_ADD_OR_MOD
-                         : OFPGC11_ADD, version, emit, aux);
-            break;
-        case CATS_OP_GROUP_MOD:
-            encode_group(op->group, OFPGC11_MODIFY, version, emit, aux);
-            break;
-        case CATS_OP_GROUP_DEL:
-            encode_group(op->group, OFPGC11_DELETE, version, emit, aux);
-            break;
-        case CATS_OP_FLOW_ADD:
-            encode_flow(op->flow, OFPFC_ADD, protocol, emit, aux);
-            break;
-        case CATS_OP_FLOW_MOD:
-            encode_flow(op->flow, OFPFC_MODIFY_STRICT, protocol, emit, aux);
-            break;
-        case CATS_OP_FLOW_DEL:
-            encode_flow(op->flow, OFPFC_DELETE_STRICT, protocol, emit, aux);
-            break;
-        }
+        encode_op(op, u->full, protocol, emit, aux);
     }
+}
+
+void
+cats_diff_full_encode(const struct cats_desired *d, struct cats_update *u,
+                      enum ofputil_protocol protocol,
+                      uint64_t cookie, uint64_t cookie_mask,
+                      const uint32_t *stale_groups, size_t n_stale,
+                      cats_emit_cb *emit, void *aux)
+{
+    struct ovs_list lists[N_OP_TYPES];
+    const struct cats_flow *f;
+    const struct cats_group *g;
+
+    for (int i = 0; i < N_OP_TYPES; i++) {
+        ovs_list_init(&lists[i]);
+    }
+    u->seqno = d->seqno;
+    u->full = true;
+
+    encode_full_preamble(protocol, cookie, cookie_mask, stale_groups,
+                         n_stale, emit, aux);
+    LIST_FOR_EACH (g, seq_node, &d->group_seq) {
+        encode_op(add_op(lists, CATS_OP_GROUP_ADD, NULL, group_clone(g)),
+                  true, protocol, emit, aux);
+    }
+    LIST_FOR_EACH (f, seq_node, &d->flow_seq) {
+        encode_op(add_op(lists, CATS_OP_FLOW_ADD, flow_clone(f), NULL),
+                  true, protocol, emit, aux);
+    }
+    finish_update(u, lists);
 }
 
 static void

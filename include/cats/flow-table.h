@@ -197,6 +197,14 @@ void cats_update_encode_cb(const struct cats_update *, enum ofputil_protocol,
                            uint64_t cookie, uint64_t cookie_mask,
                            const uint32_t *stale_groups, size_t n_stale,
                            cats_emit_cb *emit, void *aux);
+/* cats_diff_full() followed by cats_update_encode_cb(), in one pass: each
+ * message is handed to 'emit' as soon as its entry is copied, so that the
+ * switch starts on a large resync before the whole of it is built. */
+void cats_diff_full_encode(const struct cats_desired *, struct cats_update *,
+                           enum ofputil_protocol,
+                           uint64_t cookie, uint64_t cookie_mask,
+                           const uint32_t *stale_groups, size_t n_stale,
+                           cats_emit_cb *emit, void *aux);
 void cats_update_encode(const struct cats_update *, enum ofputil_protocol,
                         uint64_t cookie, uint64_t cookie_mask,
                         const uint32_t *stale_groups, size_t n_stale,

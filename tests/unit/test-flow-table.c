@@ -1058,6 +1058,75 @@ test_encode_full_starts_with_cookie_masked_delete_then_add_or_mod(
     ofpbuf_list_delete(&msgs);
 }
 
+static void
+emit_to_test_list(struct ofpbuf *msg, void *list_)
+{
+    struct ovs_list *list = list_;
+
+    ovs_list_push_back(list, &msg->list_node);
+}
+
+/* The one-pass resync that ofctrl uses must send exactly what
+ * cats_diff_full() + cats_update_encode() would, and record the same ops. */
+static void
+test_diff_full_encode_equals_diff_then_encode(void **state)
+{
+    static const uint16_t w[] = { 1, 255 };
+    static const uint32_t stale[] = { 0xca750007 };
+    struct fixture *fx = *state;
+    struct ovs_list a = OVS_LIST_INITIALIZER(&a);
+    struct ovs_list b = OVS_LIST_INITIALIZER(&b);
+    struct cats_update u2;
+    struct ofpbuf *ma, *mb;
+
+    set_group(&fx->d, 1, w, 2, 1);
+    set_group(&fx->d, 2, w, 2, 2);
+    add_flow(&fx->d, 0, 100, COOKIE | 1, 1, 1);
+    add_flow(&fx->d, 1, 0, COOKIE, 2, 1);
+    add_flow(&fx->d, 2, 7, COOKIE | 2, 3, 2);
+
+    cats_diff_full(&fx->d, &fx->u);
+    cats_update_encode(&fx->u, PROTOCOL, COOKIE, COOKIE_MASK, stale,
+                       ARRAY_SIZE(stale), &a);
+    cats_update_init(&u2);
+    cats_diff_full_encode(&fx->d, &u2, PROTOCOL, COOKIE, COOKIE_MASK, stale,
+                          ARRAY_SIZE(stale), emit_to_test_list, &b);
+
+    assert_true(u2.full);
+    assert_int_equal(u2.seqno, fx->u.seqno);
+    assert_int_equal(u2.n_ops, fx->u.n_ops);
+    assert_int_equal(ovs_list_size(&a), ovs_list_size(&b));
+    ma = CONTAINER_OF(ovs_list_front(&a), struct ofpbuf, list_node);
+    mb = CONTAINER_OF(ovs_list_front(&b), struct ofpbuf, list_node);
+    for (size_t i = 0; i < ovs_list_size(&a); i++) {
+        struct ofp_header *ha = ma->data, *hb = mb->data;
+
+        /* Same bytes, but for the transaction ids. */
+        ha->xid = hb->xid = 0;
+        assert_int_equal(ma->size, mb->size);
+        assert_memory_equal(ma->data, mb->data, ma->size);
+        ma = CONTAINER_OF(ma->list_node.next, struct ofpbuf, list_node);
+        mb = CONTAINER_OF(mb->list_node.next, struct ofpbuf, list_node);
+    }
+
+    /* And the same ops, in the same order, for cats_installed_apply(). */
+    const struct cats_op *oa, *ob = CONTAINER_OF(ovs_list_front(&u2.ops),
+                                                  struct cats_op, node);
+    LIST_FOR_EACH (oa, node, &fx->u.ops) {
+        assert_int_equal(oa->type, ob->type);
+        if (oa->flow) {
+            assert_true(cats_flow_key_equal(&oa->flow->key, &ob->flow->key));
+        } else {
+            assert_int_equal(oa->group->group_id, ob->group->group_id);
+        }
+        ob = CONTAINER_OF(ob->node.next, struct cats_op, node);
+    }
+
+    cats_update_destroy(&u2);
+    ofpbuf_list_delete(&a);
+    ofpbuf_list_delete(&b);
+}
+
 /* Same bug as test_encode_group_delete_decodes(), on the resync path. */
 static void
 test_encode_full_deletes_stale_groups(void **state)
@@ -1160,6 +1229,7 @@ main(void)
         T(test_encode_cookie_change_reaches_switch),
         T(test_encode_full_starts_with_cookie_masked_delete_then_add_or_mod),
         T(test_encode_full_deletes_stale_groups),
+        T(test_diff_full_encode_equals_diff_then_encode),
         T(test_encode_empty_incremental_update_sends_nothing),
         T(test_desired_format_is_sorted_and_skips_tombstones),
     };
