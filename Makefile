@@ -55,6 +55,7 @@ FUZZ_BINS := $(B)/fuzz/fuzz-config $(B)/fuzz/fuzz-openflow
 # Components with rules of their own append to UNIT_BINS, FUZZ_BINS,
 # EXTRA_TARGETS and DEB_PKGS here.
 EXTRA_TARGETS :=
+.DEFAULT_GOAL := all
 include $(sort $(wildcard */rules.mk))
 
 .PHONY: all deps ovs test unit-test integration-test demo bench-southbound \
