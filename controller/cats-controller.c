@@ -1099,6 +1099,7 @@ usage(void)
     printf("\nOther options:\n"
            "  -h, --help              display this help message\n"
            "  -V, --version           display version information\n"
-           "\nRun-time commands: ovs-appctl -t cats-controller list-commands\n");
+           "\nRun-time commands: "
+           "ovs-appctl -t cats-controller list-commands\n");
     exit(EXIT_SUCCESS);
 }

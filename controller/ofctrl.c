@@ -711,7 +711,7 @@ handle_flow_stats_reply(struct ofctrl *oc, const struct ofp_header *oh,
                        ofctrl_get_counter(oc, cs->sid, cs->ip, cs->port));
         if (!c) {
             if (hmap_count(&oc->counters) >= MAX_COUNTERS) {
-                continue;               /* Bounded, whatever the switch says. */
+                continue;           /* Bounded, whatever the switch says. */
             }
             c = xzalloc(sizeof *c);
             c->service_id = cs->sid;

@@ -164,7 +164,8 @@ struct cats_op {
 struct cats_update {
     struct ovs_list ops;            /* Contains "struct cats_op"s. */
     size_t n_ops;
-    uint64_t seqno;                 /* Desired seqno it brings the switch to. */
+    uint64_t seqno;                 /* Desired seqno it brings the switch
+                                     * to. */
     bool full;                      /* Full resync (replace everything)? */
 };
 
