@@ -529,29 +529,6 @@ cats_diff_incremental(const struct cats_desired *d,
     finish_update(u, lists);
 }
 
-void
-cats_diff_full(const struct cats_desired *d, struct cats_update *u)
-{
-    struct ovs_list lists[N_OP_TYPES];
-    const struct cats_flow *f;
-    const struct cats_group *g;
-
-    for (int i = 0; i < N_OP_TYPES; i++) {
-        ovs_list_init(&lists[i]);
-    }
-    u->seqno = d->seqno;
-    u->full = true;
-
-    /* Walk the seqno lists rather than the hmaps, so that a resync sends
-     * groups and flows in a deterministic order. */
-    LIST_FOR_EACH (g, seq_node, &d->group_seq) {
-        add_op(lists, CATS_OP_GROUP_ADD, NULL, group_clone(g));
-    }
-    LIST_FOR_EACH (f, seq_node, &d->flow_seq) {
-        add_op(lists, CATS_OP_FLOW_ADD, flow_clone(f), NULL);
-    }
-    finish_update(u, lists);
-}
 
 void
 cats_installed_apply(struct cats_installed *inst, const struct cats_update *u)
@@ -741,16 +718,20 @@ cats_update_encode_cb(const struct cats_update *u,
     }
 }
 
-void
-cats_diff_full_encode(const struct cats_desired *d, struct cats_update *u,
-                      enum ofputil_protocol protocol,
-                      uint64_t cookie, uint64_t cookie_mask,
-                      const uint32_t *stale_groups, size_t n_stale,
-                      cats_emit_cb *emit, void *aux)
+/* Lists every live desired group and flow in 'u' as a full resync.  If
+ * 'emit' is nonnull, also encodes each as soon as it is listed, after the
+ * deletions that open a resync. */
+static void
+diff_full__(const struct cats_desired *d, struct cats_update *u,
+            enum ofputil_protocol protocol,
+            uint64_t cookie, uint64_t cookie_mask,
+            const uint32_t *stale_groups, size_t n_stale,
+            cats_emit_cb *emit, void *aux)
 {
     struct ovs_list lists[N_OP_TYPES];
     const struct cats_flow *f;
     const struct cats_group *g;
+    struct cats_op *op;
 
     for (int i = 0; i < N_OP_TYPES; i++) {
         ovs_list_init(&lists[i]);
@@ -758,17 +739,42 @@ cats_diff_full_encode(const struct cats_desired *d, struct cats_update *u,
     u->seqno = d->seqno;
     u->full = true;
 
-    encode_full_preamble(protocol, cookie, cookie_mask, stale_groups,
-                         n_stale, emit, aux);
+    if (emit) {
+        encode_full_preamble(protocol, cookie, cookie_mask, stale_groups,
+                             n_stale, emit, aux);
+    }
+    /* Walk the seqno lists rather than the hmaps, so that a resync sends
+     * groups and flows in a deterministic order. */
     LIST_FOR_EACH (g, seq_node, &d->group_seq) {
-        encode_op(add_op(lists, CATS_OP_GROUP_ADD, NULL, group_clone(g)),
-                  true, protocol, emit, aux);
+        op = add_op(lists, CATS_OP_GROUP_ADD, NULL, group_clone(g));
+        if (emit) {
+            encode_op(op, true, protocol, emit, aux);
+        }
     }
     LIST_FOR_EACH (f, seq_node, &d->flow_seq) {
-        encode_op(add_op(lists, CATS_OP_FLOW_ADD, flow_clone(f), NULL),
-                  true, protocol, emit, aux);
+        op = add_op(lists, CATS_OP_FLOW_ADD, flow_clone(f), NULL);
+        if (emit) {
+            encode_op(op, true, protocol, emit, aux);
+        }
     }
     finish_update(u, lists);
+}
+
+void
+cats_diff_full(const struct cats_desired *d, struct cats_update *u)
+{
+    diff_full__(d, u, 0, 0, 0, NULL, 0, NULL, NULL);
+}
+
+void
+cats_diff_full_encode(const struct cats_desired *d, struct cats_update *u,
+                      enum ofputil_protocol protocol,
+                      uint64_t cookie, uint64_t cookie_mask,
+                      const uint32_t *stale_groups, size_t n_stale,
+                      cats_emit_cb *emit, void *aux)
+{
+    diff_full__(d, u, protocol, cookie, cookie_mask, stale_groups, n_stale,
+                emit, aux);
 }
 
 static void
