@@ -28,6 +28,34 @@ import time
 LINGER_RST = struct.pack("ii", 1, 0)
 
 
+def advance(sel, entry, data):
+    """Handles one readiness event of a connection that expects a name line:
+    'entry' is [socket, "connect" or "read", bytes read, deadline, ...],
+    registered in 'sel' with 'data'.  Returns None while the connection goes
+    on, else {"name": NAME} or {"kind": ERROR} for finishing it."""
+    s = entry[0]
+    if entry[1] == "connect":
+        rc = s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        if rc:
+            return {"kind": errno.errorcode.get(rc, str(rc))}
+        entry[1] = "read"
+        sel.modify(s, selectors.EVENT_READ, data)
+        return None
+    try:
+        chunk = s.recv(256)
+    except BlockingIOError:
+        return None
+    except OSError as e:
+        return {"kind": errno.errorcode.get(e.errno, str(e))}
+    if not chunk:
+        return {"kind": "EOF"}
+    entry[2] += chunk
+    if b"\n" in entry[2]:
+        name = entry[2].split(b"\n", 1)[0].decode(errors="replace")
+        return {"name": name.strip() or "?"}
+    return None
+
+
 def burst(host, port, n, parallel, timeout, bind_ip=None):
     """Make n connections with at most `parallel` in flight.
     Returns (counts dict, error_kinds dict)."""
@@ -85,29 +113,9 @@ def burst(host, port, n, parallel, timeout, bind_ip=None):
             entry = key.data
             if entry[4] not in inflight:
                 continue
-            s = entry[0]
-            if entry[1] == "connect":
-                rc = s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
-                if rc:
-                    finish(entry, kind=errno.errorcode.get(rc, str(rc)))
-                    continue
-                entry[1] = "read"
-                sel.modify(s, selectors.EVENT_READ, entry)
-                continue
-            try:
-                data = s.recv(256)
-            except BlockingIOError:
-                continue
-            except OSError as e:
-                finish(entry, kind=errno.errorcode.get(e.errno, str(e)))
-                continue
-            if not data:
-                finish(entry, kind="EOF")
-                continue
-            entry[2] += data
-            if b"\n" in entry[2]:
-                name = entry[2].split(b"\n", 1)[0].decode(errors="replace")
-                finish(entry, name=name.strip() or "?")
+            outcome = advance(sel, entry, entry)
+            if outcome:
+                finish(entry, **outcome)
         now = time.monotonic()
         if now - last_sweep > 0.2:
             last_sweep = now

@@ -39,6 +39,8 @@ import struct
 import sys
 import time
 
+from cats_client import advance  # noqa: E402  (same directory)
+
 LINGER_RST = struct.pack("ii", 1, 0)
 
 
@@ -141,29 +143,9 @@ def load(args):
             entry = inflight.get(fd)
             if entry is None:
                 continue
-            s = entry[0]
-            if entry[1] == "connect":
-                rc = s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
-                if rc:
-                    finish(fd, kind=errno.errorcode.get(rc, str(rc)))
-                    continue
-                entry[1] = "read"
-                sel.modify(s, selectors.EVENT_READ, fd)
-                continue
-            try:
-                data = s.recv(256)
-            except BlockingIOError:
-                continue
-            except OSError as e:
-                finish(fd, kind=errno.errorcode.get(e.errno, str(e)))
-                continue
-            if not data:
-                finish(fd, kind="EOF")
-                continue
-            entry[2] += data
-            if b"\n" in entry[2]:
-                name = entry[2].split(b"\n", 1)[0].decode(errors="replace")
-                finish(fd, name=name.strip() or "?")
+            outcome = advance(sel, entry, fd)
+            if outcome:
+                finish(fd, **outcome)
         now = time.monotonic()
         if now - last_sweep > 0.1:
             last_sweep = now
