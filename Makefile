@@ -19,7 +19,8 @@ OVS_STAMP := $(B)/.ovs-built
 # Debian 12 packages.  'make deps' installs whichever are missing.
 DEB_PKGS := build-essential pkg-config openvswitch-switch openvswitch-source \
 	libssl-dev libunbound-dev libunwind-dev libcmocka-dev clang libclang-rt-14-dev \
-	mininet python3 iproute2 iputils-ping ethtool procps psmisc
+	mininet python3 iproute2 iputils-ping ethtool procps psmisc \
+	libgrpc-dev python3-grpcio python3-protobuf protobuf-compiler
 
 CC ?= gcc
 CFLAGS ?= -O2 -g
@@ -35,6 +36,12 @@ OVS_INC := -I$(OVS_BUILD) -I$(OVS_SRC)/include -I$(OVS_BUILD)/include \
 CATS_INC := -Iinclude -Icontroller
 ALL_CFLAGS := $(CFLAGS) $(WARN) -std=gnu11 $(OVS_INC) $(CATS_INC)
 OVS_LIBS := $(LIBOVS) -latomic -lm -lunbound -lunwind -lssl -lcrypto -lpthread
+
+# gRPC core C API (Debian's libgrpc-dev 1.51), for the agent API server in
+# the controller, cats-agent and the agent load generator.  Evaluated when
+# used, so that pkg-config runs after 'make deps' installed it.
+GRPC_CFLAGS = $(shell pkg-config --cflags grpc 2>/dev/null)
+GRPC_LIBS = $(shell pkg-config --libs grpc gpr 2>/dev/null)
 
 # libcats: the pure modules (no I/O).  The daemon, the tests and the tools
 # link the very same objects.
@@ -56,7 +63,7 @@ FUZZ_BINS := $(B)/fuzz/fuzz-config $(B)/fuzz/fuzz-openflow
 # EXTRA_TARGETS and DEB_PKGS here.
 EXTRA_TARGETS :=
 .DEFAULT_GOAL := all
-include $(sort $(wildcard */rules.mk))
+include $(sort $(wildcard */rules.mk */*/rules.mk))
 
 .PHONY: all deps ovs test unit-test integration-test demo bench-southbound \
 	fuzz clean distclean
