@@ -116,7 +116,12 @@ $(LIBCATS): $(LIBCATS_OBJS)
 	ar rcs $@ $^
 
 $(CONTROLLER): $(CONTROLLER_OBJS) $(LIBCATS)
-	$(CC) $(CFLAGS) -o $@ $(CONTROLLER_OBJS) $(LIBCATS) $(OVS_LIBS)
+	$(CC) $(CFLAGS) -o $@ $(CONTROLLER_OBJS) $(LIBCATS) $(OVS_LIBS) \
+	    $(GRPC_LIBS)
+
+# The agent API server speaks gRPC.
+$(B)/controller/grpc-server.o $(B)/controller/agents.o: \
+	ALL_CFLAGS += $(GRPC_CFLAGS)
 
 # Error paths of the config reader: libc calls wrapped (-Wl,--wrap).
 LDFLAGS_test-config-wrap := -Wl,--wrap=fopen -Wl,--wrap=fread \

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agents.h"
 #include "cats/catalog.h"
 #include "cats/config.h"
 #include "cats/flow-model.h"
@@ -62,6 +63,7 @@ static int inactivity_probe_s = 5;
 static int max_backoff_s = 2;
 static int role = OFPCR12_ROLE_EQUAL;
 static uint64_t generation_id;
+static struct agents_config agents_cfg;
 
 /* State. */
 static struct cats_catalog catalog;
@@ -128,6 +130,7 @@ main(int argc, char *argv[])
     set_program_name(argv[0]);
     service_start(&argc, &argv);
     cats_pipeline_config_default(&pipeline);
+    agents_config_init(&agents_cfg);
     parse_options(argc, argv);
     if (!generation_id) {
         /* A controller started later takes over as primary. */
@@ -160,6 +163,9 @@ main(int argc, char *argv[])
 
     daemonize_start(false);
 
+    /* After daemonizing: the gRPC thread must run in the daemon. */
+    agents_init(&agents_cfg, &catalog);
+
     for (int i = optind; i < argc; i++) {
         open_switch(argv[i]);
     }
@@ -172,6 +178,7 @@ main(int argc, char *argv[])
         exit(EXIT_FAILURE);
     }
     register_commands();
+    agents_register_commands();
     daemonize_complete();
 
     VLOG_INFO("cats-controller started: %"PRIuSIZE" services, "
@@ -207,6 +214,9 @@ main(int argc, char *argv[])
             i++;
         }
 
+        /* Load reports set the weights in use before the model reads
+         * them. */
+        agents_run(&catalog);
         if (cats_model_run(&model, &catalog)) {
             COVERAGE_INC(cats_catalog_change);
         }
@@ -254,6 +264,7 @@ main(int argc, char *argv[])
             poll_immediate_wake();
         }
         unixctl_server_wait(unixctl);
+        agents_wait();
         if (exiting) {
             poll_immediate_wake();
         }
@@ -266,6 +277,7 @@ main(int argc, char *argv[])
         free(w);
     }
     unixctl_server_destroy(unixctl);
+    agents_destroy();
     for (size_t i = 0; i < n_switches; i++) {
         ofctrl_destroy(switches[i]);
     }
@@ -561,6 +573,7 @@ format_service(const struct cats_service *s, struct ds *out)
             ds_put_cstr(out, "-");
         }
         ds_put_format(out, " state=%s", inst->weight ? "active" : "drained");
+        agents_format_instance(inst, out);
         if (inst->has_mac) {
             ds_put_format(out, " mac="ETH_ADDR_FMT, ETH_ADDR_ARGS(inst->mac));
         }
@@ -774,8 +787,17 @@ cmd_reload(struct unixctl_conn *conn, int argc OVS_UNUSED,
     struct cats_catalog loaded;
     char *error;
 
+    error = agents_reload_acl();
+    if (error) {
+        n_config_errors++;
+        COVERAGE_INC(cats_config_error);
+        VLOG_WARN("reload failed, keeping the running access list: %s",
+                  error);
+        reply_error(conn, error);
+        return;
+    }
     if (!config_file) {
-        reply_error(conn, xstrdup("no --config file was given"));
+        unixctl_command_reply(conn, NULL);
         return;
     }
     cats_catalog_init(&loaded);
@@ -900,6 +922,17 @@ parse_options(int argc, char *argv[])
         OPT_ROLE,
         OPT_GENERATION_ID,
         OPT_PEER_CA_CERT,
+        OPT_GRPC_LISTEN,
+        OPT_GRPC_CERT,
+        OPT_GRPC_KEY,
+        OPT_GRPC_CA,
+        OPT_GRPC_INSECURE,
+        OPT_AGENT_ACL,
+        OPT_AGENT_ALLOW,
+        OPT_AGENT_LEASE,
+        OPT_AGENT_INTERVAL,
+        OPT_AGENT_MAX_RATE,
+        OPT_AGENT_STREAM_RATE,
         VLOG_OPTION_ENUMS,
         DAEMON_OPTION_ENUMS,
         SSL_OPTION_ENUMS,
@@ -918,6 +951,19 @@ parse_options(int argc, char *argv[])
         {"no-default-flows", no_argument, NULL, OPT_NO_DEFAULT_FLOWS},
         {"role", required_argument, NULL, OPT_ROLE},
         {"generation-id", required_argument, NULL, OPT_GENERATION_ID},
+        {"grpc-listen", required_argument, NULL, OPT_GRPC_LISTEN},
+        {"grpc-cert", required_argument, NULL, OPT_GRPC_CERT},
+        {"grpc-key", required_argument, NULL, OPT_GRPC_KEY},
+        {"grpc-ca", required_argument, NULL, OPT_GRPC_CA},
+        {"grpc-insecure", no_argument, NULL, OPT_GRPC_INSECURE},
+        {"agent-acl", required_argument, NULL, OPT_AGENT_ACL},
+        {"agent-allow", required_argument, NULL, OPT_AGENT_ALLOW},
+        {"agent-lease", required_argument, NULL, OPT_AGENT_LEASE},
+        {"agent-report-interval", required_argument, NULL,
+         OPT_AGENT_INTERVAL},
+        {"agent-max-rate", required_argument, NULL, OPT_AGENT_MAX_RATE},
+        {"agent-stream-rate", required_argument, NULL,
+         OPT_AGENT_STREAM_RATE},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         DAEMON_LONG_OPTIONS,
@@ -1028,6 +1074,65 @@ parse_options(int argc, char *argv[])
             stream_ssl_set_peer_ca_cert_file(optarg);
             break;
 
+        case OPT_GRPC_LISTEN:
+            agents_cfg.grpc.listen = optarg;
+            break;
+
+        case OPT_GRPC_CERT:
+            agents_cfg.grpc.tls_cert = optarg;
+            break;
+
+        case OPT_GRPC_KEY:
+            agents_cfg.grpc.tls_key = optarg;
+            break;
+
+        case OPT_GRPC_CA:
+            agents_cfg.grpc.tls_ca = optarg;
+            break;
+
+        case OPT_GRPC_INSECURE:
+            agents_cfg.grpc.allow_insecure = true;
+            break;
+
+        case OPT_AGENT_ACL:
+            agents_cfg.acl_file = optarg;
+            break;
+
+        case OPT_AGENT_ALLOW: {
+            char *list = xstrdup(optarg), *save = NULL;
+
+            for (char *cidr = strtok_r(list, ",", &save); cidr;
+                 cidr = strtok_r(NULL, ",", &save)) {
+                char *error = cats_report_policy_add_prefix(
+                    &agents_cfg.defaults, cidr);
+                if (error) {
+                    ovs_fatal(0, "--agent-allow: %s", error);
+                }
+            }
+            free(list);
+            break;
+        }
+
+        case OPT_AGENT_LEASE:
+            agents_cfg.metrics.lease_ms = parse_int_option(
+                "agent-lease", optarg, 100, 3600000);
+            break;
+
+        case OPT_AGENT_INTERVAL:
+            agents_cfg.metrics.report_interval_ms = parse_int_option(
+                "agent-report-interval", optarg, 10, 3600000);
+            break;
+
+        case OPT_AGENT_MAX_RATE:
+            agents_cfg.metrics.max_report_rate = parse_int_option(
+                "agent-max-rate", optarg, 1, 1000000);
+            break;
+
+        case OPT_AGENT_STREAM_RATE:
+            agents_cfg.grpc.max_stream_rate = parse_int_option(
+                "agent-stream-rate", optarg, 1, 1000000);
+            break;
+
         case '?':
             exit(EXIT_FAILURE);
 
@@ -1036,6 +1141,18 @@ parse_options(int argc, char *argv[])
         }
     }
     free(short_options);
+
+    if (agents_cfg.metrics.lease_ms < agents_cfg.metrics.report_interval_ms) {
+        ovs_fatal(0, "--agent-lease (%u ms) must be at least the report "
+                  "interval (%u ms)", agents_cfg.metrics.lease_ms,
+                  agents_cfg.metrics.report_interval_ms);
+    }
+    if (!agents_cfg.grpc.listen
+        && (agents_cfg.grpc.tls_cert || agents_cfg.grpc.tls_key
+            || agents_cfg.grpc.tls_ca || agents_cfg.acl_file)) {
+        ovs_fatal(0, "--grpc-cert, --grpc-key, --grpc-ca and --agent-acl "
+                  "need --grpc-listen");
+    }
 }
 
 static void
@@ -1088,6 +1205,31 @@ usage(void)
            "  --inactivity-probe=S    OpenFlow echo interval (default 5)\n"
            "  --max-backoff=S         reconnect backoff cap for active "
            "connections (default 2)\n"
+           "\n"
+           "Agent API (gRPC, proto/cats.proto; off unless --grpc-listen):\n"
+           "  --grpc-listen=ADDR      e.g. 127.0.0.1:50051, 0.0.0.0:50051, "
+           "unix:PATH\n"
+           "  --grpc-cert=FILE --grpc-key=FILE\n"
+           "                          TLS (PEM); required off loopback "
+           "unless\n"
+           "  --grpc-insecure         plaintext on any address\n"
+           "  --grpc-ca=FILE          mutual TLS: client CA; a node id must "
+           "be a name\n"
+           "                          in its client certificate\n"
+           "  --agent-acl=FILE        allowed nodes, tokens and prefixes:\n"
+           "                            node ID|* [token=T] "
+           "[allow=CIDR[,CIDR...]]\n"
+           "  --agent-allow=CIDR[,..] prefixes nodes may announce by "
+           "default (any)\n"
+           "  --agent-lease=MS        an instance leaves selection this "
+           "long after\n"
+           "                          its last report (default 3000)\n"
+           "  --agent-report-interval=MS  wanted report interval "
+           "(default 1000)\n"
+           "  --agent-max-rate=N      reports/s per node (default: 10 per "
+           "interval)\n"
+           "  --agent-stream-rate=N   messages/s per stream before decoding "
+           "(200)\n"
            "\n"
            "Daemon:\n"
            "  --unixctl=SOCKET        ovs-appctl control socket\n",

@@ -60,6 +60,15 @@ $(B)/fuzz/fuzz-report: tests/fuzz/fuzz-report.c controller/lib/report.c \
 	    controller/lib/metrics.c controller/lib/catalog.c $(PROTO_C) \
 	    $(OVS_LIBS)
 
+# Python messages for the interop tests and tools (Debian's protoc and
+# python3-protobuf): build/gen/py/proto/cats_pb2.py.
+PROTO_PY := $(PROTO_GEN)/py/proto/cats_pb2.py
+EXTRA_TARGETS += $(PROTO_PY)
+
+$(PROTO_PY): $(PROTO_SRC) | $(B)/.deps-installed
+	@mkdir -p $(PROTO_GEN)/py
+	protoc --proto_path=. --python_out=$(PROTO_GEN)/py $(PROTO_SRC)
+
 .PHONY: clean-proto
 clean: clean-proto
 clean-proto:

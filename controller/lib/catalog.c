@@ -274,6 +274,7 @@ cats_instance_add(struct cats_catalog *cat, struct cats_service *s,
     inst->ip = ip;
     inst->port = port;
     inst->weight = weight;
+    inst->base_weight = weight;
     if (mac) {
         inst->has_mac = true;
         inst->mac = *mac;
@@ -298,6 +299,15 @@ cats_instance_remove(struct cats_catalog *cat, struct cats_instance *inst)
 void
 cats_instance_set_weight(struct cats_catalog *cat, struct cats_instance *inst,
                          uint16_t weight)
+{
+    inst->base_weight = weight;
+    cats_instance_set_effective_weight(cat, inst, weight);
+}
+
+void
+cats_instance_set_effective_weight(struct cats_catalog *cat,
+                                   struct cats_instance *inst,
+                                   uint16_t weight)
 {
     if (inst->weight != weight) {
         inst->weight = weight;
@@ -360,7 +370,7 @@ cats_catalog_sorted_services(const struct cats_catalog *cat, size_t *n)
 static bool
 instance_equal(const struct cats_instance *a, const struct cats_instance *b)
 {
-    return (a->weight == b->weight
+    return (a->base_weight == b->base_weight
             && a->has_mac == b->has_mac
             && (!a->has_mac || eth_addr_equals(a->mac, b->mac)));
 }
@@ -382,7 +392,7 @@ sync_instances(struct cats_catalog *dst, struct cats_service *ds,
         if (!di) {
             char *error;
             int retval = cats_instance_add(dst, ds, si->ip, si->port,
-                                           si->weight,
+                                           si->base_weight,
                                            si->has_mac ? &si->mac : NULL,
                                            &error);
             /* 'src' already passed the same checks. */
@@ -390,7 +400,8 @@ sync_instances(struct cats_catalog *dst, struct cats_service *ds,
         } else if (!instance_equal(di, si)) {
             bool mac_changed = (di->has_mac != si->has_mac
                                 || !eth_addr_equals(di->mac, si->mac));
-            di->weight = si->weight;
+            di->weight = si->base_weight;
+            di->base_weight = si->base_weight;
             di->has_mac = si->has_mac;
             di->mac = si->mac;
             changed(dst, ds, mac_changed);

@@ -418,8 +418,9 @@ is_unicast(ovs_be32 ip)
     return first != 0 && first != 127 && first < 224;
 }
 
-static bool
-prefix_allowed(const struct cats_report_policy *policy, ovs_be32 ip)
+bool
+cats_report_policy_allows(const struct cats_report_policy *policy,
+                          ovs_be32 ip)
 {
     if (!policy->n_prefixes) {
         return true;
@@ -454,7 +455,7 @@ check_ip(const char *where, const char *s,
     if (!is_unicast(*ip)) {
         return field_error(errorp, where, "%s is not a unicast address", s);
     }
-    if (!prefix_allowed(policy, *ip)) {
+    if (!cats_report_policy_allows(policy, *ip)) {
         field_error(errorp, where, "%s is outside the prefixes this node "
                     "may announce", s);
         return EPERM;
@@ -1073,6 +1074,36 @@ cats_report_telemetry_destroy(struct cats_report_telemetry *t)
     }
 }
 
+/* ListServicesRequest. */
+int
+cats_report_decode_list_services(const void *data, size_t size,
+                                 const struct cats_report_policy *policy,
+                                 char service[CATS_NAME_MAX + 1],
+                                 char **errorp)
+{
+    struct decoder d;
+    ProtobufCMessage *msg;
+    int error = 0;
+
+    service[0] = '\0';
+    *errorp = NULL;
+    msg = decode(&cats__v1__list_services_request__descriptor, data, size,
+                 policy, &d, &error, errorp);
+    if (msg) {
+        const Cats__V1__ListServicesRequest *pb = (const void *) msg;
+
+        if (pb->service[0] || string_has_nul(pb->service)) {
+            error = check_service("service", pb->service, policy, service,
+                                  errorp);
+        }
+        release(msg, &d);
+    }
+    if (error) {
+        service[0] = '\0';
+    }
+    return error;
+}
+
 /* Replies. */
 
 static void
@@ -1130,4 +1161,149 @@ cats_report_encode_telemetry_ack(const struct cats_report_ack *ack,
         pb.error_seq = ack->error_seq;
     }
     encode(&pb.base, out);
+}
+
+/* Fills 'pb' from 'v'; returns 'pb', or NULL if 'v' is NULL. */
+static Cats__V1__Metrics *
+metrics_to_pb(const struct cats_metric_values *v, Cats__V1__Metrics *pb)
+{
+    if (!v) {
+        return NULL;
+    }
+    cats__v1__metrics__init(pb);
+#define PUT_METRIC(FIELD, CASE, METRIC, TYPE)                           \
+    if (cats_metric_values_has(v, METRIC)) {                            \
+        pb->_##FIELD##_case = CATS__V1__METRICS___##CASE##_##CASE;      \
+        pb->FIELD = (TYPE) v->value[METRIC];                            \
+    }
+    PUT_METRIC(cpu_utilization, CPU_UTILIZATION, CATS_METRIC_CPU, double);
+    PUT_METRIC(gpu_utilization, GPU_UTILIZATION, CATS_METRIC_GPU, double);
+    PUT_METRIC(memory_utilization, MEMORY_UTILIZATION, CATS_METRIC_MEMORY,
+               double);
+    PUT_METRIC(gpu_memory_utilization, GPU_MEMORY_UTILIZATION,
+               CATS_METRIC_GPU_MEMORY, double);
+    PUT_METRIC(load_average_per_cpu, LOAD_AVERAGE_PER_CPU, CATS_METRIC_LOAD,
+               double);
+    PUT_METRIC(requests_in_flight, REQUESTS_IN_FLIGHT, CATS_METRIC_IN_FLIGHT,
+               uint32_t);
+    PUT_METRIC(queue_depth, QUEUE_DEPTH, CATS_METRIC_QUEUE, uint32_t);
+    PUT_METRIC(latency_ms, LATENCY_MS, CATS_METRIC_LATENCY, double);
+    PUT_METRIC(requests_per_second, REQUESTS_PER_SECOND, CATS_METRIC_RPS,
+               double);
+    PUT_METRIC(tokens_per_second, TOKENS_PER_SECOND, CATS_METRIC_TPS,
+               double);
+#undef PUT_METRIC
+    return pb;
+}
+
+static Cats__V1__Health
+health_to_pb(enum cats_health h)
+{
+    switch (h) {
+    case CATS_HEALTH_SERVING:
+        return CATS__V1__HEALTH__HEALTH_SERVING;
+    case CATS_HEALTH_NOT_SERVING:
+        return CATS__V1__HEALTH__HEALTH_NOT_SERVING;
+    case CATS_HEALTH_DRAINING:
+        return CATS__V1__HEALTH__HEALTH_DRAINING;
+    }
+    return CATS__V1__HEALTH__HEALTH_UNSPECIFIED;
+}
+
+void
+cats_report_encode_services(const struct cats_report_service_info *svcs,
+                            size_t n, struct ofpbuf *out)
+{
+    Cats__V1__ListServicesReply reply = CATS__V1__LIST_SERVICES_REPLY__INIT;
+    Cats__V1__ServiceInfo *spb, **sptrs;
+    size_t n_insts = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        n_insts += svcs[i].n_instances;
+    }
+
+    /* One allocation per kind of object; strings point into 'strings'. */
+    struct inst_pb {
+        Cats__V1__InstanceInfo info;
+        Cats__V1__Metrics last, smoothed;
+        Cats__V1__Scores scores;
+        char ip[INET_ADDRSTRLEN];
+    } *ipb = xcalloc(n_insts ? n_insts : 1, sizeof *ipb);
+    Cats__V1__InstanceInfo **iptrs = xcalloc(n_insts ? n_insts : 1,
+                                             sizeof *iptrs);
+    char (*vips)[INET_ADDRSTRLEN] = xcalloc(n ? n : 1, sizeof *vips);
+
+    spb = xcalloc(n ? n : 1, sizeof *spb);
+    sptrs = xcalloc(n ? n : 1, sizeof *sptrs);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        const struct cats_report_service_info *s = &svcs[i];
+        Cats__V1__ServiceInfo *sp = &spb[i];
+
+        cats__v1__service_info__init(sp);
+        sp->name = CONST_CAST(char *, s->name);
+        snprintf(vips[i], sizeof vips[i], IP_FMT, IP_ARGS(s->vip));
+        sp->vip = vips[i];
+        sp->port = s->port;
+        sp->protocol = CONST_CAST(char *, s->proto == IPPROTO_UDP
+                                  ? "udp" : "tcp");
+        sp->n_instances = s->n_instances;
+        sp->instances = &iptrs[k];
+        for (size_t j = 0; j < s->n_instances; j++, k++) {
+            const struct cats_report_instance_info *ii = &s->instances[j];
+            struct inst_pb *p = &ipb[k];
+            Cats__V1__InstanceInfo *ip = &p->info;
+
+            cats__v1__instance_info__init(ip);
+            snprintf(p->ip, sizeof p->ip, IP_FMT, IP_ARGS(ii->ip));
+            ip->ip = p->ip;
+            ip->port = ii->port;
+            ip->weight = ii->weight;
+            ip->configured_weight = ii->configured_weight;
+            ip->node_id = CONST_CAST(char *, ii->node_id ? ii->node_id : "");
+            ip->lease_state = (Cats__V1__LeaseState) ii->lease_state;
+            ip->health = health_to_pb(ii->health);
+            ip->capacity = ii->capacity;
+            ip->lease_remaining_ms = ii->lease_remaining_ms;
+            ip->last_report_age_ms = ii->last_report_age_ms;
+            ip->last = metrics_to_pb(ii->last, &p->last);
+            ip->smoothed = metrics_to_pb(ii->smoothed, &p->smoothed);
+            if (ii->scores_present) {
+                Cats__V1__Scores *sc = &p->scores;
+                uint32_t bits = ii->scores_present;
+
+                cats__v1__scores__init(sc);
+                if (bits & (1u << CATS_SCORE_COMPUTING)) {
+                    sc->_computing_case
+                        = CATS__V1__SCORES___COMPUTING_COMPUTING;
+                    sc->computing = ii->scores[CATS_SCORE_COMPUTING];
+                }
+                if (bits & (1u << CATS_SCORE_OCCUPANCY)) {
+                    sc->_occupancy_case
+                        = CATS__V1__SCORES___OCCUPANCY_OCCUPANCY;
+                    sc->occupancy = ii->scores[CATS_SCORE_OCCUPANCY];
+                }
+                if (bits & (1u << CATS_SCORE_DELAY)) {
+                    sc->_delay_case = CATS__V1__SCORES___DELAY_DELAY;
+                    sc->delay = ii->scores[CATS_SCORE_DELAY];
+                }
+                if (bits & (1u << CATS_SCORE_L2)) {
+                    sc->_l2_case = CATS__V1__SCORES___L2_L2;
+                    sc->l2 = ii->scores[CATS_SCORE_L2];
+                }
+                ip->scores = sc;
+            }
+            iptrs[k] = ip;
+        }
+        sptrs[i] = sp;
+    }
+    reply.n_services = n;
+    reply.services = sptrs;
+    encode(&reply.base, out);
+
+    free(sptrs);
+    free(spb);
+    free(vips);
+    free(iptrs);
+    free(ipb);
 }

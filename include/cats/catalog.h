@@ -46,7 +46,12 @@ struct cats_instance {
     struct cats_service *service;   /* Owning service. */
     ovs_be32 ip;                    /* Instance address. */
     uint16_t port;                  /* Instance L4 port, host order. */
-    uint16_t weight;                /* 0 means drained: no new connections. */
+    uint16_t weight;                /* In use: what the dataplane gets.
+                                     * 0: no new connections. */
+    uint16_t base_weight;           /* Configured (config file,
+                                     * cats/set-weight, cats/drain); the
+                                     * agents' load rule scales it into
+                                     * 'weight'. */
     bool has_mac;                   /* 'mac' configured statically? */
     struct eth_addr mac;
 };
@@ -104,8 +109,14 @@ int cats_instance_add(struct cats_catalog *, struct cats_service *,
                       ovs_be32 ip, uint16_t port, uint16_t weight,
                       const struct eth_addr *mac, char **errorp);
 void cats_instance_remove(struct cats_catalog *, struct cats_instance *);
+/* Sets the configured weight, and the weight in use to the same value
+ * (the load rule, if any, adjusts it afterward). */
 void cats_instance_set_weight(struct cats_catalog *, struct cats_instance *,
                               uint16_t weight);
+/* Sets only the weight in use. */
+void cats_instance_set_effective_weight(struct cats_catalog *,
+                                        struct cats_instance *,
+                                        uint16_t weight);
 
 /* Returns the instances of 's' in a stable order (by address, then port),
  * in a malloc'd array of '*n' pointers that the caller frees. */

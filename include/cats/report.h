@@ -164,6 +164,10 @@ void cats_report_policy_destroy(struct cats_report_policy *);
 char *cats_report_policy_add_prefix(struct cats_report_policy *,
                                     const char *cidr) OVS_WARN_UNUSED_RESULT;
 
+/* True if 'ip' is inside one of the policy's prefixes (or it has none). */
+bool cats_report_policy_allows(const struct cats_report_policy *,
+                               ovs_be32 ip);
+
 /* A 'service_exists' callback: 'catalog' is a const struct cats_catalog *.
  * The caller must keep the catalog from changing while decoding. */
 bool cats_report_catalog_has_service(const char *name, const void *catalog);
@@ -269,6 +273,14 @@ int cats_report_decode_telemetry(const void *data, size_t size,
                                  char **errorp) OVS_WARN_UNUSED_RESULT;
 void cats_report_telemetry_destroy(struct cats_report_telemetry *);
 
+/* ListServicesRequest: stores the requested service name in 'service',
+ * or "" for all services.  A name is checked like the others (ENOENT for
+ * an unknown service, through the policy). */
+int cats_report_decode_list_services(const void *data, size_t size,
+                                     const struct cats_report_policy *,
+                                     char service[CATS_NAME_MAX + 1],
+                                     char **errorp) OVS_WARN_UNUSED_RESULT;
+
 /* Replies.  Each appends one encoded message to 'out'. */
 struct cats_report_ack {
     uint64_t seq;               /* Highest seq accepted. */
@@ -287,6 +299,53 @@ void cats_report_encode_ack(const struct cats_report_ack *,
                             struct ofpbuf *out);
 void cats_report_encode_telemetry_ack(const struct cats_report_ack *,
                                       struct ofpbuf *out);
+
+/* ListServicesReply, from plain structures (see message ServiceInfo in
+ * proto/cats.proto for the meaning of each field). */
+enum cats_lease_state {
+    CATS_LEASE_STATIC = 1,      /* No agent reports on it. */
+    CATS_LEASE_ACTIVE = 2,
+    CATS_LEASE_UNHEALTHY = 3,
+    CATS_LEASE_EXPIRED = 4,
+};
+
+/* Bits of 'scores_present' and indexes into 'scores'. */
+enum cats_report_score {
+    CATS_SCORE_COMPUTING,
+    CATS_SCORE_OCCUPANCY,
+    CATS_SCORE_DELAY,
+    CATS_SCORE_L2,
+    CATS_N_SCORES
+};
+
+struct cats_report_instance_info {
+    ovs_be32 ip;
+    uint16_t port;
+    uint16_t weight;                /* In use now. */
+    uint16_t configured_weight;
+    const char *node_id;            /* NULL: no agent registered it. */
+    enum cats_lease_state lease_state;
+    enum cats_health health;
+    uint32_t capacity;
+    uint64_t lease_remaining_ms;
+    uint64_t last_report_age_ms;
+    const struct cats_metric_values *last;      /* NULL: none. */
+    const struct cats_metric_values *smoothed;  /* NULL: none. */
+    uint32_t scores_present;        /* 1u << enum cats_report_score. */
+    double scores[CATS_N_SCORES];
+};
+
+struct cats_report_service_info {
+    const char *name;
+    ovs_be32 vip;
+    uint16_t port;                  /* Host order. */
+    uint8_t proto;                  /* IPPROTO_TCP or IPPROTO_UDP. */
+    size_t n_instances;
+    const struct cats_report_instance_info *instances;
+};
+
+void cats_report_encode_services(const struct cats_report_service_info *,
+                                 size_t n, struct ofpbuf *out);
 
 /* gRPC status codes (the numbering of grpc_status_code in grpc/status.h
  * and of google.rpc.Code, fixed by the gRPC specification). */

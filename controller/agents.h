@@ -1,0 +1,56 @@
+/*
+ * ovs-cats: the controller's side of the agent API.
+ *
+ * Owns the metrics store (include/cats/metrics.h) and the telemetry
+ * table, takes the validated events of the gRPC server module
+ * (grpc-server.h) in the main loop, applies them, answers them, and turns
+ * load into the weights in use of catalog instances (the inverse-load
+ * rule of metrics.h, scaled from each instance's configured weight).  An
+ * instance no agent reports on keeps its configured weight.
+ *
+ * Main thread only.
+ */
+
+#ifndef CATS_AGENTS_H
+#define CATS_AGENTS_H 1
+
+#include <stdbool.h>
+
+#include "cats/metrics.h"
+#include "cats/report.h"
+#include "grpc-server.h"
+
+struct cats_catalog;
+struct ds;
+
+struct agents_config {
+    struct cats_grpc_server_options grpc;   /* 'listen' NULL: disabled. */
+    const char *acl_file;                   /* NULL: no access list. */
+    struct cats_report_policy defaults;     /* Limits, default prefixes. */
+    struct cats_metrics_config metrics;
+};
+
+void agents_config_init(struct agents_config *);
+
+/* Starts the agent API if 'cfg->grpc.listen' is set.  Exits with a clear
+ * message on a bad access list or an unusable address. */
+void agents_init(const struct agents_config *, struct cats_catalog *);
+void agents_destroy(void);
+
+/* Takes and applies what the agents sent, expires leases, and updates the
+ * weights in use of 'catalog'.  Call before the flow model runs. */
+void agents_run(struct cats_catalog *);
+void agents_wait(void);
+
+/* Reloads the access list file.  Returns NULL or an error message (the
+ * old list stays). */
+char *agents_reload_acl(void) OVS_WARN_UNUSED_RESULT;
+
+/* Appends the agent view of 'inst' (" agent=NODE lease=active l2=7.2"),
+ * nothing if no agent registered it. */
+struct cats_instance;
+void agents_format_instance(const struct cats_instance *, struct ds *);
+
+void agents_register_commands(void);
+
+#endif /* agents.h */
