@@ -517,13 +517,16 @@ check_metrics(const char *where, const Cats__V1__Metrics *pb,
 #define CHECK_METRIC(FIELD, METRIC)                                     \
     do {                                                                \
         if (pb->_##FIELD##_case) {                                      \
-            char *w = xasprintf("%s%s", where, #FIELD);                 \
             double x;                                                   \
-            int error = check_double(w, pb->FIELD,                      \
+            int error = check_double("", pb->FIELD,                     \
                                      metric_info[METRIC].max, &x,       \
                                      errorp);                           \
-            free(w);                                                    \
             if (error) {                                                \
+                /* Name the field only on error: reports are hot. */    \
+                char *msg = *errorp;                                    \
+                *errorp = xasprintf("field '%s%s%s", where, #FIELD,     \
+                                    msg + strlen("field '"));           \
+                free(msg);                                              \
                 return error;                                           \
             }                                                           \
             set_metric(out, METRIC, x);                                 \
