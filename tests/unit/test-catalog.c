@@ -934,6 +934,55 @@ test_sync_from_empty_removes_everything(void **state)
     cats_catalog_destroy(&src);
 }
 
+/* The weight in use and the configured weight: the load rule sets the
+ * first only; an operator's weight sets both; a reload that leaves the
+ * configured weight alone leaves the load-driven one alone too. */
+static void
+test_effective_weight_is_separate_from_configured(void **state)
+{
+    struct cats_catalog *cat = *state;
+    struct cats_catalog src;
+    struct cats_instance *inst;
+    struct cats_service *s, *ss;
+    uint64_t seqno;
+
+    s = add_service(cat, "web", "10.0.0.1", IPPROTO_TCP, 80);
+    add_instance(cat, s, "10.0.0.11", 80, 100, NULL);
+    inst = cats_instance_find(s, ip("10.0.0.11"), 80);
+    assert_int_equal(inst->weight, 100);
+    assert_int_equal(inst->base_weight, 100);
+
+    seqno = cat->seqno;
+    cats_instance_set_effective_weight(cat, inst, 25);
+    assert_int_equal(inst->weight, 25);
+    assert_int_equal(inst->base_weight, 100);
+    assert_true(cat->seqno > seqno);
+
+    /* Same configuration again: nothing changes, the 25 stays. */
+    cats_catalog_init(&src);
+    ss = add_service(&src, "web", "10.0.0.1", IPPROTO_TCP, 80);
+    add_instance(&src, ss, "10.0.0.11", 80, 100, NULL);
+    seqno = cat->seqno;
+    cats_catalog_sync(cat, &src);
+    assert_int_equal(cat->seqno, seqno);
+    assert_int_equal(inst->weight, 25);
+
+    /* A new configured weight replaces both. */
+    cats_instance_set_weight(&src, cats_instance_find(ss, ip("10.0.0.11"),
+                                                      80), 40);
+    cats_catalog_sync(cat, &src);
+    assert_int_equal(inst->weight, 40);
+    assert_int_equal(inst->base_weight, 40);
+    assert_true(cat->seqno > seqno);
+
+    /* And so does an operator's set-weight. */
+    cats_instance_set_effective_weight(cat, inst, 7);
+    cats_instance_set_weight(cat, inst, 60);
+    assert_int_equal(inst->weight, 60);
+    assert_int_equal(inst->base_weight, 60);
+    cats_catalog_destroy(&src);
+}
+
 #define T(NAME) \
     cmocka_unit_test_setup_teardown(NAME, setup_catalog, teardown_catalog)
 
@@ -956,6 +1005,7 @@ main(void)
         T(test_instance_add_rejects_port_0_zero_address_and_vip),
         T(test_instance_limit_gives_enospc_and_changes_nothing),
         T(test_instance_set_weight_bumps_seqno_only_on_change),
+        T(test_effective_weight_is_separate_from_configured),
         T(test_change_seqno_bumps_only_for_changed_service),
         T(test_sorted_instances_are_by_address_then_port),
         T(test_sorted_services_are_by_id),
