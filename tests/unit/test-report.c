@@ -1614,6 +1614,144 @@ test_metric_table_matches_the_proto(void **state OVS_UNUSED)
     assert_string_equal(cats_metric_name(CATS_N_METRICS), "unknown");
 }
 
+/* ListServicesRequest: "" for all, a known name, refusals. */
+static void
+test_list_services_request(void **state)
+{
+    struct fixture *fx = *state;
+    Cats__V1__ListServicesRequest rq = CATS__V1__LIST_SERVICES_REQUEST__INIT;
+    char name[CATS_NAME_MAX + 1];
+    static const uint8_t garbage[] = { 0xff, 0xff, 0xff };
+    struct bytes b;
+    char *error;
+
+    b = encode(&rq.base);
+    assert_int_equal(cats_report_decode_list_services(b.data, b.size,
+                                                      &fx->policy, name,
+                                                      &error), 0);
+    assert_string_equal(name, "");
+    assert_null(error);
+    free(b.data);
+
+    rq.service = "llm";
+    b = encode(&rq.base);
+    assert_int_equal(cats_report_decode_list_services(b.data, b.size,
+                                                      &fx->policy, name,
+                                                      &error), 0);
+    assert_string_equal(name, "llm");
+    free(b.data);
+
+    rq.service = "nosuch";
+    b = encode(&rq.base);
+    assert_int_equal(cats_report_decode_list_services(b.data, b.size,
+                                                      &fx->policy, name,
+                                                      &error), ENOENT);
+    assert_string_equal(name, "");
+    assert_non_null(strstr(error, "unknown service 'nosuch'"));
+    free(error);
+    free(b.data);
+
+    rq.service = "has blank";
+    b = encode(&rq.base);
+    assert_int_equal(cats_report_decode_list_services(b.data, b.size,
+                                                      &fx->policy, name,
+                                                      &error), EINVAL);
+    free(error);
+    free(b.data);
+
+    assert_int_equal(cats_report_decode_list_services(garbage,
+                                                      sizeof garbage,
+                                                      &fx->policy, name,
+                                                      &error), EBADMSG);
+    free(error);
+}
+
+/* ListServicesReply: every field, decoded back with protobuf-c. */
+static void
+test_list_services_reply_encodes(void **state OVS_UNUSED)
+{
+    struct cats_metric_values last = { .present = 1u << CATS_METRIC_CPU
+                                       | 1u << CATS_METRIC_IN_FLIGHT };
+    struct cats_report_instance_info insts[2];
+    struct cats_report_service_info svc;
+    Cats__V1__ListServicesReply *r;
+    struct ofpbuf out;
+
+    last.value[CATS_METRIC_CPU] = 0.25;
+    last.value[CATS_METRIC_IN_FLIGHT] = 7;
+    memset(insts, 0, sizeof insts);
+    insts[0].ip = ip("10.0.0.11");
+    insts[0].port = 80;
+    insts[0].weight = 25;
+    insts[0].configured_weight = 100;
+    insts[0].node_id = "n1";
+    insts[0].lease_state = CATS_LEASE_ACTIVE;
+    insts[0].health = CATS_HEALTH_DRAINING;
+    insts[0].capacity = 4;
+    insts[0].lease_remaining_ms = 1200;
+    insts[0].last_report_age_ms = 300;
+    insts[0].last = &last;
+    insts[0].smoothed = &last;
+    insts[0].scores_present = (1u << CATS_SCORE_OCCUPANCY
+                               | 1u << CATS_SCORE_L2);
+    insts[0].scores[CATS_SCORE_OCCUPANCY] = 3.6;
+    insts[0].scores[CATS_SCORE_L2] = 3.6;
+    insts[1].ip = ip("10.0.0.12");
+    insts[1].port = 8080;
+    insts[1].weight = 100;
+    insts[1].configured_weight = 100;
+    insts[1].lease_state = CATS_LEASE_STATIC;
+    svc = (struct cats_report_service_info) {
+        .name = "web", .vip = ip("10.0.0.100"), .port = 80,
+        .proto = IPPROTO_UDP, .n_instances = 2, .instances = insts,
+    };
+
+    ofpbuf_init(&out, 0);
+    cats_report_encode_services(&svc, 1, &out);
+    r = cats__v1__list_services_reply__unpack(NULL, out.size, out.data);
+    assert_non_null(r);
+    assert_int_equal(r->n_services, 1);
+    assert_string_equal(r->services[0]->name, "web");
+    assert_string_equal(r->services[0]->vip, "10.0.0.100");
+    assert_int_equal(r->services[0]->port, 80);
+    assert_string_equal(r->services[0]->protocol, "udp");
+    assert_int_equal(r->services[0]->n_instances, 2);
+
+    const Cats__V1__InstanceInfo *a = r->services[0]->instances[0];
+    assert_string_equal(a->ip, "10.0.0.11");
+    assert_int_equal(a->port, 80);
+    assert_int_equal(a->weight, 25);
+    assert_int_equal(a->configured_weight, 100);
+    assert_string_equal(a->node_id, "n1");
+    assert_int_equal(a->lease_state,
+                     CATS__V1__LEASE_STATE__LEASE_STATE_ACTIVE);
+    assert_int_equal(a->health, CATS__V1__HEALTH__HEALTH_DRAINING);
+    assert_int_equal(a->capacity, 4);
+    assert_int_equal(a->lease_remaining_ms, 1200);
+    assert_int_equal(a->last_report_age_ms, 300);
+    assert_non_null(a->last);
+    assert_int_equal(a->last->_cpu_utilization_case,
+                     CATS__V1__METRICS___CPU_UTILIZATION_CPU_UTILIZATION);
+    assert_true(a->last->cpu_utilization == 0.25);
+    assert_int_equal(a->last->requests_in_flight, 7);
+    assert_int_equal(a->last->_gpu_utilization_case, 0);
+    assert_non_null(a->scores);
+    assert_int_equal(a->scores->_computing_case, 0);
+    assert_true(a->scores->occupancy == 3.6);
+    assert_true(a->scores->l2 == 3.6);
+
+    const Cats__V1__InstanceInfo *b = r->services[0]->instances[1];
+    assert_string_equal(b->ip, "10.0.0.12");
+    assert_string_equal(b->node_id, "");
+    assert_int_equal(b->lease_state,
+                     CATS__V1__LEASE_STATE__LEASE_STATE_STATIC);
+    assert_null(b->last);
+    assert_null(b->scores);
+
+    cats__v1__list_services_reply__free_unpacked(r, NULL);
+    ofpbuf_uninit(&out);
+}
+
 #define T(NAME) cmocka_unit_test_setup_teardown(NAME, setup, teardown)
 
 int
@@ -1645,6 +1783,8 @@ main(void)
         T(test_telemetry_decodes_links_and_pfc),
         T(test_telemetry_unknown_link_kind_is_left_out),
         T(test_telemetry_each_bad_field_is_named),
+        T(test_list_services_request),
+        cmocka_unit_test(test_list_services_reply_encodes),
         cmocka_unit_test(test_register_reply_encodes),
         cmocka_unit_test(test_ack_carries_lease_interval_and_grpc_status),
         cmocka_unit_test(test_telemetry_ack_encodes),
