@@ -1114,8 +1114,10 @@ parse_instance(const char *arg)
     free(copy);
 }
 
-/* Checks --controller=HOST:PORT and says whether HOST is a loopback
- * address. */
+/* Checks --controller=HOST:PORT or unix:PATH and says whether it stays
+ * on this machine (a loopback address or a unix socket).  A unix socket
+ * is how agents inside network namespaces (Mininet hosts, containers
+ * sharing the file system) reach a controller in another one. */
 static bool
 parse_controller(const char *arg)
 {
@@ -1124,10 +1126,17 @@ parse_controller(const char *arg)
     char *host;
     bool loopback;
 
+    if (!strncmp(arg, "unix:", 5)) {
+        if (!arg[5] || strlen(arg + 5) >= 108) {
+            ovs_fatal(0, "--controller=%s: unix:PATH needs a socket path "
+                      "of 1 to 107 bytes", arg);
+        }
+        return true;
+    }
     if (!colon || colon == arg || !str_to_uint(colon + 1, 10, &port)
         || !port || port > 65535) {
         ovs_fatal(0, "--controller=%s: expected HOST:PORT with PORT 1 to "
-                  "65535", arg);
+                  "65535, or unix:PATH", arg);
     }
     host = xmemdup0(arg, colon - arg);
     if (host[0] == '[') {
@@ -1340,7 +1349,9 @@ usage(void)
            "\n"
            "Controller:\n"
            "  --controller=HOST:PORT  cats-controller's agent API "
-           "(required)\n"
+           "(required),\n"
+           "                          or unix:PATH (--grpc-listen="
+           "unix:PATH)\n"
            "  --node-id=ID            this node's id (default: the "
            "hostname)\n"
            "  --token=FILE            send 'authorization: Bearer TOKEN' "

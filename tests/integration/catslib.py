@@ -134,12 +134,13 @@ class ControllerBackend:
     """build/cats-controller driven through ovs-appctl."""
     static = False
 
-    def __init__(self, args, site, workdir, instances):
+    def __init__(self, args, site, workdir, instances, extra_args=()):
         self.site = site
         self.instances = instances          # [(ip, port, weight)]
         self.ctl = CatsController(
             args.controller, workdir,
-            service_config(SERVICE, site.vip, site.service_port, instances))
+            service_config(SERVICE, site.vip, site.service_port, instances),
+            extra_args=extra_args)
 
     def start(self, timeout=15.0):
         """Start the controller, point the bridge at it, cats/sync (which
@@ -200,7 +201,7 @@ class StaticBackend:
     """The ovs-ofctl reference pipeline (no controller)."""
     static = True
 
-    def __init__(self, args, site, workdir, instances):
+    def __init__(self, args, site, workdir, instances, extra_args=()):
         self.site = site
         self.pipe = StaticPipeline(site.bridge, site.vip, site.service_port,
                                    [list(i) for i in instances])
@@ -256,13 +257,16 @@ class Test:
     t.workdir; reports every declared check exactly once."""
 
     def __init__(self, description, checks, n_clients=2, n_instances=3,
-                 weights=None):
+                 weights=None, controller_args=None):
         self.description = description
         self.checks = list(checks)
         self.reported = {}
         self.n_clients = n_clients
         self.n_instances = n_instances
         self.weights = weights or [100] * n_instances
+        # Extra cats-controller options; a callable gets the scratch
+        # directory (for paths inside it).
+        self.controller_args = controller_args
         self.args = None
         self.site = None
         self.backend = None
@@ -326,7 +330,11 @@ class Test:
                     self.site = site
                     site.start_servers()
                     cls = StaticBackend if args.static else ControllerBackend
-                    self.backend = cls(args, site, tmp, self.instances())
+                    extra = self.controller_args or ()
+                    if callable(extra):
+                        extra = extra(tmp)
+                    self.backend = cls(args, site, tmp, self.instances(),
+                                       extra_args=extra)
                     try:
                         self.backend.start()
                         body(self)
