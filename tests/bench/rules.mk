@@ -1,0 +1,34 @@
+# tests/bench/: agent-load, the load generator for the cats.v1.Agent gRPC
+# API, and 'make bench-agent', which runs it against a private controller
+# (tests/bench/agent.py).  Included by the top-level Makefile, after
+# proto/rules.mk (PROTO_H, PROTO_OBJ, PROTO_GEN).
+#
+# agent-load needs neither libopenvswitch nor libcats: gRPC core, the
+# generated protobuf-c code and libc.
+
+# Read before the top-level 'all' rule: without this, the first rule below
+# would become the default goal of a bare 'make'.
+.DEFAULT_GOAL := all
+
+AGENT_LOAD := $(B)/tests/bench/agent-load
+AGENT_LOAD_OBJ := $(B)/tests/bench/agent-load.o
+
+EXTRA_TARGETS += $(AGENT_LOAD)
+
+# Explicit rules: they take precedence over the generic $(B)/%.o and
+# $(B)/tests/% patterns (which would want libopenvswitch and cmocka).
+$(AGENT_LOAD_OBJ): tests/bench/agent-load.c $(PROTO_H) \
+		| $(B)/.deps-installed
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(WARN) -std=gnu11 -I$(PROTO_GEN) $(GRPC_CFLAGS) \
+	    -MMD -MP -c $< -o $@
+
+$(AGENT_LOAD): $(AGENT_LOAD_OBJ) $(PROTO_OBJ)
+	$(CC) $(CFLAGS) -o $@ $(AGENT_LOAD_OBJ) $(PROTO_OBJ) $(GRPC_LIBS) \
+	    -lprotobuf-c -lpthread -lm
+
+# Shape: BENCH_STREAMS, BENCH_CONNECTIONS, BENCH_RATE, BENCH_DURATION,
+# BENCH_WARMUP, BENCH_THREADS (see tests/bench/README.md).
+.PHONY: bench-agent
+bench-agent: $(CONTROLLER) $(AGENT_LOAD)
+	@/usr/bin/python3 tests/bench/agent.py --build-dir $(B)
