@@ -1,23 +1,29 @@
-# topologies/tools/: the pure parts of the workload tools of the Mininet
-# topologies (included by the top-level Makefile).
+# topologies/tools/: cats-serve, a workload tool of the
+# Mininet topologies (included by the top-level Makefile).
 #
-# Plain C with libc and libm only, not libopenvswitch, so that the tools
-# built on it run on any host, inside any namespace.
+# Plain C linked with libc, libm and pthread only, not libopenvswitch: it
+# runs on any host, inside any namespace, with nothing else built.
 
 # Read before the top-level 'all' rule: without this, the first rule below
 # would become the default goal of a bare 'make'.
 .DEFAULT_GOAL := all
 
 WL_DIR := topologies/tools
-WL_LIB_SRCS := $(WL_DIR)/workload.c
+WL_LIB_SRCS := $(WL_DIR)/workload.c $(WL_DIR)/wl-io.c
 WL_LIB_OBJS := $(patsubst %.c,$(B)/%.o,$(WL_LIB_SRCS))
 WL_CFLAGS := -O2 -g $(WARN) -std=gnu11 -D_GNU_SOURCE
+
+CATS_SERVE := $(B)/cats-serve
+EXTRA_TARGETS += $(CATS_SERVE)
 
 # More specific than the top-level $(B)/%.o, which would want
 # libopenvswitch's headers built first.
 $(B)/$(WL_DIR)/%.o: $(WL_DIR)/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(WL_CFLAGS) -MMD -MP -c $< -o $@
+
+$(CATS_SERVE): $(B)/$(WL_DIR)/cats-serve.o $(WL_LIB_OBJS)
+	$(CC) $(WL_CFLAGS) -o $@ $^ -lm -lpthread
 
 # Unit tests of the pure parts: the generic $(B)/tests/% rule links them
 # with libcats, libopenvswitch and cmocka, plus this object.
@@ -38,6 +44,6 @@ $(B)/fuzz/fuzz-workload: tests/fuzz/fuzz-workload.c $(WL_DIR)/workload.c \
 .PHONY: clean-tools
 clean: clean-tools
 clean-tools:
-	rm -rf $(B)/$(WL_DIR)
+	rm -rf $(B)/$(WL_DIR) $(CATS_SERVE)
 
 -include $(wildcard $(B)/$(WL_DIR)/*.d)
