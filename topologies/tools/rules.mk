@@ -1,8 +1,8 @@
-# topologies/tools/: cats-serve, a workload tool of the
+# topologies/tools/: cats-serve and cats-load, the workload tools of the
 # Mininet topologies (included by the top-level Makefile).
 #
-# Plain C linked with libc, libm and pthread only, not libopenvswitch: it
-# runs on any host, inside any namespace, with nothing else built.
+# Plain C linked with libc, libm and pthread only, not libopenvswitch: they
+# run on any host, inside any namespace, with nothing else built.
 
 # Read before the top-level 'all' rule: without this, the first rule below
 # would become the default goal of a bare 'make'.
@@ -14,7 +14,8 @@ WL_LIB_OBJS := $(patsubst %.c,$(B)/%.o,$(WL_LIB_SRCS))
 WL_CFLAGS := -O2 -g $(WARN) -std=gnu11 -D_GNU_SOURCE
 
 CATS_SERVE := $(B)/cats-serve
-EXTRA_TARGETS += $(CATS_SERVE)
+CATS_LOAD := $(B)/cats-load
+EXTRA_TARGETS += $(CATS_SERVE) $(CATS_LOAD)
 
 # More specific than the top-level $(B)/%.o, which would want
 # libopenvswitch's headers built first.
@@ -24,6 +25,9 @@ $(B)/$(WL_DIR)/%.o: $(WL_DIR)/%.c
 
 $(CATS_SERVE): $(B)/$(WL_DIR)/cats-serve.o $(WL_LIB_OBJS)
 	$(CC) $(WL_CFLAGS) -o $@ $^ -lm -lpthread
+
+$(CATS_LOAD): $(B)/$(WL_DIR)/cats-load.o $(WL_LIB_OBJS)
+	$(CC) $(WL_CFLAGS) -o $@ $^ -lm
 
 # Unit tests of the pure parts: the generic $(B)/tests/% rule links them
 # with libcats, libopenvswitch and cmocka, plus this object.
@@ -44,6 +48,6 @@ $(B)/fuzz/fuzz-workload: tests/fuzz/fuzz-workload.c $(WL_DIR)/workload.c \
 .PHONY: clean-tools
 clean: clean-tools
 clean-tools:
-	rm -rf $(B)/$(WL_DIR) $(CATS_SERVE)
+	rm -rf $(B)/$(WL_DIR) $(CATS_SERVE) $(CATS_LOAD)
 
 -include $(wildcard $(B)/$(WL_DIR)/*.d)
