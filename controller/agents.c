@@ -567,6 +567,7 @@ agents_run(struct cats_catalog *cat)
             }
             cats_grpc_event_destroy(ev);
         }
+        cats_grpc_server_run(server);
     }
 
     /* Registrations, removals, lease expiries and configured weights need

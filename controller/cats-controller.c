@@ -933,6 +933,7 @@ parse_options(int argc, char *argv[])
         OPT_AGENT_INTERVAL,
         OPT_AGENT_MAX_RATE,
         OPT_AGENT_STREAM_RATE,
+        OPT_AGENT_ACK_INTERVAL,
         VLOG_OPTION_ENUMS,
         DAEMON_OPTION_ENUMS,
         SSL_OPTION_ENUMS,
@@ -964,6 +965,8 @@ parse_options(int argc, char *argv[])
         {"agent-max-rate", required_argument, NULL, OPT_AGENT_MAX_RATE},
         {"agent-stream-rate", required_argument, NULL,
          OPT_AGENT_STREAM_RATE},
+        {"agent-ack-interval", required_argument, NULL,
+         OPT_AGENT_ACK_INTERVAL},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         DAEMON_LONG_OPTIONS,
@@ -1133,6 +1136,11 @@ parse_options(int argc, char *argv[])
                 "agent-stream-rate", optarg, 1, 1000000);
             break;
 
+        case OPT_AGENT_ACK_INTERVAL:
+            agents_cfg.grpc.ack_interval_ms = parse_int_option(
+                "agent-ack-interval", optarg, 0, 60000);
+            break;
+
         case '?':
             exit(EXIT_FAILURE);
 
@@ -1230,6 +1238,10 @@ usage(void)
            "interval)\n"
            "  --agent-stream-rate=N   messages/s per stream before decoding "
            "(200)\n"
+           "  --agent-ack-interval=MS at most one plain ack per stream this "
+           "often\n"
+           "                          (default 250; errors go at once; 0: "
+           "every report)\n"
            "\n"
            "Daemon:\n"
            "  --unixctl=SOCKET        ovs-appctl control socket\n",

@@ -139,10 +139,15 @@ struct cats_grpc_call {
     long long int tokens_ns;
     struct ovs_list parked_node;        /* In server's 'parked'. */
 
+    /* Main thread only. */
+    bool deferred;                      /* In server's 'deferred'. */
+    struct ovs_list deferred_node;
+
     /* Send side, under 'mutex'. */
     struct ovs_mutex mutex;
     bool send_busy;
     bool ack_pending;
+    long long int last_ack_ms;          /* When the last ack was sent. */
     struct cats_report_ack pending;     /* 'error_message' owned. */
     enum status_state status;
     grpc_status_code final_code;
@@ -174,6 +179,11 @@ struct cats_grpc_server {
 
     struct ovs_mutex stats_mutex;
     struct cats_grpc_stats stats;
+
+    /* Main thread only: streams with an ack held back by the ack
+     * interval, and when the first of them is due. */
+    struct ovs_list deferred;
+    long long int next_flush;
 };
 
 static void call_unref(struct cats_grpc_call *);
@@ -198,6 +208,12 @@ cats_grpc_now_ns(void)
     return ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
+static long long int
+now_ms(void)
+{
+    return cats_grpc_now_ns() / 1000000;
+}
+
 void
 cats_grpc_server_options_init(struct cats_grpc_server_options *o)
 {
@@ -206,6 +222,7 @@ cats_grpc_server_options_init(struct cats_grpc_server_options *o)
     o->max_message = CATS_REPORT_MAX_SIZE;
     o->queue_limit = CATS_GRPC_QUEUE_LIMIT;
     o->max_stream_rate = CATS_GRPC_MAX_STREAM_RATE;
+    o->ack_interval_ms = CATS_GRPC_ACK_INTERVAL_MS;
 }
 
 const char *
@@ -748,6 +765,10 @@ cats_grpc_server_wait(struct cats_grpc_server *s)
     } else {
         latch_wait(&s->latch);
     }
+    if (!ovs_list_is_empty(&s->deferred)) {
+        /* poll_timer_wait_until() counts in time_msec(), another clock. */
+        poll_timer_wait(MAX(0, s->next_flush - now_ms()));
+    }
 }
 
 void
@@ -863,6 +884,7 @@ send_ack_locked(struct cats_grpc_call *c)
     op.op = GRPC_OP_SEND_MESSAGE;
     op.data.send_message.send_message = c->send_bb;
     c->send_busy = batch(c, &op, 1, T_SEND);
+    c->last_ack_ms = now_ms();
 
     ovs_mutex_lock(&c->server->stats_mutex);
     c->server->stats.acks++;
@@ -886,11 +908,25 @@ send_status_locked(struct cats_grpc_call *c)
     batch(c, &op, 1, T_STATUS);
 }
 
-/* Merges 'ack' into the pending one and sends it if nothing is in
- * flight. */
-static void
-ack(struct cats_grpc_call *c, const struct cats_report_ack *a)
+/* True if the pending ack should leave now: it carries an error, or the
+ * ack interval since the previous one has passed. */
+static bool
+ack_due_locked(const struct cats_grpc_call *c, long long int now)
+    OVS_REQUIRES(c->mutex)
 {
+    return (c->pending.error
+            || now - c->last_ack_ms >= c->server->opts.ack_interval_ms);
+}
+
+/* Merges 'ack' into the pending one and sends it if nothing is in flight
+ * and it is due.  'from_main': called by the main thread, which then
+ * keeps a stream whose ack waits in its deferred list. */
+static void
+ack(struct cats_grpc_call *c, const struct cats_report_ack *a,
+    bool from_main)
+{
+    bool held = false;
+
     if (flag_get(&c->over)) {
         return;
     }
@@ -908,18 +944,67 @@ ack(struct cats_grpc_call *c, const struct cats_report_ack *a)
             p->error_seq = a->error_seq;
         }
         c->ack_pending = true;
-        if (!c->send_busy) {
+        if (!c->send_busy && ack_due_locked(c, now_ms())) {
             send_ack_locked(c);
+        } else {
+            held = true;
         }
     }
     ovs_mutex_unlock(&c->mutex);
+
+    if (held && from_main && !c->deferred) {
+        struct cats_grpc_server *s = c->server;
+
+        c->deferred = true;
+        ovs_refcount_ref(&c->ref);
+        ovs_list_push_back(&s->deferred, &c->deferred_node);
+        s->next_flush = MIN(s->next_flush,
+                            c->last_ack_ms + s->opts.ack_interval_ms);
+    }
 }
 
 void
 cats_grpc_ack(struct cats_grpc_call *c, const struct cats_report_ack *a)
 {
     ovs_assert(c->m == M_REPORTS || c->m == M_TELEMETRY);
-    ack(c, a);
+    ack(c, a, true);
+}
+
+void
+cats_grpc_server_run(struct cats_grpc_server *s)
+{
+    long long int now = now_ms();
+    struct cats_grpc_call *c;
+
+    if (now < s->next_flush) {
+        return;
+    }
+    s->next_flush = LLONG_MAX;
+    LIST_FOR_EACH_SAFE (c, deferred_node, &s->deferred) {
+        bool keep = false;
+
+        ovs_mutex_lock(&c->mutex);
+        if (c->ack_pending && c->status == STATUS_NONE
+            && !flag_get(&c->over)) {
+            if (c->send_busy || !ack_due_locked(c, now)) {
+                /* A send in flight: its completion does not send held
+                 * acks, so look again soon. */
+                keep = true;
+                s->next_flush = MIN(s->next_flush,
+                                    (c->send_busy ? now + 1
+                                     : c->last_ack_ms
+                                       + s->opts.ack_interval_ms));
+            } else {
+                send_ack_locked(c);
+            }
+        }
+        ovs_mutex_unlock(&c->mutex);
+        if (!keep) {
+            ovs_list_remove(&c->deferred_node);
+            c->deferred = false;
+            call_unref(c);
+        }
+    }
 }
 
 static void
@@ -1056,7 +1141,7 @@ handle_stream_message(struct cats_grpc_call *c, const uint8_t *buf,
                              "rate limit; report refused",
         };
         count_refusal(s, CATS_GRPC_R_RATE, EBUSY, a.error_message, c);
-        ack(c, &a);
+        ack(c, &a, false);
         return true;
     }
 
@@ -1126,7 +1211,7 @@ handle_stream_message(struct cats_grpc_call *c, const uint8_t *buf,
         .error_message = error_msg,
         .error_seq = seq,
     };
-    ack(c, &a);
+    ack(c, &a, false);
     free(error_msg);
     return true;
 }
@@ -1218,7 +1303,10 @@ on_send_done(struct cats_grpc_call *c, bool success)
 {
     ovs_mutex_lock(&c->mutex);
     c->send_busy = false;
-    if (success && c->ack_pending) {
+    if (success && c->ack_pending
+        && (c->status == STATUS_DEFERRED || c->pending.error)) {
+        /* A final or error ack goes at once; a plain one waits for the
+         * main loop's flush (the ack interval). */
         send_ack_locked(c);
     } else if (c->status == STATUS_DEFERRED) {
         send_status_locked(c);
@@ -1472,6 +1560,8 @@ cats_grpc_server_start(const struct cats_grpc_server_options *opts,
     ovs_mutex_init(&s->stats_mutex);
     ovs_list_init(&s->queue);
     ovs_list_init(&s->parked);
+    ovs_list_init(&s->deferred);
+    s->next_flush = LLONG_MAX;
     latch_init(&s->latch);
     atomic_count_init(&s->live_calls, 0);
     atomic_init(&s->shutting_down, false);
@@ -1545,6 +1635,10 @@ cats_grpc_server_destroy(struct cats_grpc_server *s)
         return;
     }
     atomic_store(&s->shutting_down, true);
+    LIST_FOR_EACH_POP (c, deferred_node, &s->deferred) {
+        c->deferred = false;
+        call_unref(c);
+    }
     s->shutdown_tag.kind = N_TAGS;
     s->shutdown_tag.call = NULL;
     grpc_server_shutdown_and_notify(s->server, s->cq, &s->shutdown_tag);

@@ -58,6 +58,7 @@ struct ofpbuf;
 /* Defaults. */
 #define CATS_GRPC_QUEUE_LIMIT 65536         /* Events. */
 #define CATS_GRPC_MAX_STREAM_RATE 200       /* Messages/s per stream. */
+#define CATS_GRPC_ACK_INTERVAL_MS 250
 
 struct cats_grpc_server_options {
     const char *listen;         /* "127.0.0.1:50051", "[::1]:50051",
@@ -69,6 +70,9 @@ struct cats_grpc_server_options {
     size_t max_message;         /* Largest message received, bytes. */
     size_t queue_limit;         /* Events waiting for the main loop. */
     double max_stream_rate;     /* Messages per second per stream. */
+    unsigned int ack_interval_ms; /* At most one plain ack per stream
+                                 * this often (errors and final acks go
+                                 * at once); 0: ack every report. */
 };
 
 void cats_grpc_server_options_init(struct cats_grpc_server_options *);
@@ -133,6 +137,9 @@ long long int cats_grpc_now_ns(void);
 size_t cats_grpc_server_recv(struct cats_grpc_server *,
                              struct ovs_list *events, size_t max);
 void cats_grpc_server_wait(struct cats_grpc_server *);
+
+/* Sends the acks held back by the ack interval that are due. */
+void cats_grpc_server_run(struct cats_grpc_server *);
 void cats_grpc_event_destroy(struct cats_grpc_event *);
 
 /* Replies, from the main thread, once per event that needs one.
@@ -143,8 +150,11 @@ void cats_grpc_event_destroy(struct cats_grpc_event *);
  * 'reply' is an encoded ListServicesReply when 'error' is 0.
  *
  * Reports and telemetry are acknowledged with cats_grpc_ack(); acks on
- * one stream are coalesced (an ack covers every seq up to it), except
- * those that carry an error.  cats_grpc_end() ends a stream with a status
+ * one stream are coalesced (an ack covers every seq up to it): at most
+ * one per 'ack_interval_ms' per stream, sent by cats_grpc_server_run(),
+ * except those that carry an error, which leave at once.  An ack tells an
+ * agent that its reports count; it needs one every few seconds, not one
+ * per report, and each ack is an HTTP/2 frame and a write.  cats_grpc_end() ends a stream with a status
  * (FAILED_PRECONDITION for "register again"). */
 void cats_grpc_reply_register(struct cats_grpc_call *, int error,
                               const char *message, uint64_t session,
