@@ -54,8 +54,10 @@
 #define NS_PER_S INT64_C(1000000000)
 #define NS_PER_MS INT64_C(1000000)
 
-/* Reports in flight per stream (sent, not acked) at most. */
-#define MAX_INFLIGHT_LIMIT 16
+/* Reports in flight per stream (sent, not acked) at most: --max-inflight's
+ * limit.  The controller acks a stream at most every 250 ms, so at 10 Hz
+ * about 3 reports wait for their ack at any time. */
+#define MAX_INFLIGHT_LIMIT 64
 
 /* Workers wake at least this often to see phase changes. */
 #define IDLE_WAIT_NS (100 * NS_PER_MS)
@@ -101,7 +103,7 @@ static struct options opt = {
     .warmup = 2.0,
     .instances = 1,
     .threads = 1,
-    .max_inflight = 4,
+    .max_inflight = 8,
     .register_parallel = 256,
     .per_instance = false,
     .node_prefix = "bench",
@@ -226,7 +228,7 @@ struct stream {
     int64_t queued_due_ns;      /* ...due then. */
 
     uint64_t seq;
-    struct report_slot inflight[MAX_INFLIGHT_LIMIT];
+    struct report_slot *inflight;   /* Ring of --max-inflight slots. */
     unsigned int n_inflight;
     unsigned int inflight_head;
 
@@ -854,7 +856,7 @@ stream_send(struct worker *w, struct stream *s, int64_t due_ns)
     s->pending++;
     s->send_busy = true;
     slot = &s->inflight[(s->inflight_head + s->n_inflight)
-                        % MAX_INFLIGHT_LIMIT];
+                        % opt.max_inflight];
     slot->seq = s->seq;
     slot->due_ns = due_ns;
     slot->sent_ns = s->send_start_ns = mono_ns();
@@ -937,7 +939,7 @@ stream_resolve(struct worker *w, struct stream *s, uint64_t upto,
                 hist_add(&w->wire, now - slot->sent_ns);
             }
         }
-        s->inflight_head = (s->inflight_head + 1) % MAX_INFLIGHT_LIMIT;
+        s->inflight_head = (s->inflight_head + 1) % opt.max_inflight;
         s->n_inflight--;
         w->inflight_reports--;
     }
@@ -1380,6 +1382,11 @@ create_streams(void)
         s->worker = w;
         s->channel = &channels[i % opt.connections];
         s->details = grpc_empty_slice();
+        s->inflight = calloc(opt.max_inflight, sizeof *s->inflight);
+        if (!s->inflight) {
+            fprintf(stderr, "agent-load: out of memory\n");
+            exit(1);
+        }
         snprintf(s->node_id, sizeof s->node_id, "%s-%05u", opt.node_prefix,
                  i);
         w->streams[w->n_streams++] = s;
@@ -1602,6 +1609,9 @@ destroy_all(void)
     for (unsigned int i = 0; i < opt.connections; i++) {
         grpc_channel_destroy(channels[i].channel);
     }
+    for (unsigned int i = 0; i < opt.streams; i++) {
+        free(streams[i].inflight);
+    }
     free(workers);
     free(channels);
     free(streams);
@@ -1631,7 +1641,7 @@ usage(void)
            "instances\")\n"
            "  --threads=N               completion-queue threads (1)\n"
            "  --max-inflight=N          unacked reports per stream, 1-%d "
-           "(4)\n"
+           "(8)\n"
            "  --register-parallel=N     RegisterNode calls in flight (256)\n"
            "  --node-prefix=P           node ids P-00000... (bench)\n"
            "  --service=NAME            catalog service (bench)\n"

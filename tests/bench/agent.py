@@ -151,6 +151,7 @@ class Bench:
         self.duration = env_float('BENCH_DURATION', 20.0)
         self.warmup = env_float('BENCH_WARMUP', 5.0, lo=-1e-9)
         self.threads = env_int('BENCH_THREADS', 1)
+        self.max_inflight = env_int('BENCH_MAX_INFLIGHT', 8)
         self.instances = env_int('BENCH_INSTANCES', 1)
         self.per_instance = os.environ.get('BENCH_PER_INSTANCE') == '1'
         self.server_cmd = os.environ.get('BENCH_SERVER', '')
@@ -263,6 +264,7 @@ class Bench:
                 '--duration=%g' % self.duration,
                 '--warmup=%g' % self.warmup,
                 '--threads=%d' % self.threads,
+                '--max-inflight=%d' % self.max_inflight,
                 '--instances-per-node=%d' % self.instances]
         if self.per_instance:
             argv.append('--per-instance')
