@@ -32,6 +32,7 @@
  * unit of capacity below which a latency is trusted to be mostly service
  * time. */
 #define SERVICE_TAU_MS 5000.0
+#define SERVICE_FIRST_GAIN 0.5
 #define QUEUE_TRUSTED 0.5
 
 /* A share damped down below this fraction of the mean share is set to 0. */
@@ -164,7 +165,7 @@ struct cats_sel_service {
     uint64_t *cum;
     size_t n_cum;
 
-    double *scratch;                /* Loads, for the hot quantile. */
+    double *scratch;                /* Loads or costs, for quantiles. */
     size_t allocated_scratch;
 
     struct sel_path_snap *snap;     /* One per path at the last reweight. */
@@ -174,6 +175,8 @@ struct cats_sel_service {
     long long reweight_time;        /* 'now' of the last reweight. */
     double scale;                   /* Published share -> weight; 0: none. */
     double tau_used;                /* Instance damping, last reweight. */
+    double gap_sum;                 /* Sum of the instances' 'gap_ms', */
+    size_t n_gaps;                  /* over this many. */
     struct cats_sel_stats stats;
 };
 
@@ -186,6 +189,7 @@ cats_sel_config_init(struct cats_sel_config *cfg)
     cfg->sharpness = CATS_SEL_SHARPNESS;
     cfg->cut_ratio = CATS_SEL_CUT_RATIO;
     cfg->readmit_ratio = CATS_SEL_READMIT_RATIO;
+    cfg->cut_quantile = CATS_SEL_CUT_QUANTILE;
     cfg->tau_ms = CATS_SEL_TAU_MS;
     cfg->path_tau_ms = CATS_SEL_PATH_TAU_MS;
     cfg->stale_factor = CATS_SEL_STALE_FACTOR;
@@ -220,6 +224,7 @@ sanitize_config(struct cats_sel_config *c)
     sanitize(&c->cut_ratio, 1 + 1e-9, 1e9, CATS_SEL_CUT_RATIO);
     sanitize(&c->readmit_ratio, 1 + 1e-9, 1e9, CATS_SEL_READMIT_RATIO);
     c->readmit_ratio = MIN(c->readmit_ratio, c->cut_ratio);
+    sanitize(&c->cut_quantile, 0, 1, CATS_SEL_CUT_QUANTILE);
     sanitize(&c->max_step, 1e-6, INFINITY, CATS_SEL_MAX_STEP);
     sanitize(&c->stale_factor, 0, 1000, CATS_SEL_STALE_FACTOR);
     sanitize(&c->deadband, 0, 1, CATS_SEL_DEADBAND);
@@ -705,26 +710,30 @@ check_value(bool present, double *x, double max)
 }
 
 /* Learns the service time of 'inst' from the latency in 'r' (see
- * "Service time" in the header): L / (1 + Q / C), smoothed with time
- * constant SERVICE_TAU_MS, except that a sample below the estimate is
- * ignored while the instance queues. */
+ * "Service time" in the header). */
 static void
-learn_service_time(struct sel_instance *inst,
+learn_service_time(const struct cats_sel_config *cfg,
+                   struct sel_instance *inst,
                    const struct cats_sel_instance_report *r)
 {
     double queue = r->has_queue ? r->queue / inst->capacity : 0;
     double sample = MAX(r->latency_ms / (1.0 + queue),
                         CATS_SEL_MIN_SERVICE_MS);
+    double g;
 
     if (!inst->has_t_est) {
-        inst->t_est = sample;
+        inst->t_est = cfg->default_service_ms;
         inst->has_t_est = true;
-    } else if (sample >= inst->t_est || queue <= QUEUE_TRUSTED) {
+        g = SERVICE_FIRST_GAIN;
+    } else {
         double dt = (inst->has_report
                      ? MAX(0, r->time - inst->report.time) : 0);
-
-        ewma(&inst->t_est, 1.0 - exp(-dt / SERVICE_TAU_MS), sample);
+        g = 1.0 - exp(-dt / SERVICE_TAU_MS);
     }
+    if (sample < inst->t_est && queue > QUEUE_TRUSTED) {
+        return;
+    }
+    ewma(&inst->t_est, g, sample);
 }
 
 int
@@ -745,10 +754,16 @@ cats_sel_instance_report(struct cats_sel_service *svc, size_t instance,
 
     struct sel_instance *inst = &svc->instances[instance];
     if (!r.has_service && r.has_latency) {
-        learn_service_time(inst, &r);
+        learn_service_time(&svc->sel->cfg, inst, &r);
     }
     if (inst->has_report && r.time > inst->report.time) {
+        if (inst->gap_ms > 0) {
+            svc->gap_sum -= inst->gap_ms;
+        } else {
+            svc->n_gaps++;
+        }
         inst->gap_ms = r.time - inst->report.time;
+        svc->gap_sum += inst->gap_ms;
     }
     inst->report = r;
     inst->has_report = true;
@@ -838,6 +853,37 @@ select_kth(double *v, size_t n, size_t k)
     return v[lo];
 }
 
+static void
+ensure_scratch(struct cats_sel_service *svc, size_t n)
+{
+    if (svc->allocated_scratch < n) {
+        free(svc->scratch);
+        svc->allocated_scratch = n;
+        svc->scratch = xmalloc(n * sizeof *svc->scratch);
+    }
+}
+
+/* The cost that the cut-off is relative to: the 'cut_quantile' quantile of
+ * the eligible pairs' costs ('best' itself for 0). */
+static double
+cut_reference(struct cats_sel_service *svc, size_t n_eligible, double best)
+{
+    const struct cats_sel_config *cfg = &svc->sel->cfg;
+    size_t k = (size_t) floor(cfg->cut_quantile * (n_eligible - 1));
+    size_t n = 0;
+
+    if (!k) {
+        return best;
+    }
+    ensure_scratch(svc, svc->n_pairs);
+    for (size_t i = 0; i < svc->n_pairs; i++) {
+        if (svc->pairs[i].reason == CATS_SEL_OK) {
+            svc->scratch[n++] = svc->pairs[i].cost;
+        }
+    }
+    return select_kth(svc->scratch, n, k);
+}
+
 /* The load at or above which an instance is hot, from the selectable
  * instances' loads (terms already computed).  INFINITY: nobody is. */
 static double
@@ -849,12 +895,7 @@ hot_threshold(struct cats_sel_service *svc)
     if (cfg->hot_factor >= 1.0 || svc->policy == CATS_SEL_STATIC) {
         return INFINITY;
     }
-    if (svc->allocated_scratch < svc->n_instances) {
-        free(svc->scratch);
-        svc->allocated_scratch = svc->n_instances;
-        svc->scratch = xmalloc(svc->allocated_scratch
-                               * sizeof *svc->scratch);
-    }
+    ensure_scratch(svc, svc->n_instances);
     for (size_t i = 0; i < svc->n_instances; i++) {
         if (svc->instances[i].selectable) {
             svc->scratch[n++] = svc->instances[i].load;
@@ -907,6 +948,8 @@ compute_targets(struct cats_sel_service *svc)
         instance_terms(cfg, policy, inst);
         inst->max_score = 0;
         inst->sum_score = 0;
+        inst->sum_frac = 0;
+        inst->target = 0;
         inst->n_eligible = 0;
         inst->hot = false;
     }
@@ -960,7 +1003,9 @@ compute_targets(struct cats_sel_service *svc)
     bool use_hot = n_hot && n_cold;
     svc->stats.n_hot = use_hot ? n_hot : 0;
 
-    /* Cut-off with hysteresis, and scores. */
+    /* Cut-off with hysteresis, against a reference that one outlier
+     * cannot set, and scores. */
+    double ref = MAX(cut_reference(svc, n_eligible, best), 1e-9);
     best = MAX(best, 1e-9);
     for (size_t i = 0; i < svc->n_pairs; i++) {
         struct sel_pair *pair = &svc->pairs[i];
@@ -971,7 +1016,7 @@ compute_targets(struct cats_sel_service *svc)
             continue;
         }
         if (policy != CATS_SEL_STATIC) {
-            double ratio = pair->cost / best;
+            double ratio = pair->cost / ref;
 
             pair->cut = (pair->cut
                          ? ratio >= cfg->readmit_ratio
@@ -1013,8 +1058,12 @@ compute_targets(struct cats_sel_service *svc)
         }
         total += pair->target;
     }
+    /* Normalized, and summed per instance for damp(). */
     for (size_t i = 0; i < svc->n_pairs; i++) {
-        svc->pairs[i].target = total > 0 ? svc->pairs[i].target / total : 0;
+        struct sel_pair *pair = &svc->pairs[i];
+
+        pair->target = total > 0 ? pair->target / total : 0;
+        svc->instances[pair->instance].target += pair->target;
     }
     if (!use_hot) {
         for (size_t i = 0; i < svc->n_instances; i++) {
@@ -1029,16 +1078,7 @@ compute_targets(struct cats_sel_service *svc)
 static double
 report_interval(const struct cats_sel_service *svc)
 {
-    double sum = 0;
-    size_t n = 0;
-
-    for (size_t i = 0; i < svc->n_instances; i++) {
-        if (svc->instances[i].gap_ms > 0) {
-            sum += svc->instances[i].gap_ms;
-            n++;
-        }
-    }
-    return n ? sum / n : 0;
+    return svc->n_gaps ? svc->gap_sum / svc->n_gaps : 0;
 }
 
 /* EWMA step of gain 'a' from 's' toward 't', at most a factor 'r' up or
@@ -1077,16 +1117,8 @@ damp(struct cats_sel_service *svc, long long now, size_t n_eligible)
         ap = cfg->path_tau_ms ? 1.0 - exp(-dt / cfg->path_tau_ms) : 1.0;
     }
 
-    /* Fractions within each instance. */
-    for (size_t i = 0; i < svc->n_instances; i++) {
-        svc->instances[i].target = 0;
-        svc->instances[i].sum_frac = 0;
-    }
-    for (size_t i = 0; i < svc->n_pairs; i++) {
-        struct sel_pair *pair = &svc->pairs[i];
-
-        svc->instances[pair->instance].target += pair->target;
-    }
+    /* Fractions within each instance (compute_targets() summed each
+     * instance's 'target' and zeroed its 'sum_frac'). */
     for (size_t i = 0; i < svc->n_pairs; i++) {
         struct sel_pair *pair = &svc->pairs[i];
         struct sel_instance *inst = &svc->instances[pair->instance];

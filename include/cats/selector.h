@@ -50,13 +50,14 @@
  *     sample = L / (1 + Q / C),  T <- T + g * (sample - T),
  *     g = 1 - exp(-dt / 5 s), dt the time since the previous report,
  *
- * except that a sample below T is ignored while Q / C > 0.5 (the first
- * sample is taken as it is).  The
+ * starting from T = 'default_service_ms' with g = 0.5 for the first
+ * report (a mean over a young window can be far off: one fast-looking
+ * report must not make an instance look four times faster), except that
+ * a sample below T is ignored while Q / C > 0.5.  The
  * exception matters: latencies lag a growing queue (the requests that
  * complete now entered a shorter one), so under overload the samples
  * fall and the instance would look ever faster, attract more, and run
- * away (cats-sim showed exactly that).  Without any sample, T is
- * 'default_service_ms'.  b defaults to 0: the measured latency lags by a
+ * away (cats-sim showed exactly that).  b defaults to 0: the measured latency lags by a
  * report window and its smoothing, and a cost that follows it herds
  * (cats-sim: p99 x1.1 to x10 worse with b = 0.1 to 0.5); it is kept as a
  * knob for services whose latency is fresher than their queue.
@@ -140,10 +141,14 @@
  * by score.  k above 1 reacts harder to load, and with reports 500 ms old
  * it oscillated in cats-sim (p99 x10 at k = 2).
  *
- * Cut-off, with hysteresis: a pair whose cost exceeds cut_ratio * best
+ * Cut-off, with hysteresis: a pair whose cost exceeds cut_ratio * ref
  * gets target 0; it comes back only once its cost is below readmit_ratio
- * * best (readmit_ratio < cut_ratio), so that a pair near the threshold
- * does not flap in and out.
+ * * ref (readmit_ratio < cut_ratio), so that a pair near the threshold
+ * does not flap in and out.  'ref' is the 'cut_quantile' quantile of the
+ * eligible pairs' costs (the best one's with 2 to 10 pairs, at the
+ * default 0.1), not the best: one instance reporting an absurdly low
+ * cost (a young estimate, a broken agent) must not cut every other one
+ * and draw all new connections to itself.
  *
  * Hot and cold (Prequal): an instance is hot when its load is at least
  * the 'hot_quantile' quantile of the service's loads and at least
@@ -246,6 +251,7 @@ bool cats_sel_policy_from_string(const char *name, enum cats_sel_policy *);
 #define CATS_SEL_SHARPNESS 1.0
 #define CATS_SEL_CUT_RATIO 4.0
 #define CATS_SEL_READMIT_RATIO 3.0
+#define CATS_SEL_CUT_QUANTILE 0.1
 #define CATS_SEL_TAU_MS 1000
 #define CATS_SEL_PATH_TAU_MS 300
 #define CATS_SEL_STALE_FACTOR 2.0
@@ -271,6 +277,7 @@ struct cats_sel_config {
     double sharpness;           /* k, > 0. */
     double cut_ratio;           /* > 1. */
     double readmit_ratio;       /* > 1, at most cut_ratio. */
+    double cut_quantile;        /* 0 to 1; 0: relative to the best. */
     unsigned int tau_ms;        /* Instance share EWMA; 0: none. */
     unsigned int path_tau_ms;   /* Path fraction EWMA; 0: none. */
     double stale_factor;        /* Instance EWMA at least this many mean

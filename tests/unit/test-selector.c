@@ -36,6 +36,7 @@ test_config(struct cats_sel_config *cfg)
     cfg->sharpness = 1.0;
     cfg->cut_ratio = 4.0;
     cfg->readmit_ratio = 3.0;
+    cfg->cut_quantile = 0.1;
     cfg->tau_ms = 1000;
     cfg->path_tau_ms = 300;
     cfg->stale_factor = 2.0;
@@ -885,14 +886,15 @@ test_service_time_learning(void **state OVS_UNUSED)
         .has_latency = true,
     };
 
-    /* First: taken as is.  L = 30, Q / C = 0.5: T = 30 / 1.5 = 20. */
+    /* First: halfway from the default 10 to L = 30 over 1 + Q / C = 1.5:
+     * T = 10 + (20 - 10) / 2 = 15. */
     r.time = 0;
     r.in_flight = 2;
     r.queue = 1;
     r.latency_ms = 30;
     assert_int_equal(cats_sel_instance_report(svc, a, &r), 0);
     cats_sel_reweight(svc, 0);
-    assert_float_equal(explain(svc, p).service_ms, 20, EPS);
+    assert_float_equal(explain(svc, p).service_ms, 15, EPS);
 
     /* Under a queue (Q / C = 5) a lower sample (60 / 6 = 10) is ignored:
      * latencies lag a growing queue. */
@@ -901,7 +903,7 @@ test_service_time_learning(void **state OVS_UNUSED)
     r.latency_ms = 60;
     assert_int_equal(cats_sel_instance_report(svc, a, &r), 0);
     cats_sel_reweight(svc, 1000);
-    assert_float_equal(explain(svc, p).service_ms, 20, EPS);
+    assert_float_equal(explain(svc, p).service_ms, 15, EPS);
 
     /* A higher one is taken, smoothed over 5 s: 1 s later, g =
      * 1 - e^-0.2, toward 240 / 6 = 40. */
@@ -909,7 +911,7 @@ test_service_time_learning(void **state OVS_UNUSED)
     r.latency_ms = 240;
     assert_int_equal(cats_sel_instance_report(svc, a, &r), 0);
     cats_sel_reweight(svc, 2000);
-    double t = 20 + (1 - exp(-0.2)) * 20;
+    double t = 15 + (1 - exp(-0.2)) * 25;
     assert_float_equal(explain(svc, p).service_ms, t, EPS);
 
     /* Without a queue a lower one is taken too. */
