@@ -99,7 +99,11 @@ gw_queue_peek(const struct gw_queue *q, void **pkts, uint32_t *lens,
 }
 
 /* Removes 'n' packets (at most the count) from the head.  Returns their
- * total length. */
+ * total length.
+ *
+ * An emptied queue starts again at slot 0: a queue that stays short (the
+ * common case) then keeps reusing the same few slots, which stay in the
+ * cache, instead of sweeping its whole ring through it. */
 static inline uint32_t
 gw_queue_pop(struct gw_queue *q, uint32_t n)
 {
@@ -110,6 +114,9 @@ gw_queue_pop(struct gw_queue *q, uint32_t n)
     }
     q->head += n;
     q->bytes -= bytes;
+    if (q->head == q->tail) {
+        q->head = q->tail = 0;
+    }
     return bytes;
 }
 
@@ -184,7 +191,8 @@ gw_delay_line_peek_due(const struct gw_delay_line *d, uint64_t now,
     return i;
 }
 
-/* Removes 'n' packets from the head.  Returns their total length. */
+/* Removes 'n' packets from the head.  Returns their total length.  As
+ * gw_queue_pop(), an emptied line starts again at slot 0. */
 static inline uint64_t
 gw_delay_line_pop(struct gw_delay_line *d, uint32_t n)
 {
@@ -195,6 +203,9 @@ gw_delay_line_pop(struct gw_delay_line *d, uint32_t n)
     }
     d->head += n;
     d->bytes -= bytes;
+    if (d->head == d->tail) {
+        d->head = d->tail = 0;
+    }
     return bytes;
 }
 

@@ -39,9 +39,46 @@ $(B)/fuzz/fuzz-gw-qbb: tests/fuzz/fuzz-gw-qbb.c $(LIBCATSGW_SRCS) \
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -Idataplane -o $@ tests/fuzz/fuzz-gw-qbb.c \
 	    $(LIBCATSGW_SRCS)
 
+# cats-gw, the DPDK application.  DPDK and gRPC flags are evaluated when
+# used, so that pkg-config runs after 'make deps' installed them.  This file
+# is read before proto/rules.mk: the generated protobuf-c files are named by
+# their paths.  The application's objects are compiled without
+# libopenvswitch's include paths (the gateway does not link it).
+DEB_PKGS += dpdk dpdk-dev libdpdk-dev
+$(B)/.deps-installed: dataplane/rules.mk
+
+DPDK_CFLAGS = $(shell pkg-config --cflags libdpdk 2>/dev/null)
+DPDK_LIBS = $(shell pkg-config --libs libdpdk 2>/dev/null)
+
+CATS_GW := $(B)/cats-gw
+CATS_GW_SRCS := dataplane/cats-gw.c dataplane/gw-fwd.c dataplane/gw-push.c \
+	dataplane/gw-tel.c
+CATS_GW_OBJS := $(patsubst %.c,$(B)/%.o,$(CATS_GW_SRCS))
+GW_PROTO_H := $(B)/gen/proto/cats.pb-c.h
+GW_PROTO_OBJ := $(B)/gen/proto/cats.pb-c.o
+
+EXTRA_TARGETS += $(CATS_GW)
+
+GW_APP_CFLAGS = $(CFLAGS) $(WARN) -std=gnu11 -Idataplane -I$(B)/gen \
+	$(DPDK_CFLAGS) $(GRPC_CFLAGS)
+
+$(CATS_GW_OBJS): $(B)/%.o: %.c | $(GW_PROTO_H) $(B)/.deps-installed
+	@mkdir -p $(dir $@)
+	$(CC) $(GW_APP_CFLAGS) -MMD -MP -c $< -o $@
+$(B)/dataplane/gw-push.o: $(GW_PROTO_H)
+
+$(CATS_GW): $(CATS_GW_OBJS) $(LIBCATSGW) $(GW_PROTO_OBJ)
+	$(CC) $(CFLAGS) -o $@ $(CATS_GW_OBJS) $(LIBCATSGW) $(GW_PROTO_OBJ) \
+	    $(DPDK_LIBS) $(GRPC_LIBS) -lprotobuf-c -lpthread
+
+# make bench-gw: dpdk-testpmd against cats-gw, same ports, same time.
+.PHONY: bench-gw
+bench-gw: deps $(CATS_GW)
+	@/usr/bin/python3 dataplane/bench-gw.py --gw $(CATS_GW)
+
 .PHONY: clean-gw
 clean: clean-gw
 clean-gw:
-	rm -rf $(B)/dataplane $(LIBCATSGW)
+	rm -rf $(B)/dataplane $(LIBCATSGW) $(CATS_GW)
 
 -include $(wildcard $(B)/dataplane/*.d)

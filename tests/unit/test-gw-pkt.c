@@ -224,6 +224,32 @@ test_set_ce_marks_ect_only_and_keeps_checksums(void **state OVS_UNUSED)
     assert_false(gw_pkt_set_ce(buf, &pkt));
 }
 
+static void
+test_class_alone_agrees_with_full_classification(void **state OVS_UNUSED)
+{
+    struct gw_class_map maps[2] = {
+        default_map(GW_TRUST_PCP), default_map(GW_TRUST_DSCP),
+    };
+    uint8_t buf[128];
+
+    for (int m = 0; m < 2; m++) {
+        for (int vlan = -1; vlan < 8; vlan++) {
+            for (int ipv = 0; ipv <= 6; ipv += 2) {
+                size_t len = frame(buf, vlan, ipv == 2 ? 0 : ipv,
+                                   (vlan + 1) * 29 & 0xff);
+
+                for (size_t l = 0; l <= len; l++) {
+                    struct gw_pkt pkt;
+
+                    gw_pkt_classify(&maps[m], buf, l, &pkt);
+                    assert_int_equal(gw_pkt_class(&maps[m], buf, l),
+                                     pkt.cls);
+                }
+            }
+        }
+    }
+}
+
 int
 main(void)
 {
@@ -233,6 +259,7 @@ main(void)
         cmocka_unit_test(test_short_or_malformed_frames_are_not_ip),
         cmocka_unit_test(test_custom_map_is_followed),
         cmocka_unit_test(test_set_ce_marks_ect_only_and_keeps_checksums),
+        cmocka_unit_test(test_class_alone_agrees_with_full_classification),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
