@@ -12,8 +12,9 @@ pairs them with a 5 ms delay line each way and a 20 Mb/s rate limit; class
     priority 3 out of A's port (seen arriving in A), and counts the drops
     that A's sender, which ignores pauses, causes, by reason (headroom);
   - B sends pause frames: counted, and they hold class 3 toward B (paused
-    time); kept up past the watchdog time they are a pause storm; an
-    802.3x global PAUSE is counted as invalid;
+    time; a ping in class 3 waits, one in class 0 does not); kept up past
+    the watchdog time they are a pause storm; an 802.3x global PAUSE is
+    counted as invalid;
   - everything above is read through dpdk-telemetry.py -f PREFIX;
   - cats-controller receives the gateway's paths over its gRPC telemetry
     API (cats/telemetry);
@@ -47,6 +48,7 @@ CHECKS = [
     "pfc: pauses for priority 3 sent toward the sender, seen there",
     "drops: lossless class drops counted by reason (headroom)",
     "pfc rx: pauses from the far side counted and hold the class",
+    "pfc rx: a class 3 ping waits out the pause, a class 0 ping does not",
     "storm: pauses kept past the watchdog are a pause storm",
     "pfc rx: 802.3x global PAUSE counted as invalid",
     "telemetry: dpdk-telemetry.py -f PREFIX reads /cats_gw/*",
@@ -140,8 +142,10 @@ if kind == "pfc":
 else:
     body = b"\x00\x01" + b"\xff\xff"
 frame = (dst + mac + b"\x88\x08" + body).ljust(60, b"\x00")
-for _ in range(count):
+for i in range(count):
     s.send(frame)
+    if i == 0:
+        print("sent", flush=True)
     time.sleep(gap)
 """
 
@@ -438,25 +442,49 @@ def main():
             check(CHECKS[5], s1["pause_rx"] >= 3 and s1["rx_paused_us"] > 0,
                   "pause_rx %d, rx_paused_us %d"
                   % (s1["pause_rx"], s1["rx_paused_us"]))
+
+            # While B keeps pausing priority 3 (6 pauses 10 ms apart, each
+            # 33.5 ms at 1 Gb/s: held about 85 ms, below the 100 ms
+            # watchdog), pings marked DSCP 26 wait; unmarked ones do not.
+            def rtts(tos):
+                pauser = subprocess.Popen(
+                    ["ip", "netns", "exec", NS_B, "/usr/bin/python3", "-c",
+                     PFC_SENDER, VB, "pfc", "6", "0.01"],
+                    stdout=subprocess.PIPE, text=True)
+                pauser.stdout.readline()        # The first one is out.
+                out = sh("ping", "-c", "3", "-i", "0.01", "-W", "2", "-Q",
+                         tos, IP_B, ns=NS_A, check=False)
+                pauser.wait(timeout=10)
+                time.sleep(0.15)
+                m = re.search(r"= ([\d.]+)/([\d.]+)/([\d.]+)", out)
+                return float(m.group(3)) if m else -1.0
+            held, unheld = rtts(26 << 2), rtts(0)
+            check(CHECKS[6], held >= 2 * DELAY_MS + 20
+                  and 0 < unheld < 2 * DELAY_MS + 10,
+                  "max rtt %.1f ms with DSCP 26, %.1f ms with DSCP 0"
+                  % (held, unheld))
+            info("max ping rtt while B pauses priority 3: %.1f ms (DSCP "
+                 "26), %.1f ms (DSCP 0)" % (held, unheld))
+
             sh("/usr/bin/python3", "-c", PFC_SENDER, VB, "pfc", 30, 0.01,
                ns=NS_B)
             time.sleep(0.05)
             s1 = stats(1)["class3"]
-            check(CHECKS[6], s1["storms"] >= 1,
+            check(CHECKS[7], s1["storms"] >= 1,
                   "storms %d, storm %d, rx_paused_us %d"
                   % (s1["storms"], s1["storm"], s1["rx_paused_us"]))
             sh("/usr/bin/python3", "-c", PFC_SENDER, VB, "pause", 1, 0,
                ns=NS_B)
             time.sleep(0.1)
             p1 = stats(1)
-            check(CHECKS[7], p1["pfc_rx_invalid_global_pause"] == 1,
+            check(CHECKS[8], p1["pfc_rx_invalid_global_pause"] == 1,
                   "pfc_rx_invalid_global_pause %d"
                   % p1["pfc_rx_invalid_global_pause"])
 
             # The telemetry tool itself: every command answers.
             ports, info_, push = telemetry("/cats_gw/ports", "/cats_gw/info",
                                            "/cats_gw/push")
-            check(CHECKS[8], ports["0"]["name"] == "site-a"
+            check(CHECKS[9], ports["0"]["name"] == "site-a"
                   and ports["1"]["lossless_classes"] == 8
                   and info_["ports"] == 2 and "state" in push
                   and "class7" in stats(0),
@@ -464,8 +492,8 @@ def main():
 
             # The controller.
             if not ctl:
-                reported[CHECKS[9]] = None
-                skip(CHECKS[9], "cats-controller not built")
+                reported[CHECKS[10]] = None
+                skip(CHECKS[10], "cats-controller not built")
             else:
                 text, ok = "", False
                 t0 = time.monotonic()
@@ -479,7 +507,7 @@ def main():
                     if not ok:
                         time.sleep(0.3)
                 info(text.strip())
-                check(CHECKS[9], ok, "cats/telemetry: " + text.strip()[-400:]
+                check(CHECKS[10], ok, "cats/telemetry: " + text.strip()[-400:]
                       + " push: %s" % push)
         except Exception as e:  # noqa: B902 (report, then clean up)
             info("error: %s" % e)
