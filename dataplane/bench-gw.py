@@ -171,6 +171,9 @@ def run_one(name, argv, prefix, fwd_lcore, warmup, seconds, ready_cmd):
             proc.kill()
             proc.wait()
         log.close()
+        # EAL leaves its runtime directory behind, 12 MB of tmpfs with
+        # --no-huge.
+        shutil.rmtree(os.path.join(TEL_DIR, prefix), ignore_errors=True)
 
 
 def main():

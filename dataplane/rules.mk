@@ -2,9 +2,11 @@
 # top-level Makefile).
 #
 # libcatsgw: the gateway's pure modules (ECN marking law, PFC state machine,
-# 802.1Qbb frames, counters, configuration).  Plain C with no DPDK and no
-# libopenvswitch calls, so that the DPDK application, the unit tests and the
-# fuzz target link the very same code.
+# 802.1Qbb frames, counters, port configuration, configuration statements,
+# class queues and delay line, token bucket; header-only: classification,
+# sequence counter).  Plain C with no DPDK and no libopenvswitch calls, so
+# that the DPDK application, the unit tests and the fuzz target link the
+# very same code.  dataplane/README.md describes the gateway.
 
 # This file is read before the top-level 'all' rule: without this, the first
 # rule below would become the default goal of a bare 'make'.

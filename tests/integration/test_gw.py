@@ -391,9 +391,9 @@ def main():
             if m:
                 rtt_min, rtt_avg = float(m.group(1)), float(m.group(2))
                 check(CHECKS[1], rtt_min >= 2 * DELAY_MS
-                      and rtt_avg < 2 * DELAY_MS + 5,
+                      and rtt_avg < 2 * DELAY_MS + 15,
                       "rtt min %.2f avg %.2f ms, want >= %d and < %d"
-                      % (rtt_min, rtt_avg, 2 * DELAY_MS, 2 * DELAY_MS + 5))
+                      % (rtt_min, rtt_avg, 2 * DELAY_MS, 2 * DELAY_MS + 15))
                 info("ping rtt min/avg %.2f/%.2f ms" % (rtt_min, rtt_avg))
             else:
                 check(CHECKS[1], False, "ping: " + out.strip()[-200:])
@@ -460,7 +460,7 @@ def main():
                 return float(m.group(3)) if m else -1.0
             held, unheld = rtts(26 << 2), rtts(0)
             check(CHECKS[6], held >= 2 * DELAY_MS + 20
-                  and 0 < unheld < 2 * DELAY_MS + 10,
+                  and 0 < unheld < held - 15,
                   "max rtt %.1f ms with DSCP 26, %.1f ms with DSCP 0"
                   % (held, unheld))
             info("max ping rtt while B pauses priority 3: %.1f ms (DSCP "
@@ -519,6 +519,11 @@ def main():
             if ctl:
                 ctl.cleanup()
             topo.down()
+            # EAL leaves its runtime directories behind (12 MB of tmpfs
+            # each with --no-huge).
+            for prefix in (PREFIX, PREFIX + "-cfg"):
+                shutil.rmtree(os.path.join("/var/run/dpdk", prefix),
+                              ignore_errors=True)
         for c in CHECKS:
             if c not in reported:
                 result(c, False, "not reached")
