@@ -23,7 +23,8 @@ second that the forwarding thread actually ran (its run time from
 wholly ours; the wall-clock rate and the share of time the thread ran are
 printed for every round too.  The last line is
 
-    gw: mpps=<ours> testpmd_mpps=<theirs> ratio=<ours/theirs> cycles_per_pkt=<n>
+    gw: mpps=<ours> testpmd_mpps=<theirs> ratio=<ours/theirs> \
+        cycles_per_pkt=<n>   (one line)
 
 with the median over the rounds of each, and cycles_per_pkt the TSC
 cycles of the forwarding core per packet that cats-gw forwarded.

@@ -12,9 +12,9 @@
 # rule below would become the default goal of a bare 'make'.
 .DEFAULT_GOAL := all
 
-LIBCATSGW_SRCS := dataplane/gw-conf.c dataplane/gw-config.c dataplane/gw-ecn.c \
-	dataplane/gw-pfc.c dataplane/gw-qbb.c dataplane/gw-queue.c \
-	dataplane/gw-stats.c dataplane/gw-tbf.c
+LIBCATSGW_SRCS := dataplane/gw-conf.c dataplane/gw-config.c \
+	dataplane/gw-ecn.c dataplane/gw-pfc.c dataplane/gw-qbb.c \
+	dataplane/gw-queue.c dataplane/gw-stats.c dataplane/gw-tbf.c
 LIBCATSGW_HDRS := $(LIBCATSGW_SRCS:.c=.h)
 LIBCATSGW_OBJS := $(patsubst %.c,$(B)/%.o,$(LIBCATSGW_SRCS))
 LIBCATSGW := $(B)/libcatsgw.a

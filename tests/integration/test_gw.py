@@ -132,13 +132,17 @@ print(pauses, xons, flush=True)
 # PFC frame sender in B: 'count' frames, one every 'gap' seconds.
 PFC_SENDER = r"""
 import socket, sys, time
-iface, kind, count, gap = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
-mac = bytes.fromhex(open("/sys/class/net/%s/address" % iface).read().strip().replace(":", ""))
+iface, kind = sys.argv[1], sys.argv[2]
+count, gap = int(sys.argv[3]), float(sys.argv[4])
+with open("/sys/class/net/%s/address" % iface) as f:
+    mac = bytes.fromhex(f.read().strip().replace(":", ""))
 s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
 s.bind((iface, 0))
 dst = bytes.fromhex("0180c2000001")
 if kind == "pfc":
-    body = b"\x01\x01" + b"\x00\x08" + b"\x00\x00" * 3 + b"\xff\xff" + b"\x00\x00" * 4
+    # PFC, priority 3 enabled, 0xffff quanta.
+    body = (b"\x01\x01" + b"\x00\x08" + b"\x00\x00" * 3 + b"\xff\xff"
+            + b"\x00\x00" * 4)
 else:
     body = b"\x00\x01" + b"\xff\xff"
 frame = (dst + mac + b"\x88\x08" + body).ljust(60, b"\x00")
