@@ -213,6 +213,7 @@ cats_service_remove(struct cats_catalog *cat, struct cats_service *s)
     }
     HMAP_FOR_EACH_SAFE (inst, node, &s->instances) {
         hmap_remove(&s->instances, &inst->node);
+        free(inst->path);
         free(inst);
     }
     hmap_destroy(&s->instances);
@@ -291,6 +292,7 @@ cats_instance_remove(struct cats_catalog *cat, struct cats_instance *inst)
         struct cats_service *s = inst->service;
 
         hmap_remove(&s->instances, &inst->node);
+        free(inst->path);
         free(inst);
         changed(cat, s, true);
     }
@@ -302,6 +304,53 @@ cats_instance_set_weight(struct cats_catalog *cat, struct cats_instance *inst,
 {
     inst->base_weight = weight;
     cats_instance_set_effective_weight(cat, inst, weight);
+}
+
+const char *
+cats_policy_name(enum cats_policy p)
+{
+    switch (p) {
+    case CATS_POLICY_MIN_LATENCY:
+        return "min-latency";
+    case CATS_POLICY_LEAST_LOADED:
+        return "least-loaded";
+    case CATS_POLICY_STATIC:
+        return "static";
+    }
+    return "unknown";
+}
+
+bool
+cats_policy_from_string(const char *s, enum cats_policy *p)
+{
+    for (int i = CATS_POLICY_MIN_LATENCY; i <= CATS_POLICY_STATIC; i++) {
+        if (!strcmp(s, cats_policy_name(i))) {
+            *p = i;
+            return true;
+        }
+    }
+    return false;
+}
+
+void
+cats_service_set_policy(struct cats_catalog *cat, struct cats_service *s,
+                        enum cats_policy policy)
+{
+    if (s->policy != policy) {
+        s->policy = policy;
+        changed(cat, s, true);
+    }
+}
+
+void
+cats_instance_set_path(struct cats_catalog *cat, struct cats_instance *inst,
+                       const char *path)
+{
+    if (!nullable_string_is_equal(inst->path, path)) {
+        free(inst->path);
+        inst->path = nullable_xstrdup(path);
+        changed(cat, inst->service, true);
+    }
 }
 
 void
@@ -371,6 +420,7 @@ static bool
 instance_equal(const struct cats_instance *a, const struct cats_instance *b)
 {
     return (a->base_weight == b->base_weight
+            && nullable_string_is_equal(a->path, b->path)
             && a->has_mac == b->has_mac
             && (!a->has_mac || eth_addr_equals(a->mac, b->mac)));
 }
@@ -397,6 +447,8 @@ sync_instances(struct cats_catalog *dst, struct cats_service *ds,
                                            &error);
             /* 'src' already passed the same checks. */
             ovs_assert(!retval);
+            di = cats_instance_find(ds, si->ip, si->port);
+            cats_instance_set_path(dst, di, si->path);
         } else if (!instance_equal(di, si)) {
             bool mac_changed = (di->has_mac != si->has_mac
                                 || !eth_addr_equals(di->mac, si->mac));
@@ -405,6 +457,7 @@ sync_instances(struct cats_catalog *dst, struct cats_service *ds,
             di->has_mac = si->has_mac;
             di->mac = si->mac;
             changed(dst, ds, mac_changed);
+            cats_instance_set_path(dst, di, si->path);
         }
     }
 }
@@ -437,6 +490,7 @@ cats_catalog_sync(struct cats_catalog *dst, const struct cats_catalog *src)
                                        ss->port, id, &ds, &error);
             ovs_assert(!retval);
         }
+        cats_service_set_policy(dst, ds, ss->policy);
         sync_instances(dst, ds, ss);
     }
 }

@@ -147,8 +147,9 @@ cats_parse_ip_port(const char *s, ovs_be32 *ip, uint16_t *port)
 static char *
 parse_service(struct cats_catalog *cat, int argc, char *argv[])
 {
-    static const char *const keys[] = { "vip", "port", "proto" };
+    static const char *const keys[] = { "vip", "port", "proto", "policy" };
     bool seen[ARRAY_SIZE(keys)] = { false };
+    enum cats_policy policy = CATS_POLICY_MIN_LATENCY;
     unsigned int port = 0;
     uint8_t proto = IPPROTO_TCP;
     ovs_be32 vip = 0;
@@ -157,7 +158,8 @@ parse_service(struct cats_catalog *cat, int argc, char *argv[])
 
     if (argc < 2) {
         return xstrdup("service: missing name (usage: service NAME "
-                       "vip=IP port=PORT [proto=tcp|udp])");
+                       "vip=IP port=PORT [proto=tcp|udp] "
+                       "[policy=min-latency|least-loaded|static])");
     }
     for (i = 2; i < argc; i++) {
         size_t idx;
@@ -171,6 +173,11 @@ parse_service(struct cats_catalog *cat, int argc, char *argv[])
             error = parse_ip("vip", value, &vip);
         } else if (idx == 1) {
             error = parse_uint("port", value, 1, 65535, &port);
+        } else if (idx == 3) {
+            if (!cats_policy_from_string(value, &policy)) {
+                error = xasprintf("field 'policy': '%s' is not min-latency, "
+                                  "least-loaded or static", value);
+            }
         } else {
             if (!strcmp(value, "tcp")) {
                 proto = IPPROTO_TCP;
@@ -195,9 +202,11 @@ parse_service(struct cats_catalog *cat, int argc, char *argv[])
     }
 
     char *add_error;
-    if (cats_service_add(cat, argv[1], vip, proto, port, NULL, &add_error)) {
+    struct cats_service *svc;
+    if (cats_service_add(cat, argv[1], vip, proto, port, &svc, &add_error)) {
         return add_error;
     }
+    cats_service_set_policy(cat, svc, policy);
     return NULL;
 
 err:
@@ -211,11 +220,12 @@ err:
 static char *
 parse_instance(struct cats_catalog *cat, int argc, char *argv[])
 {
-    static const char *const keys[] = { "weight", "mac" };
+    static const char *const keys[] = { "weight", "mac", "path" };
     bool seen[ARRAY_SIZE(keys)] = { false };
     unsigned int weight = CATS_DEFAULT_WEIGHT;
     struct cats_service *s;
     struct eth_addr mac;
+    const char *path = NULL;
     uint16_t port = 0;
     ovs_be32 ip = 0;
     char *error;
@@ -223,7 +233,7 @@ parse_instance(struct cats_catalog *cat, int argc, char *argv[])
 
     if (argc < 3) {
         return xstrdup("instance: usage: instance SERVICE IP:PORT "
-                       "[weight=N] [mac=MAC]");
+                       "[weight=N] [mac=MAC] [path=LINK]");
     }
     s = cats_catalog_find(cat, argv[1]);
     if (!s) {
@@ -248,6 +258,18 @@ parse_instance(struct cats_catalog *cat, int argc, char *argv[])
         }
         if (idx == 0) {
             error = parse_uint("weight", value, 0, CATS_WEIGHT_MAX, &weight);
+        } else if (idx == 2) {
+            size_t len = strlen(value);
+
+            path = value;
+            if (!len || len > 64
+                || strspn(value, "abcdefghijklmnopqrstuvwxyz"
+                          "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._:-")
+                   != len) {
+                error = xasprintf("field 'path': a path is a telemetry "
+                                  "link id: 1 to 64 characters from "
+                                  "[A-Za-z0-9._:-]");
+            }
         } else if (!eth_addr_from_string(value, &mac)
                    || eth_addr_is_multicast(mac) || eth_addr_is_zero(mac)) {
             error = xasprintf("field 'mac': '%s' is not a unicast Ethernet "
@@ -262,6 +284,9 @@ parse_instance(struct cats_catalog *cat, int argc, char *argv[])
     if (cats_instance_add(cat, s, ip, port, weight,
                           seen[1] ? &mac : NULL, &add_error)) {
         return add_error;
+    }
+    if (path) {
+        cats_instance_set_path(cat, cats_instance_find(s, ip, port), path);
     }
     return NULL;
 

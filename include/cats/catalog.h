@@ -54,7 +54,20 @@ struct cats_instance {
                                      * 'weight'. */
     bool has_mac;                   /* 'mac' configured statically? */
     struct eth_addr mac;
+    char *path;                     /* Long-haul path (its telemetry link
+                                     * id) new connections take to reach
+                                     * it; NULL: local. */
 };
+
+/* How a service's weights are chosen (the selector, cats/selector.h). */
+enum cats_policy {
+    CATS_POLICY_MIN_LATENCY,        /* Expected completion time (default). */
+    CATS_POLICY_LEAST_LOADED,       /* Outstanding work per capacity. */
+    CATS_POLICY_STATIC,             /* Configured weights only. */
+};
+
+const char *cats_policy_name(enum cats_policy);
+bool cats_policy_from_string(const char *, enum cats_policy *);
 
 struct cats_service {
     struct hmap_node node;          /* In cats_catalog's 'services'. */
@@ -63,6 +76,7 @@ struct cats_service {
     ovs_be32 vip;                   /* Virtual IP. */
     uint16_t port;                  /* VIP L4 port, host order. */
     uint8_t proto;                  /* IPPROTO_TCP or IPPROTO_UDP. */
+    enum cats_policy policy;
     struct hmap instances;          /* Contains "struct cats_instance"s. */
     uint64_t change_seqno;          /* Catalog seqno of its last change. */
     struct ovs_list change_node;    /* In cats_catalog's 'by_change'. */
@@ -113,6 +127,11 @@ void cats_instance_remove(struct cats_catalog *, struct cats_instance *);
  * (the load rule, if any, adjusts it afterward). */
 void cats_instance_set_weight(struct cats_catalog *, struct cats_instance *,
                               uint16_t weight);
+/* Sets the service's policy / the instance's path (NULL: local). */
+void cats_service_set_policy(struct cats_catalog *, struct cats_service *,
+                             enum cats_policy);
+void cats_instance_set_path(struct cats_catalog *, struct cats_instance *,
+                            const char *path);
 /* Sets only the weight in use. */
 void cats_instance_set_effective_weight(struct cats_catalog *,
                                         struct cats_instance *,

@@ -289,16 +289,27 @@ static const struct error_case error_cases[] = {
       "x:3: unknown statement 'Service' (expected service or instance)" },
     { "", "service",
       "x:1: service: missing name (usage: service NAME vip=IP port=PORT "
-      "[proto=tcp|udp])" },
+      "[proto=tcp|udp] [policy=min-latency|least-loaded|static])" },
     { WEB, "instance web",
       "x:2: instance: usage: instance SERVICE IP:PORT [weight=N] "
-      "[mac=MAC]" },
+      "[mac=MAC] [path=LINK]" },
+    { "", "service web vip=10.0.0.1 port=80 policy=fastest",
+      "x:1: service web: field 'policy': 'fastest' is not min-latency, "
+      "least-loaded or static" },
+    { "", "service web vip=10.0.0.1 port=80 policy=static policy=static",
+      "x:1: service web: field 'policy' given twice" },
+    { WEB, "instance web 10.0.0.11:80 path=",
+      "x:2: instance web 10.0.0.11:80: field 'path' has no value" },
+    { WEB, "instance web 10.0.0.11:80 path=a/b",
+      "x:2: instance web 10.0.0.11:80: field 'path': a path is a "
+      "telemetry link id: 1 to 64 characters from [A-Za-z0-9._:-]" },
     { "", "a b c d e f g h i j k l m n o p q",
       "x:1: too many words (at most 16)" },
 
     /* Service keys. */
     { "", "service web vip=10.0.0.1 port=80 ip=10.0.0.2",
-      "x:1: service web: unknown field 'ip' (expected vip, port, proto)" },
+      "x:1: service web: unknown field 'ip' (expected vip, port, proto, "
+      "policy)" },
     { "", "service web vip=10.0.0.1 port=80 port=81",
       "x:1: service web: field 'port' given twice" },
     { "", "service web vip=10.0.0.1 vip=10.0.0.1 port=80",
@@ -385,7 +396,7 @@ static const struct error_case error_cases[] = {
       "x:2: instance web 10.0.0.11:80: field 'weight' given twice" },
     { WEB, "instance web 10.0.0.11:80 port=80",
       "x:2: instance web 10.0.0.11:80: unknown field 'port' (expected "
-      "weight, mac)" },
+      "weight, mac, path)" },
     { WEB, "instance web 10.0.0.11:80 weight",
       "x:2: instance web 10.0.0.11:80: 'weight' is not key=value" },
     { WEB, "instance web 10.0.0.11:80 mac=",
@@ -855,6 +866,58 @@ test_parse_ip_port(void **state OVS_UNUSED)
 
 #define T(NAME) cmocka_unit_test_setup_teardown(NAME, setup, teardown)
 
+/* policy= and path=: parsed into the catalog, default min-latency and
+ * local, and a reload that changes them changes the catalog. */
+static void
+test_policy_and_path(void **state OVS_UNUSED)
+{
+    struct cats_catalog cat, next;
+    struct cats_service *s;
+    struct cats_instance *a, *b;
+    ovs_be32 ip;
+    uint64_t seqno;
+
+    cats_catalog_init(&cat);
+    parse_ok(&cat, "service web vip=10.0.0.1 port=80 policy=least-loaded\n"
+             "service llm vip=10.0.0.2 port=80\n"
+             "instance web 10.0.0.11:80 path=site-b:path-1\n"
+             "instance web 10.0.0.12:80\n");
+    s = cats_catalog_find(&cat, "web");
+    assert_int_equal(s->policy, CATS_POLICY_LEAST_LOADED);
+    assert_int_equal(cats_catalog_find(&cat, "llm")->policy,
+                     CATS_POLICY_MIN_LATENCY);
+    assert_true(ip_parse("10.0.0.11", &ip));
+    a = cats_instance_find(s, ip, 80);
+    assert_string_equal(a->path, "site-b:path-1");
+    assert_true(ip_parse("10.0.0.12", &ip));
+    b = cats_instance_find(s, ip, 80);
+    assert_null(b->path);
+
+    cats_catalog_init(&next);
+    parse_ok(&next, "service web vip=10.0.0.1 port=80 policy=static\n"
+             "service llm vip=10.0.0.2 port=80\n"
+             "instance web 10.0.0.11:80\n"
+             "instance web 10.0.0.12:80 path=p2\n");
+    seqno = cat.seqno;
+    cats_catalog_sync(&cat, &next);
+    assert_true(cat.seqno > seqno);
+    assert_int_equal(s->policy, CATS_POLICY_STATIC);
+    assert_null(a->path);
+    assert_string_equal(b->path, "p2");
+
+    seqno = cat.seqno;
+    cats_catalog_sync(&cat, &next);
+    assert_int_equal(cat.seqno, seqno);
+    cats_catalog_destroy(&next);
+    cats_catalog_destroy(&cat);
+
+    enum cats_policy p;
+    assert_true(cats_policy_from_string("min-latency", &p));
+    assert_int_equal(p, CATS_POLICY_MIN_LATENCY);
+    assert_false(cats_policy_from_string("Static", &p));
+    assert_string_equal(cats_policy_name(CATS_POLICY_STATIC), "static");
+}
+
 int
 main(void)
 {
@@ -883,6 +946,7 @@ main(void)
         T(test_parse_file_over_long_line_names_its_line),
         T(test_parse_file_over_size_limit_is_refused),
         cmocka_unit_test(test_parse_ip_port),
+        cmocka_unit_test(test_policy_and_path),
     };
 
     return cmocka_run_group_tests_name("config", tests, NULL, NULL);
