@@ -23,6 +23,7 @@
 #include "openvswitch/vlog.h"
 #include "packets.h"
 #include "random.h"
+#include "steer.h"
 #include "timeval.h"
 #include "unixctl.h"
 #include "util.h"
@@ -48,8 +49,6 @@ static struct cats_acl acl;
 static struct cats_catalog *catalog;
 static uint64_t policy_services_sig;    /* Catalog services when the
                                          * policy was built. */
-static uint64_t applied_registrations;
-static uint64_t applied_catalog_seqno;
 
 /* Ingest latency. */
 static uint64_t ingest_hist[N_BUCKETS + 1];
@@ -114,6 +113,7 @@ agents_init(const struct agents_config *cfg, struct cats_catalog *cat)
     catalog = cat;
     cats_metrics_init(&store, &config.metrics);
     cats_acl_init(&acl);
+    steer_init();
     stats_since = time_msec();
     if (!config.grpc.listen) {
         return;
@@ -148,6 +148,7 @@ agents_destroy(void)
 
     cats_grpc_server_destroy(server);
     server = NULL;
+    steer_destroy();
     cats_metrics_destroy(&store);
     cats_acl_destroy(&acl);
     HMAP_FOR_EACH_POP (ts, hmap_node, &telemetry) {
@@ -175,62 +176,6 @@ agents_reload_acl(void)
     hmap_moved(&acl.nodes);
     update_policy(true);
     return NULL;
-}
-
-/* Weights. */
-
-/* Sets the weight in use of catalog instance 'inst' from the load of
- * 'minst' (NULL: no agent reports on it). */
-static void
-update_weight(struct cats_instance *inst,
-              const struct cats_metrics_instance *minst, long long int now)
-{
-    uint16_t target;
-
-    if (!minst) {
-        target = inst->base_weight;
-    } else {
-        target = cats_metrics_weight(minst, inst->base_weight, now);
-        if (!cats_metrics_weight_moved(inst->weight, target)) {
-            return;
-        }
-    }
-    if (target != inst->weight) {
-        VLOG_DBG("%s "IP_FMT":%"PRIu16": weight %"PRIu16" -> %"PRIu16,
-                 inst->service->name, IP_ARGS(inst->ip), inst->port,
-                 inst->weight, target);
-        cats_instance_set_effective_weight(catalog, inst, target);
-    }
-}
-
-static void
-update_all_weights(long long int now)
-{
-    struct cats_service *svc;
-
-    HMAP_FOR_EACH (svc, node, &catalog->services) {
-        struct cats_instance *inst;
-
-        HMAP_FOR_EACH (inst, node, &svc->instances) {
-            update_weight(inst, cats_metrics_find(&store, svc->name,
-                                                  inst->ip, inst->port),
-                          now);
-        }
-    }
-}
-
-static void
-update_instance_weight(const struct cats_metrics_instance *minst,
-                       long long int now)
-{
-    struct cats_service *svc = cats_catalog_find(catalog, minst->key.service);
-    struct cats_instance *inst;
-
-    inst = svc ? cats_instance_find(svc, minst->key.ip, minst->key.port)
-           : NULL;
-    if (inst) {
-        update_weight(inst, minst, now);
-    }
 }
 
 /* Events. */
@@ -341,24 +286,22 @@ handle_report(struct cats_grpc_event *ev, long long int now)
     ack.seq = load->seq;
     cats_grpc_ack(ev->call, &ack);
 
-    if (!hmap_is_empty(&catalog->services)) {
-        if (load->n_instances) {
-            for (size_t i = 0; i < load->n_instances; i++) {
-                const struct cats_report_key *k = &load->instances[i].key;
-                const struct cats_metrics_instance *minst;
-
-                minst = cats_metrics_find(&store, k->service, k->ip, k->port);
-                if (minst) {
-                    update_instance_weight(minst, now);
-                }
-            }
-        } else {
+    if (load->n_instances) {
+        for (size_t i = 0; i < load->n_instances; i++) {
+            const struct cats_report_key *k = &load->instances[i].key;
             const struct cats_metrics_instance *minst;
 
-            node = cats_metrics_find_node(&store, load->node_id);
-            LIST_FOR_EACH (minst, owner_node, &node->instances) {
-                update_instance_weight(minst, now);
+            minst = cats_metrics_find(&store, k->service, k->ip, k->port);
+            if (minst) {
+                steer_instance_report(minst, now);
             }
+        }
+    } else {
+        const struct cats_metrics_instance *minst;
+
+        node = cats_metrics_find_node(&store, load->node_id);
+        LIST_FOR_EACH (minst, owner_node, &node->instances) {
+            steer_instance_report(minst, now);
         }
     }
 }
@@ -406,6 +349,7 @@ handle_telemetry(struct cats_grpc_event *ev, long long int now)
         ovs_strlcpy(ts->id, t->source_id, sizeof ts->id);
         hmap_insert(&telemetry, &ts->hmap_node, hash);
     }
+    steer_telemetry(t, now);
     cats_report_telemetry_destroy(&ts->prev);
     if (ts->epoch == t->counters_epoch) {
         ts->prev = ts->cur;
@@ -538,7 +482,6 @@ void
 agents_run(struct cats_catalog *cat)
 {
     long long int now = time_msec();
-    bool full;
 
     ovs_assert(cat == catalog);
     if (server) {
@@ -570,20 +513,10 @@ agents_run(struct cats_catalog *cat)
         cats_grpc_server_run(server);
     }
 
-    /* Registrations, removals, lease expiries and configured weights need
-     * a pass over every instance; a report updates only its own (above). */
-    uint64_t before = store.seqno;
     if (now >= cats_metrics_next_wake(&store)) {
         cats_metrics_run(&store, now);
     }
-    full = (applied_catalog_seqno != catalog->seqno
-            || store.seqno != before
-            || applied_registrations != store.n_registrations);
-    if (full) {
-        update_all_weights(now);
-        applied_registrations = store.n_registrations;
-    }
-    applied_catalog_seqno = catalog->seqno;
+    steer_run(catalog, &store, now);
 }
 
 void
@@ -594,6 +527,7 @@ agents_wait(void)
     if (server) {
         cats_grpc_server_wait(server);
     }
+    wake = MIN(wake, steer_next_wake());
     if (wake != LLONG_MAX) {
         poll_timer_wait_until(wake);
     }
@@ -861,4 +795,5 @@ agents_register_commands(void)
                              cmd_agent_stats_reset, NULL);
     unixctl_command_register("cats/telemetry", "", 0, 0, cmd_telemetry,
                              NULL);
+    steer_register_commands();
 }

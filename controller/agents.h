@@ -3,10 +3,9 @@
  *
  * Owns the metrics store (include/cats/metrics.h) and the telemetry
  * table, takes the validated events of the gRPC server module
- * (grpc-server.h) in the main loop, applies them, answers them, and turns
- * load into the weights in use of catalog instances (the inverse-load
- * rule of metrics.h, scaled from each instance's configured weight).  An
- * instance no agent reports on keeps its configured weight.
+ * (grpc-server.h) in the main loop, applies them and answers them.  Load
+ * and telemetry go on to steer.h, which sets the weights in use of
+ * catalog instances through the path selector (cats/selector.h).
  *
  * Main thread only.
  */

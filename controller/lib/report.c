@@ -867,12 +867,15 @@ cats_report_decode_load(const void *data, size_t size,
     *errorp = NULL;
     msg = decode(&cats__v1__load_report__descriptor, data, size, policy, &d,
                  &error, errorp);
+    uint64_t seq = 0;
     if (msg) {
+        seq = ((const Cats__V1__LoadReport *) msg)->seq;
         error = load_from_pb((const void *) msg, policy, load, errorp);
         release(msg, &d);
     }
     if (error) {
         cats_report_load_destroy(load);
+        load->seq = seq;        /* For the ack's error_seq. */
     }
     return error;
 }

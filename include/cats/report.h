@@ -254,7 +254,9 @@ struct cats_report_telemetry {
  * output, which the caller releases with the matching _destroy().  On
  * failure returns a positive errno value (see the top of this file),
  * stores a malloc'd message in '*errorp', and leaves the output empty
- * (its _destroy() is still safe to call). */
+ * (its _destroy() is still safe to call), except that a LoadReport that
+ * decoded but failed a check keeps its 'seq', for the ack that refuses
+ * it. */
 int cats_report_decode_registration(const void *data, size_t size,
                                     const struct cats_report_policy *,
                                     struct cats_report_registration *,

@@ -16,6 +16,7 @@ import re
 import socket
 import subprocess
 import sys
+import threading
 import time
 
 import catslib
@@ -48,7 +49,16 @@ def controller_args(workdir):
 def group_weights(site):
     """{instance ip: summed bucket weight} of the service's select group,
     read from OVS (not from the controller)."""
-    out = site.ofctl("dump-groups")
+    for attempt in range(5):
+        try:
+            out = site.ofctl("dump-groups")
+            break
+        except subprocess.CalledProcessError:
+            # ovs-ofctl can lose a race with a busy ovs-vswitchd (it is
+            # one of several connections): try again.
+            if attempt == 4:
+                raise
+            time.sleep(0.2)
     w = {}
     for m in re.finditer(r"bucket=bucket_id:\d+,weight:(\d+),actions=.*?"
                          r"nat\(dst=([\d.]+):\d+\)", out):
@@ -174,9 +184,24 @@ def body(t):
             % (w, be.services()))
     catslib.info("busy i1: OVS weights %s after %.2f s" % (w, took or -1))
 
-    busy(40)
-    rep, acc = burst(t)
-    busy(40)
+    # The application keeps saying it is busy, as a real one would (the
+    # agent drops values not refreshed for 3 intervals), while the burst
+    # runs.  The selector damps (tau 1 s): let the shares settle first.
+    stop = threading.Event()
+
+    def keep_busy():
+        while not stop.wait(INTERVAL_MS / 2000.0):
+            busy(40)
+    th = threading.Thread(target=keep_busy, daemon=True)
+    th.start()
+    try:
+        wait_until(lambda: group_weights(site).get(ips[0], 999)
+                   < 0.3 * min(group_weights(site).get(ips[1], 0),
+                               group_weights(site).get(ips[2], 0)), 5)
+        rep, acc = burst(t)
+    finally:
+        stop.set()
+        th.join()
     sh = catslib.shares(acc, names)
     catslib.info("busy i1: %s" % catslib.fmt_shares(acc, names))
     t.check("agents.busy_new_conns_move_away",

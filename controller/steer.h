@@ -1,0 +1,52 @@
+/*
+ * ovs-cats: from load and telemetry to the weights in use.
+ *
+ * Feeds the path selector (include/cats/selector.h) with what the agents
+ * report (the metrics store) and what telemetry sources say about
+ * long-haul paths, reweights, and writes the selector's weights into the
+ * catalog's weights in use, which the flow model turns into select group
+ * buckets.
+ *
+ * Which instances take part: a service whose instances no agent reports
+ * on keeps its configured weights, as does a service with policy=static
+ * (whose instances still leave selection when their agent says so or goes
+ * silent).  Otherwise every instance of the service is a selector
+ * instance (one with no agent counts as idle), with one pair: its path
+ * (instance path=LINK, matched to telemetry link ids) or local.
+ *
+ * The selector's structure is rebuilt when the catalog's membership
+ * (instances, policies, paths) or the set of registrations changes; its
+ * damping starts over then.
+ *
+ * Main thread only.
+ */
+
+#ifndef CATS_STEER_H
+#define CATS_STEER_H 1
+
+#include "cats/metrics.h"
+
+struct cats_catalog;
+struct cats_report_telemetry;
+struct ds;
+
+void steer_init(void);
+void steer_destroy(void);
+
+/* A report from 'minst' was applied at 'now'. */
+void steer_instance_report(const struct cats_metrics_instance *minst,
+                           long long int now);
+
+/* A telemetry report was accepted at 'now'. */
+void steer_telemetry(const struct cats_report_telemetry *,
+                     long long int now);
+
+/* Rebuilds if needed, updates selectability, reweights what is due and
+ * sets the catalog's weights in use. */
+void steer_run(struct cats_catalog *, const struct cats_metrics_store *,
+               long long int now);
+long long int steer_next_wake(void);
+
+void steer_register_commands(void);
+
+#endif /* steer.h */
