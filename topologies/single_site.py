@@ -100,7 +100,7 @@ class SingleSite:
                  instance_prefix="i", subnet="10.0.0.0/24",
                  build_dir=cw.BUILD, controller=None, service_time="fixed:10",
                  interval_ms=250, lease_ms=None, controller_args=(),
-                 node_cpu=cw.NODE_CPU_NONE, log_level="warning"):
+                 node_cpu=cw.NODE_CPU_NONE, log_level="warning", site=None):
         self.workdir = os.path.abspath(workdir)
         self.specs = list(instances or DEFAULT_INSTANCES)
         self.build = os.path.abspath(build_dir)
@@ -111,12 +111,19 @@ class SingleSite:
         self.lease_ms = lease_ms
         self.controller_args = list(controller_args)
         self.node_cpu = node_cpu
-        self.site = CatsSite(n_clients=n_clients,
-                             n_instances=len(self.specs), bridge=bridge,
-                             subnet=subnet, dpid=dpid,
-                             client_prefix=client_prefix,
-                             instance_prefix=instance_prefix,
-                             log_level=log_level, workdir=self.workdir)
+        # Another topology (a CatsSite whose instances are, in order,
+        # the instances to start; two_site.TwoSite) may be given instead.
+        self.site = site or CatsSite(n_clients=n_clients,
+                                     n_instances=len(self.specs),
+                                     bridge=bridge, subnet=subnet,
+                                     dpid=dpid, client_prefix=client_prefix,
+                                     instance_prefix=instance_prefix,
+                                     log_level=log_level,
+                                     workdir=self.workdir)
+        if len(self.site.instance_ips) != len(self.specs):
+            raise ValueError("%d instance specs for %d instance hosts"
+                             % (len(self.specs),
+                                len(self.site.instance_ips)))
         self.ctl = None
         self.wl = None
         self.names = []
