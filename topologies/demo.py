@@ -1,80 +1,82 @@
 #!/usr/bin/python3
-"""`make demo`: cats-controller steering live traffic, explained as it runs.
+"""`make demo`: compute-aware steering, live: instances report their load,
+the controller moves new connections away from the one that slows down.
 
     /usr/bin/python3 topologies/demo.py --controller build/cats-controller
 
-About 75 s, no input needed.  On the machine's Open vSwitch (userspace
-datapath) it builds its own bridge "catsdemo" with clients dc1, dc2 and
-instances di1..di4 (10.0.0.11-14) behind the VIP 10.0.0.100:80, starts the
-controller, and then, under a steady open-loop load of new connections:
+About two minutes, no input needed.  On the machine's Open vSwitch
+(userspace datapath) it builds its own bridge "catsdemo" with clients
+dc1, dc2 and instances di1..di4 (10.0.0.11-14) behind the VIP
+10.0.0.100:80 (topologies/single_site.py).  Each instance runs cats-serve,
+a server with real queueing (di1: 8 slots, di2: 4, di3: 4 at half speed,
+di4: 2; 10 ms a request), which reports its requests in flight and its
+queue to a cats-agent on the same host; the agents stream them to
+cats-controller, which turns them into the weights of the OVS select
+group.  Both clients run cats-load: 150 new connections/s each, open loop
+(Poisson), one request per connection.
 
-  1. shows the pipeline the controller installed,
-  2. equal weights: every instance gets ~25% of new connections,
-  3. cats/set-weight di1 300: di1's share moves to 300/600 = 50%
-     (--weight W for another value; the other three stay at 100),
-  4. cats/drain di2: di2 gets no new connections, while 20 long-lived
-     connections held on it since before the drain stay alive,
-  5. weights restored,
-  6. kill -9 of the controller: the switch keeps its flows (fail-mode
-     secure), new connections and pings are still served; the controller is
-     started again and resynchronizes (cats/sync),
-  7. a summary.
+  1. setup,
+  2. steady load (20 s),
+  3. di1 becomes 20 times slower (cats-serve --send='speed 20'):
+     its queue grows, its agent reports it, its weight falls and new
+     connections go elsewhere (30 s),
+  4. di1 back to normal speed: its share comes back (25 s),
+  5. kill -9 of the controller: the switch keeps steering with the last
+     weights; the controller restarts, the agents register again (17 s),
+  6. a summary: per phase, requests, failures, p50/p99 latency (from
+     cats-load's samples) and each instance's share.
 
-Every second it prints, per instance, the weight, the intended share and
-the realized share of new connections in the last second, counted by the
-instance servers and by the controller (its per-instance counter flows,
-polled every second), plus one ping to the VIP.
+Every second it prints, per instance, the requests in flight and queued
+(as the controller last heard them from the agent), its weight in the
+select group, and its share of the new connections of the last second
+(counted by the servers), plus each path's ECN marking and PFC pauses:
+"n/a" in this single-site topology, which has no long-haul gateway (the
+two-site topology, topologies/two_site.py, has plain links so far).
 
-Exit status 0 only when no new connection failed, no ping was lost and no
-long-lived connection broke.  Everything it started (bridge, hosts,
-processes, temporary files) is removed on exit, on errors and on Ctrl-C;
-the machine's Open vSwitch is left running.  It can run beside the
-integration tests (bridge cats1, hosts c1.., i1..): names, conntrack zone
-and sockets are its own (but a test that restarts ovs-vswitchd, like
-test_restart.py, takes the demo's flows and conntrack with it: the demo
-notices and says so).
+Exit status 0 only when no request failed, di1's share fell below half of
+its steady share while slow and came back above half of it once
+restored.  Everything it started (bridge, hosts, processes, temporary
+files) is removed on exit, on errors and on Ctrl-C; the machine's Open
+vSwitch is left running.  Its names (bridge catsdemo, hosts dc*/di*,
+conntrack zone 3301) are its own, so it can run beside the integration
+tests (bridge cats1).
 """
 
 import argparse
-import ctypes
-import json
 import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import textwrap
-import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 
-from cats_topo import (CatsSite, CTRL_PORT, PYTHON, ensure_ovs,  # noqa: E402
-                       have_mininet, kill_pid, pid_alive, vswitchd_pid)
-from cats_ctl import (AppctlError, CatsController,  # noqa: E402
-                      service_config)
+from cats_topo import (ensure_ovs, have_mininet, kill_pid,  # noqa: E402
+                       pid_alive, vswitchd_pid)
+from cats_ctl import AppctlError  # noqa: E402
+import cats_workload as cw  # noqa: E402
+from single_site import SingleSite, catalog  # noqa: E402
 
-TRAFFIC = os.path.join(HERE, "cats_demo_traffic.py")
-SERVICE = "web"
+SERVICE = cw.SERVICE
 BRIDGE = "catsdemo"
 DPID = "00000000ca75de01"
 ZONE = 3301                 # the tests' bridge uses the default zone (3239)
+INSTANCES = [(8, 1.0), (4, 1.0), (4, 2.0), (2, 1.0)]    # (slots, speed)
+SERVICE_TIME = "fixed:10"
 N_CLIENTS = 2
-N_INSTANCES = 4
-WEIGHT = 100
 
 # Timeline, in seconds of load.
-T_REWEIGHT = 12
-T_DRAIN = 27
-T_RESTORE = 42
-T_KILL = 50
-T_RESTART = 58
-T_END = 65
+T_SLOW = 20
+T_RESTORE = 50
+T_KILL = 75
+T_RESTART = 78
+T_END = 92
 
 
 # -- output ------------------------------------------------------------------
@@ -108,7 +110,6 @@ class Out:
         self.live = 0
 
     def _rows(self, lines):
-        """Terminal rows that lines take (long ones wrap)."""
         cols = max(20, shutil.get_terminal_size((80, 24)).columns)
         rows = 0
         for ln in lines:
@@ -121,19 +122,13 @@ class Out:
         self.s.write(text + "\n")
         self.s.flush()
 
-    def lines(self, text, indent="    "):
+    def wrapped(self, text, indent="  ", width=78):
         for ln in text.rstrip("\n").splitlines():
-            self.line(indent + ln)
-
-    def wrapped(self, text, indent="    ", width=78):
-        """Lines of text, each wrapped to width under its own indent."""
-        for ln in text.rstrip("\n").splitlines():
-            lead = indent + ln[:len(ln) - len(ln.lstrip())]
-            parts = textwrap.wrap(ln.strip(), width - len(lead) - 2,
+            parts = textwrap.wrap(ln.strip(), width - len(indent) - 2,
                                   break_on_hyphens=False) or [""]
-            self.line(lead + parts[0])
+            self.line(indent + parts[0])
             for part in parts[1:]:
-                self.line(lead + "  " + part)
+                self.line(indent + "  " + part)
 
     def title(self, n, total, text):
         self.freeze()
@@ -163,815 +158,396 @@ def fmt_int(n):
     return "{:,}".format(n)
 
 
-# -- server counters, read from inside the instances' namespaces -------------
-CLONE_NEWNET = 0x40000000
-_libc = ctypes.CDLL(None, use_errno=True)
+def bar(share, width=20):
+    if share is None:
+        return "." * width
+    n = min(width, int(round(share * width)))
+    return "#" * n + "." * (width - n)
 
 
-def _query_in_netns(pid, port, timeout=1.0):
-    """One "stats" query to 127.0.0.1:port inside process pid's network
-    namespace.  Call only from a thread of its own: setns() switches the
-    calling thread, and this thread is never switched back (it ends)."""
-    fd = os.open("/proc/%d/ns/net" % pid, os.O_RDONLY)
-    try:
-        if _libc.setns(fd, CLONE_NEWNET) != 0:
-            e = ctypes.get_errno()
-            raise OSError(e, os.strerror(e))
-    finally:
-        os.close(fd)
-    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
-    try:
-        s.sendall(b"stats\n")
-        buf = b""
-        while True:
-            chunk = s.recv(4096)
-            if not chunk:
-                break
-            buf += chunk
-    finally:
-        s.close()
-    return json.loads(buf.decode())
-
-
-def server_counts(site, timeout=1.5):
-    """{instance name: accepted connections} from every instance server,
-    queried from a short-lived thread inside each host's namespace (no
-    process start per query).  Missing entries: no answer."""
-    hosts = [(h.name, h.pid) for h in site.instances]
-    res = {}
-
-    def work():
-        for name, pid in hosts:
-            try:
-                res[name] = _query_in_netns(pid, CTRL_PORT)["accepted"]
-            except (OSError, ValueError, KeyError):
-                pass
-    t = threading.Thread(target=work, daemon=True)
-    t.start()
-    t.join(timeout)
-    return dict(res)
-
-
-# -- background processes: line readers --------------------------------------
-class Lines:
-    """Non-blocking reader of a child's stdout lines."""
-
-    def __init__(self, proc):
-        self.proc = proc
-        self.fd = proc.stdout.fileno()
-        os.set_blocking(self.fd, False)
-        self.buf = b""
-        self.eof = False
-
-    def read(self):
-        out = []
-        while not self.eof:
-            try:
-                chunk = os.read(self.fd, 65536)
-            except BlockingIOError:
-                break
-            if not chunk:
-                self.eof = True
-                break
-            self.buf += chunk
-        while b"\n" in self.buf:
-            ln, self.buf = self.buf.split(b"\n", 1)
-            out.append(ln.decode(errors="replace"))
-        return out
-
-    def wait_for(self, prefixes, timeout):
-        """Lines until one starts with one of prefixes (returned last)."""
-        end = time.monotonic() + timeout
-        got = []
-        while time.monotonic() < end:
-            for ln in self.read():
-                got.append(ln)
-                if ln.startswith(tuple(prefixes)):
-                    return got
-            if self.eof:
-                break
-            time.sleep(0.02)
-        return got
-
-
-def tagged(line):
-    tag, _, rest = line.partition(" ")
-    try:
-        return tag, json.loads(rest)
-    except ValueError:
-        return tag, None
-
-
-class Load:
-    """The open-loop load generator on one client host."""
-
-    def __init__(self, site, host, rate):
-        self.host = host
-        self.proc = site.popen(host, [PYTHON, TRAFFIC, "load", site.vip,
-                                      str(site.service_port), "--rate",
-                                      str(rate)], stderr=subprocess.DEVNULL)
-        self.lines = Lines(self.proc)
-        self.done = None
-
-    def poll(self):
-        """(ok, errors, {kind: n}, seconds) of the seconds reported since
-        the last call."""
-        ok = err = secs = 0
-        kinds = {}
-        for ln in self.lines.read():
-            tag, d = tagged(ln)
-            if tag == "SEC" and d:
-                secs += 1
-                ok += d["ok"]
-                err += d["errors"]
-                for k, v in d["kinds"].items():
-                    kinds[k] = kinds.get(k, 0) + v
-            elif tag == "DONE" and d:
-                self.done = d
-        return ok, err, kinds, secs
-
-    def stop(self, timeout=8.0):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        for ln in self.lines.wait_for(["DONE"], timeout):
-            tag, d = tagged(ln)
-            if tag == "DONE":
-                self.done = d
-        return self.done
-
-
-class Hold:
-    """K long-lived connections held on one instance (cats_demo_traffic.py
-    hold), exchanging a line every 200 ms."""
-
-    def __init__(self, site, host, want, k):
-        self.want, self.k = want, k
-        self.proc = site.popen(host, [PYTHON, TRAFFIC, "hold", site.vip,
-                                      str(site.service_port), "--want", want,
-                                      "-k", str(k)],
-                               stderr=subprocess.DEVNULL)
-        self.lines = Lines(self.proc)
-        self.ready = None
-        self.stat = {"alive": 0, "broken": 0, "stalled": 0, "kinds": {},
-                     "exchanges": 0}
-        self.done = None
-
-    def wait_ready(self, timeout=25.0):
-        for ln in self.lines.wait_for(["READY", "FAILED"], timeout):
-            tag, d = tagged(ln)
-            if tag == "READY":
-                self.ready = d
-                self.stat["alive"] = d["held"]
-                return d
-            if tag == "FAILED":
-                raise RuntimeError("could not hold %d connections on %s: %s"
-                                   % (self.k, self.want, d))
-        raise RuntimeError("long-lived connections: no answer from the "
-                           "helper")
-
-    def poll(self):
-        for ln in self.lines.read():
-            tag, d = tagged(ln)
-            if tag in ("STAT", "DONE") and d:
-                self.stat = d
-                if tag == "DONE":
-                    self.done = d
-        return self.stat
-
-    def stop(self, timeout=5.0):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        for ln in self.lines.wait_for(["DONE"], timeout):
-            tag, d = tagged(ln)
-            if tag == "DONE":
-                self.done = self.stat = d
-        return self.done
-
-
-class Ping:
-    """One ping a second to the VIP; -O reports a missing answer when the
-    next one is sent."""
-
-    RE_OK = re.compile(r"icmp_seq=(\d+) .*time=([\d.]+) ms")
-    RE_NO = re.compile(r"no answer yet for icmp_seq=(\d+)")
-
-    def __init__(self, site, host):
-        self.proc = site.popen(host, ["ping", "-n", "-O", "-i", "1",
-                                      site.vip], stderr=subprocess.STDOUT)
-        self.lines = Lines(self.proc)
-        self.answered = set()
-        self.missing = set()
-        self.last = None          # (seq, rtt ms or None)
-
-    def poll(self):
-        for ln in self.lines.read():
-            m = self.RE_OK.search(ln)
-            if m:
-                seq = int(m.group(1))
-                self.answered.add(seq)
-                self.missing.discard(seq)
-                self.last = (seq, float(m.group(2)))
-                continue
-            m = self.RE_NO.search(ln)
-            if m:
-                seq = int(m.group(1))
-                if seq not in self.answered:
-                    self.missing.add(seq)
-                self.last = (seq, None)
-        return self.last
-
-    def lost(self):
-        return len(self.missing - self.answered)
-
-    def stop(self):
-        time.sleep(0.05)
-        self.poll()
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-        try:
-            self.proc.wait(timeout=3)
-        except subprocess.TimeoutExpired:
-            kill_pid(self.proc.pid)
-        self.poll()
-
-
-# -- controller output, parsed ------------------------------------------------
-RE_INST = re.compile(r"instance (\S+) weight=(\d+) slots=(\d+)/(\d+) "
-                     r"intended=([\d.]+)% new_conns=(\d+) realized=(\S+) "
-                     r"state=(\w+)")
-
-
-def parse_services(text):
-    """{ip:port: {"weight", "slots", "intended", "new_conns", "state"}}"""
-    res = {}
-    for m in RE_INST.finditer(text or ""):
-        res[m.group(1)] = {"weight": int(m.group(2)),
-                           "slots": int(m.group(3)),
-                           "intended": float(m.group(5)),
-                           "new_conns": int(m.group(6)),
-                           "state": m.group(8)}
-    return res
-
-
-def ofctl(bridge, *args):
-    p = subprocess.run(["ovs-ofctl", "-O", "OpenFlow15", args[0], bridge] +
-                       list(args[1:]), capture_output=True, text=True,
-                       timeout=10)
-    return p.stdout if p.returncode == 0 else ""
-
-
-def flow_ages(bridge, cookies=False):
-    """[(table, duration s)] of the bridge's flows, or with cookies
-    [(cookie, table, duration s)]."""
-    res = []
-    for ln in ofctl(bridge, "dump-flows").splitlines():
-        c = re.search(r"cookie=(0x[0-9a-f]+)", ln)
-        t = re.search(r"table=(\d+)", ln)
-        d = re.search(r"duration=([\d.]+)s", ln)
-        if t and d:
-            res.append((int(t.group(1)), float(d.group(1))))
-            if cookies:
-                res[-1] = (c.group(1) if c else "0x0",) + res[-1]
-    return res
-
-
-def describe_table(flows):
-    """A few words on what a table's flows do (guessed from their text)."""
-    text = "\n".join(flows)
-    what = []
-    if "arp_tpa=" in text:
-        what.append("ARP and ping for the VIP answered")
-    if "ct(table=" in text:
-        what.append("VIP traffic into conntrack (NAT)")
-    if "actions=group:" in text:
-        what.append("new connections -> select group")
-    if "ct_state=-rpl+trk+dnat" in text or "ct_state=+trk+dnat" in text:
-        what.append("established ones keep their instance")
-    if "ct_state=+new+trk,ct_mark" in text:
-        what.append("new-connection counter per instance")
-    if any(re.match(r"\s*cookie=0xca76", f) for f in flows):
-        what.append("instance MAC/port, learned from ARP")
-    return "; ".join(what)
-
-
-def pipeline_summary(bridge):
-    flows = {}
-    for ln in ofctl(bridge, "dump-flows").splitlines():
-        m = re.search(r"table=(\d+)", ln)
-        if m:
-            flows.setdefault(int(m.group(1)), []).append(ln)
-    lines = []
-    total = sum(len(v) for v in flows.values())
-    lines.append("%d flows:" % total)
-    for t in sorted(flows):
-        lines += textwrap.wrap(describe_table(flows[t]), 72,
-                               initial_indent="  table %d: %2d  " %
-                               (t, len(flows[t])),
-                               subsequent_indent=" " * 16)
-    for ln in ofctl(bridge, "dump-groups").splitlines():
-        ln = ln.strip()
-        if not ln.startswith("group_id="):
-            continue
-        head, *buckets = ln.split(",bucket=")
-        gid = int(re.search(r"group_id=(\d+)", head).group(1))
-        typ = re.search(r"type=(\w+)", head)
-        sm = re.search(r"selection_method=(\w+)", head)
-        per = {}
-        order = []
-        total_w = 0
-        for b in buckets:
-            bid = re.search(r"bucket_id:(\d+)", b)
-            w = re.search(r"weight:(\d+)", b)
-            dst = re.search(r"nat\(dst=([\d.:]+)\)", b)
-            w = int(w.group(1)) if w else 1
-            dst = dst.group(1) if dst else "?"
-            total_w += w
-            if dst not in per:
-                per[dst] = [0, []]
-                order.append(dst)
-            per[dst][0] += w
-            per[dst][1].append(bid.group(1) if bid else "?")
-        lines.append("group %#x: type=%s%s, %d buckets;"
-                     % (gid, typ.group(1) if typ else "?",
-                        ",selection_method=" + sm.group(1) if sm else "",
-                        len(buckets)))
-        lines.append("  bucket weights = dp_hash slots, %d in all:"
-                     % total_w)
-        for dst in order:
-            w, bids = per[dst]
-            lines.append("  -> %-15s %3d/%d slots  %5.1f%%  (bucket%s %s)"
-                         % (dst, w, total_w, 100.0 * w / total_w if total_w
-                            else 0, "s" if len(bids) > 1 else "",
-                            ",".join(bids)))
-    return lines
+def fmt_ms(v):
+    if v is None:
+        return "-"
+    return "%.0f" % v if v >= 100 else "%.1f" % v
 
 
 # -- the demo ----------------------------------------------------------------
 class Demo:
-    N_PHASES = 7
+    N_PHASES = 6
 
-    def __init__(self, args, site, ctl, workdir):
+    def __init__(self, args, s):
         self.args = args
-        self.site = site
-        self.ctl = ctl
-        self.workdir = workdir
-        self.names = [h.name for h in site.instances]
-        self.ips = list(site.instance_ips)
-        self.addr = {n: "%s:%d" % (ip, site.service_port)
-                     for n, ip in zip(self.names, self.ips)}
-        self.weights = {n: WEIGHT for n in self.names}
+        self.s = s
+        self.ctl = s.ctl
+        self.wl = s.wl
+        self.names = list(s.names)
+        self.slow = self.names[0]
         self.loads = []
-        self.hold = None
-        self.ping = None
-        self.ctl_up = False
-        self.t0 = None
+        self.t0 = None            # load time 0, on time.monotonic()
         self.tick_no = 0
-        self.prev_srv = None
-        self.prev_ctl = None
-        self.totals = {"ok": 0, "errors": 0, "kinds": {}}
-        self.phase_acc = {}      # name -> new connections (servers)
-        self.phase_ctl = {}
-        self.phase_from = None   # accumulate only from this time on
-        self.outage = {"ok": 0, "errors": 0, "pings": 0, "answered": 0}
-        self.in_outage = False
-        self.vswitchd_pid = vswitchd_pid()
-        self.vswitchd_restarted = False
+        self.phase = "steady"
+        self.phases = []          # (label, start, end) in load seconds
+        self.ctl_up = True
+        self.prev_acc = None
+        self.last = {}            # name -> agent view, kept while ctl down
+        self.tel_note = None
         self.notes = []
-        self.results = []        # (phase, largest gap in pp)
-        self.drain_result = None  # (new conns on the drained, alive, broken)
-        self.pids = []            # of the processes started here
+        self.restart = {}
+        self.pids = []
+        self.vswitchd = vswitchd_pid()
 
-    # -- controller ---------------------------------------------------------
-    def appctl(self, *args, show=True, timeout=20):
-        if show:
-            OUT.cmd("ovs-appctl -t $CTL " + " ".join(str(a) for a in args))
-        return self.ctl.appctl(*args, timeout=timeout)
-
-    def sync(self, show=True):
-        t = time.monotonic()
-        self.appctl("cats/sync", show=show)
-        return time.monotonic() - t
-
-    def set_weight(self, name, weight, sync=True):
-        self.appctl("cats/set-weight", SERVICE, self.addr[name], weight)
-        self.weights[name] = weight
-        return self.sync() if sync else None
-
-    def drain(self, name):
-        self.appctl("cats/drain", SERVICE, self.addr[name])
-        took = self.sync()
-        self.weights[name] = 0
-        return took
-
-    # -- the live view ------------------------------------------------------
+    # -- live view ------------------------------------------------------------
     def now(self):
         return time.monotonic() - self.t0
 
-    def start_phase_window(self, delay=1.0):
-        """Accumulate per-phase shares from `delay` s from now on (the
-        change takes effect in the datapath within a few ms; the delay
-        keeps connections begun before it out of the average)."""
-        self.phase_acc = {n: 0 for n in self.names}
-        self.phase_ctl = {n: 0 for n in self.names}
-        self.phase_from = self.now() + delay
-
     def tick(self):
-        """Gather one second of numbers and draw them."""
         self.tick_no += 1
-        ok = err = 0
-        kinds = {}
-        secs = []
+        sent = ok = err = 0
+        p50 = p99 = None
         for ld in self.loads:
-            o, e, k, n = ld.poll()
-            ok += o
-            err += e
-            secs.append(n)
-            for kk, v in k.items():
-                kinds[kk] = kinds.get(kk, 0) + v
-        self.count(ok, err, kinds)
-        rate = ok / max(1, max(secs or [1]))
-        pg = self.ping.poll()
-        held = self.hold.poll()
-
-        srv = server_counts(self.site)
-        d_srv = {}
-        if self.prev_srv is not None:
+            for d in ld.poll():
+                sent += d["sent"]
+                ok += d["ok"]
+                err += d["err"]
+                p50 = max(p50 or 0, d["p50"])
+                p99 = max(p99 or 0, d["p99"])
+        stats = self.wl.all_stats()
+        acc = dict((n, st.get("accepted", 0)) for n, st in stats.items())
+        delta = {}
+        if self.prev_acc is not None:
             for n in self.names:
-                if n in srv and n in self.prev_srv:
-                    d_srv[n] = max(0, srv[n] - self.prev_srv[n])
-        self.prev_srv = srv
-
-        svc = {}
-        d_ctl = {}
+                if n in acc and n in self.prev_acc:
+                    delta[n] = max(0, acc[n] - self.prev_acc[n])
+        self.prev_acc = acc
         if self.ctl_up:
             try:
-                svc = parse_services(self.ctl.appctl("cats/services",
-                                                     SERVICE, timeout=3))
+                ag = self.s.agents()
+                for n in self.names:
+                    self.last[n] = ag.get(n)
             except (AppctlError, subprocess.TimeoutExpired):
-                svc = {}
-        if svc:
-            cur = {n: svc[a]["new_conns"] for n, a in self.addr.items()
-                   if a in svc}
-            if self.prev_ctl is not None:
-                for n, v in cur.items():
-                    p = self.prev_ctl.get(n)
-                    # The controller restarts its count when the weights
-                    # change: a smaller number is a new count.
-                    d_ctl[n] = v - p if p is not None and v >= p else v
-            self.prev_ctl = cur
-        else:
-            self.prev_ctl = None
-
-        t = self.now()
-        if self.phase_from is not None and t >= self.phase_from:
-            for n in self.names:
-                self.phase_acc[n] += d_srv.get(n, 0)
-                self.phase_ctl[n] += d_ctl.get(n, 0)
-        if self.in_outage:
-            self.outage["ok"] += ok
-            self.outage["errors"] += err
-
+                pass
+        paths = self.paths_line()
         pid = vswitchd_pid()
-        if pid != self.vswitchd_pid and not self.vswitchd_restarted:
-            self.vswitchd_restarted = True
-            msg = ("ovs-vswitchd was restarted by someone else (pid %s -> "
-                   "%s), e.g. the integration tests' test_restart.py: its "
-                   "flows and conntrack are gone, so failures from here on "
-                   "are not the controller's" % (self.vswitchd_pid, pid))
+        if pid != self.vswitchd:
+            msg = ("ovs-vswitchd restarted (pid %s -> %s): crashed, or "
+                   "restarted by other work on this machine; its flows "
+                   "and conntrack were lost, so failures around now are "
+                   "not the controller's" % (self.vswitchd, pid))
+            self.vswitchd = pid
             self.notes.append(msg)
-            OUT.line("  " + OUT.red("!! " + msg))
+            OUT.freeze()
+            OUT.wrapped(OUT.red("!! " + msg))
+        self.draw(sent, ok, err, p50, p99, delta, paths)
 
-        self.draw(rate, err, kinds, pg, held, d_srv, d_ctl, svc)
+    def paths_line(self):
+        if not self.ctl_up:
+            return "paths (ECN, PFC): controller down"
+        try:
+            tel = cw.parse_telemetry(self.ctl.appctl("cats/telemetry",
+                                                     timeout=3))
+        except (AppctlError, subprocess.TimeoutExpired):
+            tel = {}
+        if not tel:
+            return "paths (ECN, PFC): n/a: no gateway in this topology"
+        parts = []
+        for name, d in sorted(tel.items()):
+            pfc = sum(v[0] for v in d["pfc"].values())
+            parts.append("%s ECN %s PFC rx %d" % (
+                name.split("/")[-1],
+                "%.1f%%" % (100 * d["ecn_fraction"])
+                if "ecn_fraction" in d else "-", pfc))
+        return "paths: " + "; ".join(parts)
 
-    def count(self, ok, err, kinds):
-        self.totals["ok"] += ok
-        self.totals["errors"] += err
-        for kk, v in kinds.items():
-            self.totals["kinds"][kk] = self.totals["kinds"].get(kk, 0) + v
-
-    def draw(self, rate, err, kinds, pg, held, d_srv, d_ctl, svc):
-        """One frame, at most 80 columns:
-         [ 12s] 400 conn/s ok, 0 err | ping #14 0.18 ms | di2 held: 20 ok ..
-           inst  weight intended | last 1 s: servers              ctl | phase
-           di1      300    50.0% |  49.9% ############|.......  50.1% | 49.8%
-        """
-        if pg is None:
-            ping = "ping -"
-        elif pg[1] is None:
-            ping = OUT.red("ping #%d LOST" % pg[0])
-        else:
-            ping = "ping #%d %.2f ms" % (pg[0], pg[1])
-        errs = "%d err" % err
+    def draw(self, sent, ok, err, p50, p99, delta, paths):
+        errs = "%d failed" % err
         if err:
-            errs = OUT.red(errs + " (" + ",".join(
-                "%s=%d" % kv for kv in sorted(kinds.items())) + ")")
-        hl = "%s held: %d alive, %d broken" % (
-            self.hold.want, held["alive"], held["broken"])
-        if held["broken"] or held.get("stalled"):
-            hl = OUT.red(hl + ", %d stalled" % held.get("stalled", 0))
-        lines = [" [%3ds] %3.0f conn/s ok, %s | %s | %s"
-                 % (self.tick_no, rate, errs, ping, hl)]
-        lines.append(OUT.dim("   inst  weight intended | realized in the "
-                             "last 1 s: servers      ctl | phase"))
-        tot_s = sum(d_srv.values())
-        tot_c = sum(d_ctl.values())
-        tot_w = sum(self.weights.values())
-        acc_tot = sum(self.phase_acc.values())
+            errs = OUT.red(errs)
+        cpus = [a["cpu_utilization"] for a in self.last.values()
+                if a and "cpu_utilization" in a]
+        head = " [%3ds] %-12s| %3d req/s, %s | p50 %s p99 %s ms" % (
+            self.tick_no, self.phase, sent, errs, fmt_ms(p50), fmt_ms(p99))
+        if cpus:                  # --node-cpu=shared
+            head += " | cpu %.0f%%" % (100 * max(cpus))
+        lines = [head, OUT.dim("   inst slots speed | in flight  queue  "
+                               "weight | new connections, last 1 s")]
+        tot = sum(delta.values())
+        # Weights as shares of the group: their scale is the controller's
+        # business (the catalog's base, or the selector's own).
+        tot_w = sum((self.last.get(n) or {}).get("weight", 0)
+                    for n in self.names)
         for n in self.names:
-            a = self.addr[n]
-            w = svc[a]["weight"] if a in svc else self.weights[n]
-            intended = (svc[a]["intended"] if a in svc else
-                        (100.0 * self.weights[n] / tot_w if tot_w else 0))
-            s = (100.0 * d_srv.get(n, 0) / tot_s) if tot_s else None
-            c = (100.0 * d_ctl.get(n, 0) / tot_c) if tot_c else None
-            pa = (100.0 * self.phase_acc[n] / acc_tot) if acc_tot else None
-            if not self.ctl_up:
-                cs = " (down)"
-            elif c is None:
-                cs = "      -"
-            else:
-                cs = "%6.1f%%" % c
-            lines.append("   %-4s %6s %7.1f%% | %6s %s %s | %s"
-                         % (n, w, intended,
-                            "%5.1f%%" % s if s is not None else "     -",
-                            bar(s, intended), cs,
-                            "%5.1f%%" % pa if pa is not None else "    -"))
+            inst = self.wl.instances[n]
+            a = self.last.get(n) or {}
+            sh = delta[n] / tot if tot and n in delta else None
+            w = ("%.0f%%" % (100.0 * a["weight"] / tot_w)
+                 if "weight" in a and tot_w else "-")
+            if not self.ctl_up and w != "-":
+                w += "*"
+            lines.append("   %-4s %5d %5s | %9s %6s %7s | %s %s" % (
+                n, inst.slots, "x%g" % inst.speed,
+                "%.1f" % a["in_flight"] if "in_flight" in a else "-",
+                "%.1f" % a["queue"] if "queue" in a else "-", w,
+                "%5.1f%%" % (100 * sh) if sh is not None else "    -",
+                bar(sh)))
+        lines.append("   " + paths)
         OUT.frame(lines)
 
     def run_until(self, t_end, stop=None):
-        """Tick once a second until t_end (seconds of load).  Ticks fall on
-        whole wall-clock seconds (the load generators report on half
-        seconds); a tick that is late by more than half a second is
-        skipped, so one tick is never two seconds' worth."""
+        """Tick once a second (0.2 s after each of the loads' progress
+        lines) until t_end seconds of load; a tick late by more than half
+        a second is skipped."""
         while not (stop and stop()):
             nxt = self.tick_no + 1
             if nxt > t_end:
                 break
-            wait = self.t0 + nxt - time.monotonic()
+            wait = self.t0 + nxt + 0.2 - time.monotonic()
             if wait > 0:
-                if stop:
-                    time.sleep(min(wait, 0.02))
-                    continue
-                time.sleep(wait)
-            elif wait < -0.5:
+                time.sleep(min(wait, 0.05) if stop else wait)
+                continue
+            if wait < -0.5:
                 self.tick_no = min(t_end, int(self.now())) - 1
+                if self.tick_no + 1 > t_end:
+                    break
                 continue
             self.tick()
 
-    def phase_shares(self):
-        tot = sum(self.phase_acc.values())
-        totc = sum(self.phase_ctl.values())
-        return ({n: (100.0 * v / tot if tot else 0.0)
-                 for n, v in self.phase_acc.items()}, tot,
-                {n: (100.0 * v / totc if totc else 0.0)
-                 for n, v in self.phase_ctl.items()}, totc)
+    def begin(self, label):
+        if self.phases:
+            self.phases[-1][2] = self.now()
+        self.phases.append([label, self.now(), None])
+        self.phase = label.split(":")[0]
 
-    # -- phases --------------------------------------------------------------
-    def intended(self):
-        tot = sum(self.weights.values())
-        return {m: (100.0 * w / tot if tot else 0.0)
-                for m, w in self.weights.items()}
+    # -- phases ---------------------------------------------------------------
+    def serve_send(self, name, command):
+        inst = self.wl.instances[name]
+        argv = [os.path.join(self.wl.build, "cats-serve"),
+                "--control=" + inst.serve_ctl, "--send=" + command]
+        OUT.cmd("%s --control=%s --send='%s'" % (
+            os.path.relpath(argv[0], REPO), inst.serve_ctl, command))
+        p = subprocess.run(argv, capture_output=True, text=True, timeout=10)
+        if p.returncode != 0:
+            raise RuntimeError("cats-serve --send failed: %s"
+                               % (p.stderr or p.stdout).strip())
+        OUT.line("  -> " + p.stdout.strip()[:74])
+        inst.speed = float(command.split()[1])
 
     def run(self):
-        site, ctl = self.site, self.ctl
-        a = self.args
         n = self.N_PHASES
-        i1, i2 = self.names[0], self.names[1]
-
-        OUT.title(2, n, "The pipeline the controller installed")
-        for ln in pipeline_summary(site.bridge):
-            OUT.line("    " + ln)
-        OUT.line("")
-        OUT.cmd("ovs-appctl -t $CTL cats/show")
-        OUT.wrapped(ctl.appctl("cats/show"), indent="      ")
-
-        OUT.title(3, n, "Steady load, equal weights (100 each: 25% each)")
-        OUT.line("  Long-lived: 20 connections from dc2 that the VIP sent to "
-                 "%s, each echoing" % i2)
-        OUT.line("  a line every 200 ms (broken = reset, closed, or an echo "
-                 "late by 3 s).")
-        self.hold = Hold(site, site.clients[1], i2, 20)
-        self.pids.append(self.hold.proc.pid)
-        rd = self.hold.wait_ready()
-        OUT.line("  -> 20 held on %s (%d tries: %s; others closed)"
-                 % (i2, rd["tries"], ", ".join(
-                     "%s %d" % kv for kv in sorted(rd["counts"].items()))))
+        s, a = self.s, self.args
         per = a.rate / N_CLIENTS
-        OUT.line("  Load: dc1 and dc2 each open %.0f new connections/s to "
-                 "%s:%d, open loop" % (per, site.vip, site.service_port))
-        OUT.line("  (started on schedule, whatever happens; each: connect, "
-                 "read the instance's")
-        OUT.line("  name, close with RST); dc1 pings the VIP once a second.")
-        OUT.line(OUT.dim("  Columns: intended = weight / sum of weights; "
-                         "realized = share of the"))
-        OUT.line(OUT.dim("  last second's new connections, counted by the "
-                         "servers (bar: '#', with"))
-        OUT.line(OUT.dim("  '|' at the intended share) and by the "
-                         "controller's counter flows (ctl, whose"))
-        OUT.line(OUT.dim("  stats come ~1 s late); phase = servers' count "
-                         "since the phase began."))
+        OUT.title(2, n, "Steady load")
+        OUT.line("  dc1 and dc2 each run cats-load: %g new connections/s "
+                 "to %s:%d," % (per, s.site.vip, s.site.service_port))
+        OUT.line("  Poisson, one request each (REQ/OK lines), latency "
+                 "counted from the scheduled")
+        OUT.line("  time (open loop: a slow reply delays no other request)."
+                 )
+        OUT.line(OUT.dim("  Columns: in flight and queue = the agent's "
+                         "report, as the controller"))
+        OUT.line(OUT.dim("  smoothed it (cats/agents); weight = its share "
+                         "of the select group's;"))
+        OUT.line(OUT.dim("  new connections = the servers' accept counts "
+                         "of the last second."))
         OUT.line("")
-        for c in site.clients:
-            self.loads.append(Load(site, c, per))
-        self.ping = Ping(site, site.clients[0])
-        self.pids += [p.proc.pid for p in self.loads + [self.ping]]
-        # t0: the next whole wall-clock second at least 0.7 s from now.
-        wall, mono = time.time(), time.monotonic()
-        t0 = mono + (int(wall) + 1 - wall)
-        if t0 - mono < 0.7:
-            t0 += 1.0
-        time.sleep(max(0.0, t0 - time.monotonic()))
-        self.t0 = t0
-        self.prev_srv = server_counts(site)
-        for ld in self.loads:             # the partial first second
-            self.count(*ld.poll()[:3])
-        self.start_phase_window(delay=0.0)
-        self.run_until(T_REWEIGHT)
-        self.phase_report("equal weights")
+        for i, c in enumerate(s.site.clients):
+            ld = self.wl.start_load(c, per, T_END, seed=11 + i)
+            self.loads.append(ld)
+            self.pids.append(ld.proc.pid)
+        self.t0 = min(ld.t_launch for ld in self.loads)
+        self.prev_acc = dict((k, v.get("accepted", 0))
+                             for k, v in self.wl.all_stats().items())
+        self.begin("steady")
+        self.run_until(T_SLOW)
 
-        w_new = a.weight
-        self.weights[i1] = w_new
-        it = self.intended()[i1]
-        self.weights[i1] = WEIGHT
-        OUT.title(4, n, "Re-weight: %s %d -> %d (intended share %d/%d = "
-                  "%.1f%%)" % (i1, WEIGHT, w_new, w_new,
-                               w_new + WEIGHT * (len(self.names) - 1), it))
-        took = self.set_weight(i1, w_new)
-        OUT.line("  -> group modified in one OpenFlow bundle, confirmed by "
-                 "a barrier (%.0f ms);" % (took * 1000))
-        OUT.line("     established connections keep their instance "
-                 "(conntrack), new ones move.")
-        self.start_phase_window()
-        self.run_until(T_DRAIN)
-        self.phase_report("%s at %d" % (i1, w_new))
-
-        OUT.title(5, n, "Drain %s: no new connections, the 20 held ones stay"
-                  % i2)
-        took = self.drain(i2)
-        OUT.line("  -> %s left the group (cats/sync: %.0f ms); its 20 "
-                 "long-lived connections" % (i2, took * 1000))
-        OUT.line("     are still matched by conntrack and keep going to it.")
-        self.start_phase_window()
+        OUT.title(3, n, "%s becomes %g times slower" % (self.slow,
+                                                      a.slow_speed))
+        self.serve_send(self.slow, "speed %g" % a.slow_speed)
+        base = int(SERVICE_TIME.split(":")[1])
+        OUT.line("  %s now takes %g ms a request: its queue grows, its "
+                 "agent reports it," % (self.slow, base * a.slow_speed))
+        OUT.line("  its weight falls, and new connections go to the "
+                 "others (live ones stay).")
+        self.begin("%s slow: x%g" % (self.slow, a.slow_speed))
         self.run_until(T_RESTORE)
-        self.phase_report("%s drained" % i2)
-        new_on_i2 = self.phase_acc[i2]
-        st = self.hold.stat
-        ok = new_on_i2 == 0 and st["broken"] == 0
-        self.drain_result = (new_on_i2, st["alive"], st["broken"])
-        OUT.line("  %s new connections on %s since the drain; held there: "
-                 "%d alive, %d broken  %s"
-                 % (fmt_int(new_on_i2), i2, st["alive"], st["broken"],
-                    OUT.green("OK") if ok else OUT.red("NOT OK")))
 
-        OUT.title(6, n, "Restore: %s and %s back to %d" % (i1, i2, WEIGHT))
-        self.set_weight(i1, WEIGHT, sync=False)
-        took = self.set_weight(i2, WEIGHT)
-        OUT.line("  -> (cats/sync: %.0f ms)" % (took * 1000))
-        self.start_phase_window()
+        OUT.title(4, n, "%s back to normal speed" % self.slow)
+        self.serve_send(self.slow, "speed 1")
+        OUT.line("  its queue drains, its reports say so, and its share "
+                 "comes back.")
+        self.begin("%s restored" % self.slow)
         self.run_until(T_KILL)
-        self.phase_report("restored")
 
-        self.outage_phase()
-        OUT.freeze()
+        self.outage(n)
+        self.begin_end()
 
-    def outage_phase(self):
-        site, ctl = self.site, self.ctl
-        OUT.title(7, self.N_PHASES, "Controller outage: kill -9, then "
-                  "restart and resync")
-        flows_before = flow_ages(site.bridge)
+    def begin_end(self):
+        self.phases[-1][2] = min(self.now(), T_END)
+
+    def outage(self, n):
+        s, ctl = self.s, self.ctl
+        OUT.title(5, n, "Controller restart: kill -9, the switch keeps "
+                  "steering")
         pid = ctl.pid()
         OUT.cmd("kill -9 %d    # cats-controller" % pid)
         ctl.kill9()
         self.ctl_up = False
-        self.in_outage = True
-        ping_seen = set(self.ping.answered) | set(self.ping.missing)
-        t_kill = self.now()
-        OUT.line("  -> the switch loses its controller; fail-mode=secure "
-                 "keeps every flow and")
-        OUT.line("     group, so the datapath steers on its own (weights "
-                 "frozen meanwhile).")
-        self.start_phase_window()
+        OUT.line("  -> fail-mode=secure: the bridge keeps its flows and "
+                 "group (weights frozen,")
+        OUT.line("     marked *); the agents lose their stream and back "
+                 "off.")
+        self.begin("ctl restart")
         self.run_until(T_RESTART)
-        self.in_outage = False
-        seqs = (set(self.ping.answered) | set(self.ping.missing)) - ping_seen
-        ans = len(seqs & self.ping.answered)
-        outage_s = self.now() - t_kill
-        flows_mid = flow_ages(site.bridge)
-        self.outage.update(pings=len(seqs), answered=ans, secs=outage_s)
-        okk = self.outage["errors"] == 0 and ans == len(seqs)
-        OUT.line("  %.0f s without a controller: %s new connections served, "
-                 "%d errors," % (outage_s, fmt_int(self.outage["ok"]),
-                                 self.outage["errors"]))
-        OUT.line("  %d/%d pings answered, %d flows on the switch (%d before)"
-                 "  %s" % (ans, len(seqs), len(flows_mid), len(flows_before),
-                           OUT.green("OK") if okk else OUT.red("NOT OK")))
-        OUT.line("")
         OUT.cmd(os.path.relpath(ctl.binary, REPO) + " --config=... "
-                "--detach ... punix:...   # as before")
+                "--grpc-listen=unix:... --detach ...   # as before")
         t_restart = time.monotonic()
         ctl.start()
         self.pids.append(ctl.pid())
-        OUT.line("  -> up (pid %d) in %.2f s; the switch retries every "
-                 "second (max_backoff)" % (ctl.pid(),
-                                           time.monotonic() - t_restart))
-        # cats/sync in the background, so that the view keeps going while
-        # the switch reconnects and the controller resyncs.
-        OUT.cmd("ovs-appctl -t $CTL cats/sync")
-        t = time.monotonic()
+        OUT.line("  -> up (pid %d); the switch reconnects within 1 s "
+                 "(max_backoff), the agents" % ctl.pid())
+        OUT.line("     within their backoff (1 s, doubling).")
         sync = subprocess.Popen(["ovs-appctl", "-t", ctl.unixctl,
                                  "--timeout=30", "cats/sync"],
                                 stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True)
         try:
-            self.run_until(T_RESTART + 40,
-                           stop=lambda: sync.poll() is not None)
+            self.run_until(T_END, stop=lambda: sync.poll() is not None)
             out, err = sync.communicate(timeout=40)
         finally:
             if sync.poll() is None:
                 kill_pid(sync.pid)
-        took = time.monotonic() - t
         if sync.returncode != 0:
             raise RuntimeError("cats/sync after the restart failed: %s"
                                % (err or out).strip())
+        self.restart["sync_s"] = time.monotonic() - t_restart
         self.ctl_up = True
-        self.prev_ctl = None
-        since = time.monotonic() - t_restart
-        OUT.line("  -> cats/sync returned after %.2f s (%.2f s after the "
-                 "restart): the switch" % (took, since))
-        OUT.line("     reconnected, the pipeline was resynchronized and "
-                 "confirmed by a barrier.")
-        OUT.cmd("ovs-appctl -t $CTL cats/show   # the switch part")
-        show = [ln for ln in ctl.appctl("cats/show").splitlines()
-                if ln.startswith(("switch ", "  "))]
-        OUT.wrapped("\n".join(show), indent="      ")
-        for ln in ctl.log_grep("resynchronized", n=1).splitlines():
-            OUT.wrapped("log: " + ln.split("|", 4)[-1], indent="      ")
-        flows_after = flow_ages(site.bridge, cookies=True)
-        ours = [d for c, _, d in flows_after if c.startswith("0xca75")]
-        learned = [d for c, _, d in flows_after if c.startswith("0xca76")]
-        re_added = sum(1 for d in ours if d < since + 0.5)
-        OUT.line("  -> %d flows on the switch (%d before the kill); the "
-                 "controller's %d were" % (len(flows_after),
-                                           len(flows_before), len(ours)))
-        if re_added == len(ours):
-            OUT.line("     replaced by the full resync (delete + add in one "
-                     "atomic bundle: the")
-            OUT.line("     table is never empty, their counters restart); "
-                     "%d learned MAC flows kept." % len(learned))
-        else:
-            OUT.line("     %d re-added, %d left as they were; %d learned MAC "
-                     "flows kept." % (re_added, len(ours) - re_added,
-                                      len(learned)))
-        self.outage.update(resync_s=since, flows_after=len(flows_after),
-                           re_added=re_added)
-        self.start_phase_window()
-        self.run_until(max(T_END, self.tick_no + 5))
-
-
-    def phase_report(self, label):
-        """The phase's new connections per instance against the weights."""
-        sh, tot, shc, totc = self.phase_shares()
-        want = self.intended()
         OUT.freeze()
-        worst = max(abs(sh[m] - want[m]) for m in self.names)
-        OUT.line("  %-40s" % ("Phase result (%s):" % label) +
-                 "".join("%8s" % m for m in self.names))
-        OUT.line("    %-38s" % "intended share" +
-                 "".join("%7.1f%%" % want[m] for m in self.names))
-        OUT.line("    %-38s" % ("realized, servers (%s conns)"
-                                % fmt_int(tot)) +
-                 "".join("%7.1f%%" % sh[m] for m in self.names))
-        if totc:
-            OUT.line("    %-38s" % ("realized, controller (%s conns)"
-                                    % fmt_int(totc)) +
-                     "".join("%7.1f%%" % shc[m] for m in self.names))
-        OUT.line("    largest gap, intended vs servers: %.1f percentage "
-                 "points" % worst)
-        self.results.append((label, worst))
+        OUT.line("  -> switch resynchronized %.2f s after the restart "
+                 "(cats/sync)" % self.restart["sync_s"])
 
-    def stop_traffic(self):
-        res = {"loads": [ld.stop() for ld in self.loads]}
-        self.loads = []
-        if self.hold:
-            res["hold"] = self.hold.stop()
-        if self.ping:
-            self.ping.stop()
+        def all_back():
+            ag = s.agents()
+            return len(ag) == len(self.names) and all(
+                x["lease"] == "active" for x in ag.values())
+        while self.tick_no < T_END:
+            if "agents_s" not in self.restart:
+                try:
+                    if all_back():
+                        self.restart["agents_s"] = \
+                            time.monotonic() - t_restart
+                        OUT.freeze()
+                        OUT.line("  -> all %d agents registered again "
+                                 "%.2f s after the restart"
+                                 % (len(self.names),
+                                    self.restart["agents_s"]))
+                except (AppctlError, subprocess.TimeoutExpired):
+                    pass
+            self.run_until(self.tick_no + 1)
+        OUT.freeze()
+
+    def finish(self):
+        """Wait for the loads' summaries."""
+        res = []
+        for ld in self.loads:
+            try:
+                res.append(ld.wait(timeout=30))
+            except RuntimeError as e:
+                self.notes.append(str(e))
+                res.append(None)
         return res
 
 
-def bar(share, intended, width=25):
-    cells = ["."] * width
-    if share is not None:
-        for i in range(min(width, int(round(share * width / 100.0)))):
-            cells[i] = "#"
-    m = min(width - 1, int(round(intended * width / 100.0)))
-    if intended > 0:
-        cells[m] = "|"
-    return "".join(cells)
+# -- summary -----------------------------------------------------------------
+def phase_stats(demo, label, start, end):
+    """Over every load: requests scheduled in [start, end) load seconds:
+    (n, failed, p50, p99, {instance: ok count})."""
+    lat = []
+    failed = 0
+    counts = dict((n, 0) for n in demo.names)
+    for ld in demo.loads:
+        off = ld.start_time() - demo.t0   # its clock vs the demo's
+        for sched, ms, status, inst in ld.samples():
+            t = sched + off
+            if not start <= t < end:
+                continue
+            if status != "ok":
+                failed += 1
+                continue
+            lat.append(ms)
+            if inst in counts:
+                counts[inst] += 1
+    return (len(lat) + failed, failed, cw.percentile(lat, 50),
+            cw.percentile(lat, 99), counts)
+
+
+def summary(demo, results, t_start):
+    OUT.line("")
+    OUT.line(OUT.bold("== 6/6  Summary " + "=" * 62))
+    names = demo.names
+    OUT.line("  %-14s %4s %7s %6s %6s %6s %s" % (
+        "phase", "secs", "reqs", "failed", "p50 ms", "p99 ms",
+        " ".join("%4s" % n for n in names)))
+    rows = list(demo.phases) + [["whole run", 0.0, demo.phases[-1][2]]]
+    shares = {}
+    for label, start, end in rows:
+        n, failed, p50, p99, counts = phase_stats(demo, label, start, end)
+        sh = cw.shares(counts)
+        shares[label] = sh
+        OUT.line("  %-14s %4.0f %7s %6s %6s %6s %s" % (
+            label[:14], end - start, fmt_int(n),
+            OUT.red("%6d" % failed) if failed else "0", fmt_ms(p50),
+            fmt_ms(p99), " ".join("%3.0f%%" % (100 * sh[x])
+                                  for x in names)))
+    slow = demo.slow
+    labels = [p[0] for p in demo.phases]
+    # Settled windows: the last 20 s of the slow phase, the last 15 s of
+    # the restored one.
+    _, _, _, _, c_slow = phase_stats(demo, "", T_RESTORE - 20, T_RESTORE)
+    _, _, _, _, c_back = phase_stats(demo, "", T_KILL - 15, T_KILL)
+    steady = shares[labels[0]][slow]
+    slowed = cw.shares(c_slow)[slow]
+    back = cw.shares(c_back)[slow]
+    moved = slowed < 0.5 * steady
+    returned = back > 0.5 * steady
+    OUT.line("  %s's share: steady %.1f%% -> slow %.1f%% (last 20 s) -> "
+             "restored %.1f%% (last 15 s)" % (slow, 100 * steady,
+                                              100 * slowed, 100 * back))
+    OUT.line("  traffic moved away: %s; came back: %s"
+             % (OUT.green("yes") if moved else OUT.red("NO"),
+                OUT.green("yes") if returned else OUT.red("NO")))
+    r = demo.restart
+    OUT.line("  controller restart: switch resynchronized in %s, agents "
+             "back in %s" % ("%.2f s" % r["sync_s"] if "sync_s" in r
+                             else "-",
+                             "%.2f s" % r["agents_s"] if "agents_s" in r
+                             else OUT.red("NOT within the demo")))
+    total = sum(x["requests"] for x in results if x)
+    failed = sum(x["errors"] for x in results if x)
+    kinds = {}
+    for x in results:
+        for k, v in ((x or {}).get("error_kinds") or {}).items():
+            if v:
+                kinds[k] = kinds.get(k, 0) + v
+    if None in results:
+        failed += 1
+        demo.notes.append("a cats-load gave no summary")
+    probs = log_problems(demo.ctl)
+    OUT.line("  controller log: %d warning/error lines%s"
+             % (len(probs), ":" if probs else ""))
+    for ln in probs[:5]:
+        OUT.line("    " + ln[:76])
+    for note in demo.notes:
+        OUT.line("  " + OUT.red("note: " + note))
+    good = failed == 0 and moved and returned and "agents_s" in r
+    OUT.line("  result: %s (%.0f s)" % (
+        OUT.green("OK: %s requests, 0 failed" % fmt_int(total)) if good
+        else OUT.red("FAILED: %s of %s requests failed%s" % (
+            fmt_int(failed), fmt_int(total),
+            " (%s)" % ", ".join("%s=%d" % kv for kv in sorted(kinds.items()))
+            if kinds else "")), time.monotonic() - t_start))
+    return 0 if good else 1
 
 
 def log_problems(ctl):
-    """WARN/ERR/EMER lines of the controller's log."""
     try:
         with open(ctl.logfile) as f:
             return [ln.rstrip() for ln in f
@@ -980,227 +556,9 @@ def log_problems(ctl):
         return []
 
 
-def main():
-    ap = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--controller", metavar="PATH",
-                    default=os.path.join(REPO, "build", "cats-controller"),
-                    help="cats-controller binary (default %(default)s)")
-    ap.add_argument("--rate", type=float, default=400,
-                    help="new connections per second, both clients "
-                    "together (default %(default)s)")
-    ap.add_argument("--weight", type=int, default=300,
-                    help="di1's weight in the re-weight phase (default "
-                    "%(default)s; the others stay at 100)")
-    ap.add_argument("--keep", action="store_true",
-                    help="keep the work directory (controller log, config)")
-    args = ap.parse_args()
-
-    if os.geteuid() != 0:
-        ap.error("run as root (it builds a Mininet topology)")
-    if not have_mininet():
-        ap.error("no mininet module in %s: use Debian's /usr/bin/python3"
-                 % sys.executable)
-    if not os.access(args.controller, os.X_OK):
-        ap.error("%s is not built (make)" % args.controller)
-
-    t_start = time.monotonic()
-    n = Demo.N_PHASES
-    workdir = tempfile.mkdtemp(prefix="cats-demo-")
-    pids = []
-    rc = 1
-    try:
-        OUT.line(OUT.bold("ovs-cats demo: compute-aware traffic steering on "
-                          "Open vSwitch (~75 s)"))
-        OUT.title(1, n, "Setup")
-        OUT.line("  Open vSwitch: %s" % ensure_ovs())
-        with CatsSite(n_clients=N_CLIENTS, n_instances=N_INSTANCES,
-                      bridge=BRIDGE, dpid=DPID, client_prefix="dc",
-                      instance_prefix="di", log_level="warning",
-                      workdir=workdir) as site:
-            try:
-                rc = run_demo(args, site, workdir, pids, t_start)
-            except (KeyboardInterrupt, SystemExit) as e:
-                # SystemExit: SIGTERM or SIGHUP (the site's handlers).
-                OUT.freeze()
-                OUT.line("")
-                OUT.line("Interrupted: cleaning up.")
-                rc = e.code if isinstance(e, SystemExit) else 130
-            finally:
-                # A second Ctrl-C or SIGTERM must not cut the cleanup
-                # short (the handlers from before the site come back when
-                # it stops).
-                for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-                    signal.signal(sig, signal.SIG_IGN)
-                for c in CONTROLLERS:
-                    c.cleanup()
-            OUT.line("Cleaning up: hosts, bridge %s, temporary files."
-                     % site.bridge)
-    except (KeyboardInterrupt, SystemExit) as e:
-        OUT.freeze()
-        OUT.line("")
-        OUT.line("Interrupted: cleaning up.")
-        rc = e.code if isinstance(e, SystemExit) else 130
-    except Exception as e:
-        OUT.freeze()
-        OUT.line("")
-        OUT.line(OUT.red("demo failed: %s: %s" % (type(e).__name__, e)))
-        for c in CONTROLLERS:
-            OUT.line("controller log tail:")
-            OUT.lines(c.log_tail(15))
-        rc = 1
-    finally:
-        try:
-            signal.signal(signal.SIGINT, signal.SIG_IGN)
-        except ValueError:
-            pass
-        for c in CONTROLLERS:
-            c.cleanup()
-        if args.keep:
-            OUT.line("kept %s" % workdir)
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-    left = leftovers(pids)
-    if left:
-        OUT.line(OUT.red("left behind: %s" % left))
-        rc = rc or 1
-    else:
-        OUT.line("Clean: no bridge %s, no veths, no process of the demo "
-                 "left (%.0f s in all)." % (BRIDGE, time.monotonic() - t_start))
-    return rc
-
-
-CONTROLLERS = []
-
-
-def run_demo(args, site, workdir, pids, t_start):
-    """Setup inside the site, the phases, the summary.  Appends every PID
-    it starts to pids; the controller goes to CONTROLLERS for cleanup."""
-    OUT.line("  bridge %s (datapath_type=netdev, fail-mode=secure, "
-             "OpenFlow15); hosts:" % site.bridge)
-    OUT.line("    clients   %s" % ", ".join(
-        "%s %s" % (h.name, ip) for h, ip in
-        zip(site.clients, site.client_ips)))
-    OUT.line("    instances %s" % ", ".join(
-        "%s %s" % (h.name, ip) for h, ip in
-        zip(site.instances, site.instance_ips)))
-    pids += [h.pid for h in site.net.hosts]
-    site.start_servers()
-    pids += [p.pid for p in site.servers.values()]
-    OUT.line("  a server on every instance at :%d: it sends its name, then "
-             "echoes" % site.service_port)
-    conf = service_config(SERVICE, site.vip, site.service_port,
-                          [(ip, site.service_port, WEIGHT)
-                           for ip in site.instance_ips])
-    conf = conf.replace("# written by the integration tests",
-                        "# the demo's catalog")
-    ctl = CatsController(args.controller, workdir, conf,
-                         extra_args=["--zone=%d" % ZONE])
-    CONTROLLERS.append(ctl)
-    OUT.line("  catalog %s:" % ctl.config)
-    OUT.lines(conf, indent="    | ")
-    ctl.start()
-    pids.append(ctl.pid())
-    OUT.line("  cats-controller started, pid %d, log %s"
-             % (ctl.pid(), ctl.logfile))
-    OUT.line("  CTL=%s   (its unixctl socket)" % ctl.unixctl)
-    site.set_controller(ctl.target)
-    OUT.line("  the bridge connects to it (Controller max_backoff=1000 ms):")
-    OUT.cmd("ovs-vsctl set-controller %s %s" % (site.bridge, ctl.target))
-    t = time.monotonic()
-    OUT.cmd("ovs-appctl -t $CTL cats/sync")
-    ctl.appctl("cats/sync", timeout=30)
-    OUT.line("  -> returned after %.0f ms: the switch connected, got the "
-             "pipeline in one" % ((time.monotonic() - t) * 1000))
-    OUT.line("     OpenFlow bundle and confirmed it with a barrier.")
-    site.apply_max_backoff()
-
-    demo = Demo(args, site, ctl, workdir)
-    demo.ctl_up = True
-    try:
-        demo.run()
-    finally:
-        result = demo.stop_traffic()
-        pids += demo.pids
-    return summary(demo, result, ctl, t_start)
-
-
-def summary(demo, res, ctl, t_start):
-    OUT.line("")
-    OUT.line(OUT.bold("== Summary " + "=" * 67))
-    loads = [d for d in res["loads"] if d]
-    started = sum(d["started"] for d in loads)
-    ok = sum(d["ok"] for d in loads)
-    errors = sum(d["errors"] for d in loads)
-    if len(loads) != len(res["loads"]):
-        errors += 1
-        demo.notes.append("a load generator gave no final report")
-    kinds = {}
-    counts = {}
-    for d in loads:
-        for k, v in d["kinds"].items():
-            kinds[k] = kinds.get(k, 0) + v
-        for k, v in d["counts"].items():
-            counts[k] = counts.get(k, 0) + v
-
-    def row(key, text):
-        parts = textwrap.wrap(text, 58, break_on_hyphens=False) or [""]
-        OUT.line("  %-17s %s" % (key + ":", parts[0]))
-        for part in parts[1:]:
-            OUT.line(" " * 20 + part)
-
-    row("new connections", "%s started, %s served, %s errors%s"
-        % (fmt_int(started), fmt_int(ok), fmt_int(errors),
-           " (%s)" % ", ".join("%s=%d" % kv for kv in sorted(kinds.items()))
-           if kinds else ""))
-    row("served by", ", ".join("%s %s" % (k, fmt_int(v))
-                               for k, v in sorted(counts.items())))
-    if demo.results:
-        row("split vs weights", "largest gap per phase: " + ", ".join(
-            "%s %.1f pp" % r for r in demo.results))
-    h = res.get("hold") or {}
-    k = demo.hold.k if demo.hold else 0
-    broken = h.get("broken", k)
-    if not h:
-        demo.notes.append("the long-lived helper gave no final report")
-    row("long-lived", "%d held on %s: %d alive, %d broken, %d stalled, %s "
-        "echoes%s" % (k, demo.hold.want if demo.hold else "-",
-                      h.get("alive", 0), broken, h.get("stalled", 0),
-                      fmt_int(h.get("exchanges", 0)),
-                      " (%s)" % h.get("kinds") if h.get("kinds") else ""))
-    if demo.drain_result:
-        row("drain", "%s new connections on %s after it"
-            % (fmt_int(demo.drain_result[0]), demo.names[1]))
-    lost = demo.ping.lost() if demo.ping else 0
-    n_ping = len(demo.ping.answered | demo.ping.missing) if demo.ping else 0
-    row("ping", "%s: %d sent, %d answered, %d lost"
-        % (demo.site.vip, n_ping, n_ping - lost, lost))
-    o = demo.outage
-    if "secs" in o:
-        row("controller down", "%.0f s: %s new connections served, %d "
-            "errors, %d/%d pings; back in sync %.2f s after the restart"
-            % (o["secs"], fmt_int(o["ok"]), o["errors"], o["answered"],
-               o["pings"], o.get("resync_s", -1)))
-    probs = log_problems(ctl)
-    row("controller log", "%d warning/error lines%s"
-        % (len(probs), ":" if probs else ""))
-    for ln in probs[:10]:
-        OUT.line("    " + ln)
-    for note in demo.notes:
-        OUT.line("  " + OUT.red("note: " + note))
-    good = errors == 0 and broken == 0 and lost == 0
-    row("result", "%s (%.0f s)" % (
-        OUT.green("OK: 0 errors, 0 lost pings, 0 broken connections")
-        if good else OUT.red("FAILED: %d errors, %d lost pings, %d broken "
-                             "connections" % (errors, lost, broken)),
-        time.monotonic() - t_start))
-    return 0 if good else 1
-
-
 def leftovers(pids):
     """What of ours is still there (bridge, veths, processes)."""
-    left = ["pid %d" % p for p in sorted(set(pids)) if pid_alive(p)]
+    left = ["pid %d" % p for p in sorted(set(pids)) if p and pid_alive(p)]
     out = subprocess.run(["ovs-vsctl", "--timeout=5", "list-br"],
                          capture_output=True, text=True).stdout.split()
     if BRIDGE in out:
@@ -1212,6 +570,160 @@ def leftovers(pids):
         if name.startswith(BRIDGE + "-"):
             left.append("veth " + name)
     return ", ".join(left)
+
+
+def setup(args, workdir, pids):
+    """Starts the site; returns the SingleSite (started)."""
+    OUT.line("  Open vSwitch: %s" % ensure_ovs())
+    build = os.path.dirname(os.path.abspath(args.controller))
+    s = SingleSite(workdir, instances=INSTANCES, n_clients=N_CLIENTS,
+                   bridge=BRIDGE, dpid=DPID, client_prefix="dc",
+                   instance_prefix="di", build_dir=build,
+                   controller=args.controller, service_time=SERVICE_TIME,
+                   interval_ms=250, controller_args=["--zone=%d" % ZONE],
+                   node_cpu=args.node_cpu)
+    SITES.append(s)
+    t = time.monotonic()
+    s.start()
+    site = s.site
+    pids += [h.pid for h in site.net.hosts]
+    pids.append(s.ctl.pid())
+    for inst in s.wl.instances.values():
+        pids += [inst.serve.pid, inst.agent.pid]
+    OUT.line("  bridge %s (netdev, fail-mode=secure, OpenFlow15), up "
+             "in %.1f s:" % (site.bridge, time.monotonic() - t))
+    OUT.line("    clients   %s" % ", ".join(
+        "%s %s" % (h.name, ip) for h, ip in
+        zip(site.clients, site.client_ips)))
+    for n in s.names:
+        i = s.wl.instances[n]
+        OUT.line("    %-4s %-15s cats-serve %d slots x %s ms%s + cats-agent"
+                 % (n, i.addr, i.slots, SERVICE_TIME.split(":")[1],
+                    " x%g" % i.speed if i.speed != 1 else ""))
+    OUT.line("  catalog (weights are the base; the agents' load scales "
+             "them down):")
+    for ln in catalog(SERVICE, site.vip, site.service_port,
+                      [(ip, site.service_port)
+                       for ip in site.instance_ips]).splitlines():
+        OUT.line("    | " + ln)
+    OUT.line("  cats-controller pid %d, log %s" % (s.ctl.pid(),
+                                                   s.ctl.logfile))
+    OUT.line("    agent API --grpc-listen=unix:%s" % cw.grpc_sock(workdir))
+    OUT.line("  CTL=%s   (ovs-appctl -t $CTL cats/agents)" % s.ctl.unixctl)
+    if args.node_cpu == "none":
+        OUT.line("  The agents report no node CPU: the hosts share this "
+                 "machine's CPUs, and an")
+        OUT.line("  instance's capacity here is its slots and speed "
+                 "(--node-cpu=shared: report it).")
+    took = s.wait_registered(timeout=20)
+    if took is None:
+        raise RuntimeError("the agents did not all register and report "
+                           "within 20 s:\n" +
+                           s.ctl.appctl("cats/agents", check=False))
+    OUT.line("  -> every agent registered and reporting (%.1f s)" % took)
+    took = s.wait_serving(timeout=20)
+    if took is None:
+        raise RuntimeError("the VIP does not serve")
+    OUT.line("  -> the VIP serves (%.1f s)" % took)
+    return s
+
+
+SITES = []
+
+
+def main():
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--controller", metavar="PATH",
+                    default=os.path.join(REPO, "build", "cats-controller"),
+                    help="cats-controller binary; cats-agent, cats-serve "
+                    "and cats-load are taken from its directory (default "
+                    "%(default)s)")
+    ap.add_argument("--rate", type=float, default=300,
+                    help="new connections per second, both clients "
+                    "together (default %(default)s)")
+    ap.add_argument("--slow-speed", type=float, default=20,
+                    help="how many times slower di1 gets (default "
+                    "%(default)s)")
+    ap.add_argument("--node-cpu", choices=["none", "shared"],
+                    default="none",
+                    help="none (default): the agents report no CPU "
+                    "utilization, since\nthe emulated hosts share this "
+                    "machine's CPUs (see cats_workload.py);\nshared: they "
+                    "report the machine's")
+    ap.add_argument("--keep", action="store_true",
+                    help="keep the work directory (logs, samples)")
+    args = ap.parse_args()
+
+    if os.geteuid() != 0:
+        ap.error("run as root (it builds a Mininet topology)")
+    if not have_mininet():
+        ap.error("no mininet module in %s: use Debian's /usr/bin/python3"
+                 % sys.executable)
+    build = os.path.dirname(os.path.abspath(args.controller))
+    missing = cw.tools_missing(build)
+    if not os.access(args.controller, os.X_OK):
+        missing.insert(0, "cats-controller")
+    if missing:
+        ap.error("not built in %s: %s (make)" % (build, ", ".join(missing)))
+
+    t_start = time.monotonic()
+    workdir = tempfile.mkdtemp(prefix="cats-demo-")
+    pids = []
+    rc = 1
+    demo = None
+    try:
+        OUT.line(OUT.bold("ovs-cats demo: compute-aware traffic steering on "
+                          "Open vSwitch (~2 min)"))
+        OUT.title(1, Demo.N_PHASES, "Setup")
+        s = setup(args, workdir, pids)
+        demo = Demo(args, s)
+        try:
+            demo.run()
+        finally:
+            results = demo.finish()
+            pids += demo.pids
+        rc = summary(demo, results, t_start)
+    except (KeyboardInterrupt, SystemExit) as e:
+        # SystemExit: SIGTERM or SIGHUP (the site's handlers).
+        OUT.freeze()
+        OUT.line("")
+        OUT.line("Interrupted: cleaning up.")
+        rc = e.code if isinstance(e, SystemExit) and e.code else 130
+    except Exception as e:
+        OUT.freeze()
+        OUT.line("")
+        OUT.line(OUT.red("demo failed: %s: %s" % (type(e).__name__, e)))
+        for s in SITES:
+            if s.ctl:
+                OUT.line("controller log tail:")
+                for ln in s.ctl.log_tail(10).splitlines():
+                    OUT.line("    " + ln)
+        rc = 1
+    finally:
+        # A second Ctrl-C or SIGTERM must not cut the cleanup short.
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_IGN)
+        OUT.line("Cleaning up: processes, hosts, bridge %s, temporary "
+                 "files." % BRIDGE)
+        for s in SITES:
+            s.stop()
+        if demo:
+            pids += demo.pids
+        if args.keep:
+            OUT.line("kept %s" % workdir)
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    left = leftovers(pids)
+    if left:
+        OUT.line(OUT.red("left behind: %s" % left))
+        rc = rc or 1
+    else:
+        OUT.line("Clean: no bridge %s, no veths, no process of the demo "
+                 "left (%.0f s in all)." % (BRIDGE,
+                                            time.monotonic() - t_start))
+    return rc
 
 
 if __name__ == "__main__":
