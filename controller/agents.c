@@ -6,6 +6,7 @@
 
 #include "agents.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -21,6 +22,7 @@
 #include "openvswitch/ofpbuf.h"
 #include "openvswitch/poll-loop.h"
 #include "openvswitch/vlog.h"
+#include "ofctrl.h"
 #include "packets.h"
 #include "random.h"
 #include "steer.h"
@@ -306,16 +308,18 @@ handle_report(struct cats_grpc_event *ev, long long int now)
     }
 }
 
-static void
-handle_telemetry(struct cats_grpc_event *ev, long long int now)
+/* Applies telemetry report 't' (moved out of it on success) from a
+ * remote source or from our own switches.  Returns 0, or an errno value
+ * with a malloc'd message in '*errorp'; '*last_seq' is the source's last
+ * accepted seq. */
+static int
+apply_telemetry(struct cats_report_telemetry *t, long long int now,
+                uint64_t *last_seq, char **errorp)
 {
-    struct cats_report_telemetry *t = &ev->telemetry;
-    struct cats_report_ack ack = {
-        .report_interval_ms = store.cfg.report_interval_ms,
-    };
     struct telemetry_source *ts = NULL, *s;
     uint32_t hash = hash_string(t->source_id, 0);
 
+    *last_seq = 0;
     HMAP_FOR_EACH_WITH_HASH (s, hmap_node, hash, &telemetry) {
         if (!strcmp(s->id, t->source_id)) {
             ts = s;
@@ -323,27 +327,16 @@ handle_telemetry(struct cats_grpc_event *ev, long long int now)
         }
     }
     if (ts && ts->epoch == t->counters_epoch && t->seq <= ts->seq) {
-        char *msg = xasprintf("seq %"PRIu64" is not above %"PRIu64", the "
-                              "last accepted from '%s' in this counter "
-                              "epoch", t->seq, ts->seq, ts->id);
-        refused(EALREADY, msg);
-        ack.seq = ts->seq;
-        ack.error = EALREADY;
-        ack.error_message = msg;
-        ack.error_seq = t->seq;
-        cats_grpc_ack(ev->call, &ack);
-        free(msg);
-        return;
+        *last_seq = ts->seq;
+        *errorp = xasprintf("seq %"PRIu64" is not above %"PRIu64", the "
+                            "last accepted from '%s' in this counter "
+                            "epoch", t->seq, ts->seq, ts->id);
+        return EALREADY;
     }
     if (!ts) {
         if (hmap_count(&telemetry) >= store.cfg.max_nodes) {
-            static const char msg[] = "too many telemetry sources";
-            refused(ENOSPC, msg);
-            ack.error = ENOSPC;
-            ack.error_message = msg;
-            ack.error_seq = t->seq;
-            cats_grpc_ack(ev->call, &ack);
-            return;
+            *errorp = xstrdup("too many telemetry sources");
+            return ENOSPC;
         }
         ts = xzalloc(sizeof *ts);
         ovs_strlcpy(ts->id, t->source_id, sizeof ts->id);
@@ -362,10 +355,77 @@ handle_telemetry(struct cats_grpc_event *ev, long long int now)
     ts->epoch = ts->cur.counters_epoch;
     ts->updated = now;
     ts->n_reports++;
-    n_telemetry++;
+    *last_seq = ts->seq;
+    return 0;
+}
 
-    ack.seq = ts->seq;
+static void
+handle_telemetry(struct cats_grpc_event *ev, long long int now)
+{
+    struct cats_report_ack ack = {
+        .report_interval_ms = store.cfg.report_interval_ms,
+    };
+    uint64_t seq = ev->telemetry.seq;
+    char *error_msg = NULL;
+    int error;
+
+    error = apply_telemetry(&ev->telemetry, now, &ack.seq, &error_msg);
+    if (error) {
+        refused(error, error_msg);
+        ack.error = error;
+        ack.error_message = error_msg;
+        ack.error_seq = seq;
+    } else {
+        n_telemetry++;
+    }
     cats_grpc_ack(ev->call, &ack);
+    free(error_msg);
+}
+
+void
+agents_switch_ports(const char *switch_name,
+                    const struct ofctrl_port_stats *ports, size_t n,
+                    uint64_t seqno, long long int epoch)
+{
+    struct cats_report_telemetry t;
+    uint64_t last_seq;
+    char *error_msg;
+    size_t k = 0;
+
+    memset(&t, 0, sizeof t);
+    /* A source id from the connection's name: "openflow:" and the
+     * characters ids allow. */
+    snprintf(t.source_id, sizeof t.source_id, "openflow:%s", switch_name);
+    for (char *c = t.source_id; *c; c++) {
+        if (!isalnum((unsigned char) *c) && !strchr("._:-", *c)) {
+            *c = '_';
+        }
+    }
+    t.seq = seqno;
+    t.counters_epoch = epoch;
+    t.links = xcalloc(n ? n : 1, sizeof *t.links);
+    for (size_t i = 0; i < n; i++) {
+        const struct ofctrl_port_stats *p = &ports[i];
+        struct cats_report_link *l = &t.links[k];
+
+        if (!p->name[0]) {
+            continue;               /* No description yet. */
+        }
+        ovs_strlcpy(l->id, p->name, sizeof l->id);
+        l->kind = CATS_LINK_KIND_LINK;
+        l->tx_packets = p->tx_packets;
+        l->tx_bytes = p->tx_bytes;
+        l->drops = p->tx_dropped + p->tx_errors;
+        l->speed_bps = p->speed_bps;
+        k++;
+    }
+    t.n_links = k;
+    if (apply_telemetry(&t, time_msec(), &last_seq, &error_msg)) {
+        VLOG_DBG("%s: port statistics not applied: %s", switch_name,
+                 error_msg);
+        free(error_msg);
+    }
+    cats_report_telemetry_destroy(&t);
 }
 
 /* Fills 'info' for catalog instance 'inst'. */

@@ -70,6 +70,7 @@ static struct cats_catalog catalog;
 static struct cats_desired desired;
 static struct cats_model model;
 static struct ofctrl *switches[MAX_SWITCHES];
+static uint64_t ports_seen[MAX_SWITCHES];   /* Port stats poll handed on. */
 static size_t n_switches;
 static struct pvconn *listeners[MAX_LISTENERS];
 static size_t n_listeners;
@@ -201,6 +202,7 @@ main(int argc, char *argv[])
                                                    vconn_get_allowed_versions(
                                                        vconn));
                 rconn_connect_unreliably(rconn, vconn, NULL);
+                ports_seen[n_switches] = 0;
                 switches[n_switches++] = ofctrl_create(rconn, true, &oc_cfg);
                 VLOG_INFO("%s: accepted switch connection",
                           rconn_get_name(rconn));
@@ -231,7 +233,20 @@ main(int argc, char *argv[])
                 VLOG_INFO("%s: switch disconnected", ofctrl_get_name(oc));
                 ofctrl_destroy(oc);
                 switches[i] = switches[--n_switches];
+                ports_seen[i] = ports_seen[n_switches];
                 continue;
+            }
+
+            /* Port statistics: telemetry of our own switches. */
+            size_t n_ports;
+            uint64_t ports_seqno;
+            const struct ofctrl_port_stats *ports
+                = ofctrl_get_ports(oc, &n_ports, &ports_seqno);
+            if (ports_seqno != ports_seen[i]) {
+                ports_seen[i] = ports_seqno;
+                agents_switch_ports(ofctrl_get_name(oc), ports, n_ports,
+                                    ports_seqno,
+                                    ofctrl_get_connection_seqno(oc));
             }
             gc_floor = MIN(gc_floor, ofctrl_get_gc_floor(oc));
             i++;
@@ -309,6 +324,7 @@ open_switch(const char *name)
         rconn = rconn_create(inactivity_probe_s, max_backoff_s, DSCP_DEFAULT,
                              versions);
         rconn_connect(rconn, name, name);
+        ports_seen[n_switches] = 0;
         switches[n_switches++] = ofctrl_create(rconn, false, &oc_cfg);
         return;
     }

@@ -154,8 +154,9 @@ void cats_grpc_event_destroy(struct cats_grpc_event *);
  * one per 'ack_interval_ms' per stream, sent by cats_grpc_server_run(),
  * except those that carry an error, which leave at once.  An ack tells an
  * agent that its reports count; it needs one every few seconds, not one
- * per report, and each ack is an HTTP/2 frame and a write.  cats_grpc_end() ends a stream with a status
- * (FAILED_PRECONDITION for "register again"). */
+ * per report, and each ack is an HTTP/2 frame and a write.
+ * cats_grpc_end() ends a stream with a status (FAILED_PRECONDITION for
+ * "register again"). */
 void cats_grpc_reply_register(struct cats_grpc_call *, int error,
                               const char *message, uint64_t session,
                               uint32_t lease_ms,

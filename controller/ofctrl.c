@@ -28,6 +28,9 @@
 #include "openvswitch/ofp-packet.h"
 #include "openvswitch/ofp-print.h"
 #include "openvswitch/ofp-util.h"
+#include "openvswitch/ofp-port.h"
+#include "openvswitch/shash.h"
+#include "netdev.h"
 #include "byte-order.h"
 #include "openvswitch/ofpbuf.h"
 #include "openvswitch/poll-loop.h"
@@ -61,6 +64,9 @@ COVERAGE_DEFINE(ofctrl_arp_probe);
 
 /* Counters kept per switch, at most. */
 #define MAX_COUNTERS (1 << 20)
+
+/* Ports whose statistics are kept per switch, at most. */
+#define MAX_PORTS 4096
 
 /* Retry after a failed bundle: starts here, doubles up to the maximum. */
 #define RETRY_MIN_MS 250
@@ -132,6 +138,17 @@ struct ofctrl {
     ovs_be32 stats_xid;
     bool stats_pending;
 
+    /* Port statistics and names. */
+    ovs_be32 ports_xid;
+    bool ports_pending;
+    struct ofctrl_port_stats *ports, *ports_new;
+    size_t n_ports, n_ports_new;
+    uint64_t ports_seqno;
+    ovs_be32 desc_xid;
+    bool desc_pending;
+    bool desc_wanted;               /* Refresh port names. */
+    struct shash port_names;        /* Port number as string -> name. */
+
     /* ARP probes. */
     long long int next_probe;
     size_t probe_cursor;
@@ -171,6 +188,7 @@ ofctrl_create(struct rconn *rconn, bool passive,
     cats_installed_init(&oc->installed);
     cats_update_init(&oc->update);
     hmap_init(&oc->counters);
+    shash_init(&oc->port_names);
     oc->probe_counter = rconn_packet_counter_create();
     oc->next_bundle_id = 1;
     oc->retry_ms = RETRY_MIN_MS;
@@ -197,6 +215,9 @@ ofctrl_destroy(struct ofctrl *oc)
         cats_update_destroy(&oc->update);
         counters_clear(oc);
         hmap_destroy(&oc->counters);
+        shash_destroy_free_data(&oc->port_names);
+        free(oc->ports);
+        free(oc->ports_new);
         rconn_packet_counter_destroy(oc->probe_counter);
         free(oc->switch_groups);
         free(oc->last_error);
@@ -225,6 +246,10 @@ ofctrl_reset(struct ofctrl *oc)
     oc->retry_at = 0;
     oc->snapshot_pending = false;
     counters_clear(oc);
+    oc->ports_pending = false;
+    oc->desc_pending = false;
+    oc->desc_wanted = true;
+    oc->n_ports_new = 0;
 }
 
 bool
@@ -809,6 +834,127 @@ maybe_request_stats(struct ofctrl *oc)
     oc->stats_pending = true;
     oc->next_stats = now + oc->cfg.stats_interval_ms;
     send_msg(oc, req);
+
+    enum ofp_version version = rconn_get_version(oc->rconn);
+    if (oc->desc_wanted && !oc->desc_pending) {
+        req = ofputil_encode_port_desc_stats_request(version, OFPP_ANY);
+        oc->desc_xid = ((struct ofp_header *) req->data)->xid;
+        oc->desc_pending = true;
+        oc->desc_wanted = false;
+        send_msg(oc, req);
+    }
+    if (!oc->ports_pending) {
+        req = ofputil_encode_dump_ports_request(version, OFPP_ANY);
+        oc->ports_xid = ((struct ofp_header *) req->data)->xid;
+        oc->ports_pending = true;
+        oc->n_ports_new = 0;
+        send_msg(oc, req);
+    }
+}
+
+static void
+handle_port_desc_reply(struct ofctrl *oc, const struct ofp_header *oh)
+{
+    struct ofpbuf b = ofpbuf_const_initializer(oh, ntohs(oh->length));
+    enum ofp_version version = oh->version;
+    struct ofputil_phy_port pp;
+    int error;
+
+    ofpraw_pull_assert(&b);
+    while (!(error = ofputil_pull_phy_port(version, &b, &pp))) {
+        char key[16];
+
+        struct ofctrl_port_stats *d = xzalloc(sizeof *d);
+
+        snprintf(key, sizeof key, "%"PRIu32, ofp_to_u16(pp.port_no));
+        memcpy(d->name, pp.name, sizeof d->name);
+        d->name[sizeof d->name - 1] = '\0';
+        d->speed_bps = pp.curr_speed * 1000ULL;
+        free(shash_replace(&oc->port_names, key, d));
+        if (shash_count(&oc->port_names) > MAX_PORTS) {
+            break;
+        }
+    }
+    if (error != EOF && error) {
+        oc->n_bad_messages++;
+        COVERAGE_INC(ofctrl_bad_message);
+    }
+    if (!ofpmp_more(oh)) {
+        oc->desc_pending = false;
+    }
+}
+
+static void
+handle_port_stats_reply(struct ofctrl *oc, const struct ofp_header *oh)
+{
+    struct ofpbuf b = ofpbuf_const_initializer(oh, ntohs(oh->length));
+    struct ofputil_port_stats ps;
+    int error;
+
+    while (!(error = ofputil_decode_port_stats(&ps, &b))) {
+        const struct ofctrl_port_stats *d;
+        struct ofctrl_port_stats *p;
+        char key[16];
+
+        netdev_free_custom_stats_counters(&ps.custom_stats);
+        if (ofp_to_u16(ps.port_no) >= ofp_to_u16(OFPP_MAX)
+            || oc->n_ports_new >= MAX_PORTS) {
+            continue;           /* LOCAL and other reserved ports. */
+        }
+        oc->ports_new = xrealloc(oc->ports_new, (oc->n_ports_new + 1)
+                                 * sizeof *oc->ports_new);
+        p = &oc->ports_new[oc->n_ports_new++];
+        memset(p, 0, sizeof *p);
+        p->port_no = ofp_to_u16(ps.port_no);
+        snprintf(key, sizeof key, "%"PRIu32, p->port_no);
+        d = shash_find_data(&oc->port_names, key);
+        if (d) {
+            memcpy(p->name, d->name, sizeof p->name);
+            p->speed_bps = d->speed_bps;
+        }
+        /* UINT64_MAX means "not supported" in OpenFlow statistics. */
+#define PORT_STAT(FIELD) (ps.stats.FIELD == UINT64_MAX ? 0 : ps.stats.FIELD)
+        p->tx_packets = PORT_STAT(tx_packets);
+        p->tx_bytes = PORT_STAT(tx_bytes);
+        p->tx_dropped = PORT_STAT(tx_dropped);
+        p->tx_errors = PORT_STAT(tx_errors);
+        p->rx_packets = PORT_STAT(rx_packets);
+        p->rx_bytes = PORT_STAT(rx_bytes);
+        p->rx_dropped = PORT_STAT(rx_dropped);
+        p->rx_errors = PORT_STAT(rx_errors);
+#undef PORT_STAT
+    }
+    if (error != EOF) {
+        oc->n_bad_messages++;
+        COVERAGE_INC(ofctrl_bad_message);
+        oc->ports_pending = false;
+        oc->n_ports_new = 0;
+        return;
+    }
+    if (!ofpmp_more(oh)) {
+        struct ofctrl_port_stats *tmp = oc->ports;
+
+        oc->ports = oc->ports_new;
+        oc->n_ports = oc->n_ports_new;
+        oc->ports_new = tmp;
+        oc->n_ports_new = 0;
+        oc->ports_seqno++;
+        oc->ports_pending = false;
+    }
+}
+
+unsigned int
+ofctrl_get_connection_seqno(const struct ofctrl *oc)
+{
+    return rconn_get_connection_seqno(oc->rconn);
+}
+
+const struct ofctrl_port_stats *
+ofctrl_get_ports(const struct ofctrl *oc, size_t *n, uint64_t *seqno)
+{
+    *n = oc->n_ports;
+    *seqno = oc->ports_seqno;
+    return oc->ports;
 }
 
 /* ARP probes: ask, as the VIP, for each instance's MAC, so that the
@@ -908,6 +1054,22 @@ handle_msg(struct ofctrl *oc, struct ofpbuf *msg)
         if (oc->state == S_DUMP_GROUPS && oh->xid == oc->dump_xid) {
             handle_group_desc_reply(oc, oh);
         }
+        break;
+
+    case OFPTYPE_PORT_STATS_REPLY:
+        if (oc->ports_pending && oh->xid == oc->ports_xid) {
+            handle_port_stats_reply(oc, oh);
+        }
+        break;
+
+    case OFPTYPE_PORT_DESC_STATS_REPLY:
+        if (oc->desc_pending && oh->xid == oc->desc_xid) {
+            handle_port_desc_reply(oc, oh);
+        }
+        break;
+
+    case OFPTYPE_PORT_STATUS:
+        oc->desc_wanted = true;
         break;
 
     case OFPTYPE_FLOW_STATS_REPLY:
@@ -1112,6 +1274,11 @@ ofctrl_set_state_for_testing(struct ofctrl *oc, enum ofctrl_test_state which,
         oc->n_rebases = 1;
         oc->rebases[0].service_id = 1;
         oc->rebases[0].seqno = 2;
+        break;
+    case OFCTRL_TEST_PORT_STATS:
+        oc->ports_pending = true;
+        oc->ports_xid = xid;
+        oc->n_ports_new = 0;
         break;
     case OFCTRL_TEST_IN_FLIGHT:
         oc->state = S_IN_FLIGHT;

@@ -112,6 +112,27 @@ const struct ofctrl_counter *ofctrl_get_counter(const struct ofctrl *,
 
 void ofctrl_format(const struct ofctrl *, struct ds *);
 
+/* Port statistics, polled with the counters (every stats interval): one
+ * entry per port the switch has, named from its port descriptions
+ * (refreshed when it reports a port change).  For the path selector's
+ * telemetry: OVS counts no ECN marks, so only packets, bytes, drops and
+ * errors. */
+struct ofctrl_port_stats {
+    uint32_t port_no;
+    char name[16];                  /* "" until the description came. */
+    uint64_t tx_packets, tx_bytes, tx_dropped, tx_errors;
+    uint64_t rx_packets, rx_bytes, rx_dropped, rx_errors;
+    uint64_t speed_bps;             /* Current speed, 0 if unknown. */
+};
+
+/* The ports as of the last complete poll, '*n' of them; '*seqno' changes
+ * with each poll (0: none yet). */
+/* Changes with each new connection to the switch. */
+unsigned int ofctrl_get_connection_seqno(const struct ofctrl *);
+
+const struct ofctrl_port_stats *ofctrl_get_ports(const struct ofctrl *,
+                                                 size_t *n, uint64_t *seqno);
+
 bool ofctrl_needs_full_resync(const struct ofctrl *);
 uint64_t ofctrl_get_n_errors(const struct ofctrl *);
 uint64_t ofctrl_get_n_bad_messages(const struct ofctrl *);
@@ -126,6 +147,7 @@ enum ofctrl_test_state {
                                      * reply. */
     OFCTRL_TEST_SNAPSHOT,           /* Awaiting a snapshot reply, service 1
                                      * being reweighted. */
+    OFCTRL_TEST_PORT_STATS,         /* Awaiting a port-stats reply. */
     OFCTRL_TEST_IN_FLIGHT,          /* A bundle is in flight: 'xid' is its
                                      * barrier, xid - 2 and xid - 1 its
                                      * other messages. */

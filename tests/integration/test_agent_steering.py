@@ -30,6 +30,7 @@ CHECKS = [
     "agents.killed_agent_drained_within_lease",
     "agents.restarted_agent_back",
     "agents.controller_restart_agents_return",
+    "agents.switch_ports_as_telemetry",
 ]
 LEASE_MS = 1500
 INTERVAL_MS = 250
@@ -156,6 +157,14 @@ def body(t):
     for h, ip in zip(site.instances, ips):
         agents.start(h, ip)
     took = wait_until(lambda: registered_nodes(be) == set(names), 15)
+    # The controller polls the bridge's port statistics: they appear as
+    # the telemetry source "openflow:...", one link per port by name.
+    def port_telemetry():
+        out = be.appctl("cats/telemetry", check=False)
+        return "source openflow:" in out and "tx_packets=" in out
+    ok = wait_until(port_telemetry, 5)
+    t.check("agents.switch_ports_as_telemetry", ok is not None,
+            be.appctl("cats/telemetry", check=False))
     t.check("agents.registered", took is not None,
             "nodes %s; agent log: %s" % (registered_nodes(be),
                                          agents.log(names[0])))

@@ -57,6 +57,8 @@
 #include "openvswitch/ofp-flow.h"
 #include "openvswitch/ofp-group.h"
 #include "openvswitch/ofp-msgs.h"
+#include "openvswitch/ofp-port.h"
+#include "netdev.h"
 #include "openvswitch/ofp-protocol.h"
 #include "openvswitch/ofpbuf.h"
 #include "openvswitch/rconn.h"
@@ -186,6 +188,8 @@ pop_group_dump_request(void)
 
 /* Pops the oldest message, a flow-stats request for the counters (table
  * T2, our cookie), and returns its xid. */
+static ovs_be32 port_desc_xid, port_stats_xid;
+
 static ovs_be32
 pop_counters_request(void)
 {
@@ -200,6 +204,25 @@ pop_counters_request(void)
     assert_true(fsr.cookie == htonll(COOKIE));
     assert_true(fsr.cookie_mask == htonll(CATS_DEFAULT_COOKIE_MASK));
     ofpbuf_delete(msg);
+
+    /* The same poll asks for port descriptions (once per connection or
+     * port change) and port statistics. */
+    port_desc_xid = port_stats_xid = 0;
+    while (!ovs_list_is_empty(&sent)) {
+        struct ofpbuf *next = CONTAINER_OF(ovs_list_front(&sent),
+                                           struct ofpbuf, list_node);
+        enum ofptype t = msg_type(next);
+
+        if (t == OFPTYPE_PORT_DESC_STATS_REQUEST) {
+            port_desc_xid = msg_xid(next);
+        } else if (t == OFPTYPE_PORT_STATS_REQUEST) {
+            port_stats_xid = msg_xid(next);
+        } else {
+            break;
+        }
+        ovs_list_remove(&next->list_node);
+        ofpbuf_delete(next);
+    }
     return xid;
 }
 
@@ -1811,6 +1834,95 @@ test_reweight_without_snapshot_counts_from_last_poll(void **state)
                                                         setup_connected, \
                                                         teardown)
 
+/* Port statistics: named from the port descriptions, reserved ports left
+ * out, a malformed reply counted and changing nothing. */
+static void
+test_port_stats_are_named_and_kept(void **state)
+{
+    struct fixture *fx = *state;
+    const struct ofctrl_port_stats *ports;
+    struct ofputil_phy_port pp;
+    struct ofputil_port_stats ps;
+    struct ovs_list replies;
+    struct ofpbuf *msg, *req;
+    uint64_t seqno, bad;
+    size_t n;
+
+    build_desired(fx);
+    install_desired(fx);
+    run(fx);
+    pop_counters_request();
+    assert_true(port_desc_xid != 0);
+    assert_true(port_stats_xid != 0);
+    ports = ofctrl_get_ports(fx->oc, &n, &seqno);
+    assert_int_equal(n, 0);
+    assert_int_equal(seqno, 0);
+
+    /* Descriptions: port 1 "uplink-a" at 10 Gb/s. */
+    req = ofputil_encode_port_desc_stats_request(OFP15_VERSION, OFPP_ANY);
+    set_xid(req, port_desc_xid);
+    ofpmp_init(&replies, req->data);
+    memset(&pp, 0, sizeof pp);
+    pp.port_no = u16_to_ofp(1);
+    ovs_strlcpy(pp.name, "uplink-a", sizeof pp.name);
+    pp.curr_speed = 10000000;
+    ofputil_append_port_desc_stats_reply(&pp, &replies);
+    msg = CONTAINER_OF(ovs_list_pop_front(&replies), struct ofpbuf,
+                       list_node);
+    feed(fx->oc, msg);
+    ofpbuf_delete(req);
+
+    /* Statistics: port 1 and OFPP_LOCAL (left out). */
+    req = ofputil_encode_dump_ports_request(OFP15_VERSION, OFPP_ANY);
+    set_xid(req, port_stats_xid);
+    ofpmp_init(&replies, req->data);
+    memset(&ps, 0, sizeof ps);
+    ps.port_no = u16_to_ofp(1);
+    ps.stats.tx_packets = 1000;
+    ps.stats.tx_bytes = 64000;
+    ps.stats.tx_dropped = 7;
+    ps.stats.rx_packets = 900;
+    ps.stats.tx_errors = UINT64_MAX;    /* "Not supported". */
+    ofputil_append_port_stat(&replies, &ps);
+    ps.port_no = OFPP_LOCAL;
+    ofputil_append_port_stat(&replies, &ps);
+    msg = CONTAINER_OF(ovs_list_pop_front(&replies), struct ofpbuf,
+                       list_node);
+    feed(fx->oc, msg);
+    ofpbuf_delete(req);
+
+    ports = ofctrl_get_ports(fx->oc, &n, &seqno);
+    assert_int_equal(n, 1);
+    assert_int_equal(seqno, 1);
+    assert_int_equal(ports[0].port_no, 1);
+    assert_string_equal(ports[0].name, "uplink-a");
+    assert_int_equal(ports[0].tx_packets, 1000);
+    assert_int_equal(ports[0].tx_bytes, 64000);
+    assert_int_equal(ports[0].tx_dropped, 7);
+    assert_int_equal(ports[0].tx_errors, 0);
+    assert_int_equal(ports[0].rx_packets, 900);
+    assert_true(ports[0].speed_bps == 10000000000ULL);
+
+    /* The next poll's reply is cut short: refused, the last one stays. */
+    bad = ofctrl_get_n_bad_messages(fx->oc);
+    ofctrl_set_state_for_testing(fx->oc, OFCTRL_TEST_PORT_STATS, htonl(77));
+    req = ofputil_encode_dump_ports_request(OFP15_VERSION, OFPP_ANY);
+    set_xid(req, htonl(77));
+    ofpmp_init(&replies, req->data);
+    ps.port_no = u16_to_ofp(1);
+    ps.stats.tx_packets = 2000;
+    ofputil_append_port_stat(&replies, &ps);
+    msg = CONTAINER_OF(ovs_list_pop_front(&replies), struct ofpbuf,
+                       list_node);
+    msg->size -= 8;             /* feed() fixes the header's length. */
+    feed(fx->oc, msg);
+    ofpbuf_delete(req);
+    ports = ofctrl_get_ports(fx->oc, &n, &seqno);
+    assert_int_equal(seqno, 1);
+    assert_int_equal(ports[0].tx_packets, 1000);
+    assert_true(ofctrl_get_n_bad_messages(fx->oc) > bad);
+}
+
 int
 main(void)
 {
@@ -1862,6 +1974,9 @@ main(void)
         cmocka_unit_test_setup_teardown(
             test_reweight_without_snapshot_counts_from_last_poll,
             setup_connected_fast_polls, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_port_stats_are_named_and_kept,
+            setup_connected_stats, teardown),
     };
 
     vlog_set_levels(NULL, VLF_ANY_DESTINATION, VLL_OFF);
