@@ -240,6 +240,8 @@ class Demo:
         self.draw(sent, ok, err, p50, p99, delta, paths)
 
     def paths_line(self):
+        """ECN and PFC per long-haul path (telemetry of kind PATH, which
+        a gateway pushes); links (kind LINK: ports) are not paths."""
         if not self.ctl_up:
             return "paths (ECN, PFC): controller down"
         try:
@@ -247,16 +249,18 @@ class Demo:
                                                      timeout=3))
         except (AppctlError, subprocess.TimeoutExpired):
             tel = {}
-        if not tel:
+        paths = dict((k, d) for k, d in tel.items() if d["kind"] == "path")
+        if not paths:
             return "paths (ECN, PFC): n/a: no gateway in this topology"
         parts = []
-        for name, d in sorted(tel.items()):
-            pfc = sum(v[0] for v in d["pfc"].values())
-            parts.append("%s ECN %s PFC rx %d" % (
-                name.split("/")[-1],
+        for name, d in sorted(paths.items()):
+            parts.append("%s ECN %s PFC %d" % (
+                name.split("/")[-1][:12],
                 "%.1f%%" % (100 * d["ecn_fraction"])
-                if "ecn_fraction" in d else "-", pfc))
-        return "paths: " + "; ".join(parts)
+                if "ecn_fraction" in d else "-",
+                sum(v[0] for v in d["pfc"].values())))
+        return "paths: " + "; ".join(parts[:3]) + \
+            (" (+%d)" % (len(parts) - 3) if len(parts) > 3 else "")
 
     def draw(self, sent, ok, err, p50, p99, delta, paths):
         errs = "%d failed" % err
@@ -537,14 +541,23 @@ def summary(demo, results, t_start):
         OUT.line("    " + ln[:76])
     for note in demo.notes:
         OUT.line("  " + OUT.red("note: " + note))
-    good = failed == 0 and moved and returned and "agents_s" in r
-    OUT.line("  result: %s (%.0f s)" % (
-        OUT.green("OK: %s requests, 0 failed" % fmt_int(total)) if good
-        else OUT.red("FAILED: %s of %s requests failed%s" % (
+    why = []
+    if failed:
+        why.append("%s of %s requests failed%s" % (
             fmt_int(failed), fmt_int(total),
             " (%s)" % ", ".join("%s=%d" % kv for kv in sorted(kinds.items()))
-            if kinds else "")), time.monotonic() - t_start))
-    return 0 if good else 1
+            if kinds else ""))
+    if not moved:
+        why.append("%s kept its share while slow" % slow)
+    if not returned:
+        why.append("%s's share did not come back" % slow)
+    if "agents_s" not in r:
+        why.append("the agents did not come back")
+    OUT.line("  result: %s (%.0f s)" % (
+        OUT.red("FAILED: " + "; ".join(why)) if why
+        else OUT.green("OK: %s requests, 0 failed" % fmt_int(total)),
+        time.monotonic() - t_start))
+    return 1 if why else 0
 
 
 def log_problems(ctl):
@@ -600,8 +613,8 @@ def setup(args, workdir, pids):
         OUT.line("    %-4s %-15s cats-serve %d slots x %s ms%s + cats-agent"
                  % (n, i.addr, i.slots, SERVICE_TIME.split(":")[1],
                     " x%g" % i.speed if i.speed != 1 else ""))
-    OUT.line("  catalog (weights are the base; the agents' load scales "
-             "them down):")
+    OUT.line("  catalog (base weights: the controller sets those in "
+             "use from the load):")
     for ln in catalog(SERVICE, site.vip, site.service_port,
                       [(ip, site.service_port)
                        for ip in site.instance_ips]).splitlines():
@@ -680,9 +693,13 @@ def main():
         demo = Demo(args, s)
         try:
             demo.run()
-        finally:
-            results = demo.finish()
-            pids += demo.pids
+        except BaseException:
+            # Interrupted or failed: stop the loads (they would run to
+            # their end otherwise); cleanup kills what is left by PID.
+            for ld in demo.loads:
+                ld.stop()
+            raise
+        results = demo.finish()
         rc = summary(demo, results, t_start)
     except (KeyboardInterrupt, SystemExit) as e:
         # SystemExit: SIGTERM or SIGHUP (the site's handlers).

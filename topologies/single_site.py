@@ -216,19 +216,24 @@ class SingleSite:
         return None
 
     def agents_table(self):
+        """Per instance: slots, speed, in flight, queue, latency (the
+        controller's smoothed view), weight in the group (and its share
+        of the group: the scale is the controller's), L2 score, CPU."""
         ag = self.agents()
-        lines = ["%-5s %5s %5s %9s %7s %8s %9s %6s %5s"
+        tot = sum(a.get("weight", 0) for a in ag.values())
+        lines = ["%-5s %5s %5s %9s %7s %8s %8s %6s %6s %5s"
                  % ("inst", "slots", "speed", "in_flight", "queue",
-                    "lat_ms", "weight", "l2", "cpu")]
+                    "lat_ms", "weight", "share", "l2", "cpu")]
         for n in self.names:
             a = ag.get(n, {})
             inst = self.wl.instances[n]
             cpu = a.get("cpu_utilization")
-            lines.append("%-5s %5d %5g %9s %7s %8s %9s %6s %5s" % (
+            lines.append("%-5s %5d %5g %9s %7s %8s %8s %6s %6s %5s" % (
                 n, inst.slots, inst.speed, fmt(a.get("in_flight")),
                 fmt(a.get("queue")), fmt(a.get("latency_ms")),
-                "%s/%s" % (a["weight"], a["base_weight"])
-                if "weight" in a else "-", fmt(a.get("l2")),
+                a.get("weight", "-"),
+                "%.1f%%" % (100.0 * a["weight"] / tot)
+                if "weight" in a and tot else "-", fmt(a.get("l2")),
                 "%.0f%%" % (100 * cpu) if cpu is not None else "-"))
         return "\n".join(lines)
 
