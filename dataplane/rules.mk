@@ -84,3 +84,18 @@ clean-gw:
 	rm -rf $(B)/dataplane $(LIBCATSGW) $(CATS_GW)
 
 -include $(wildcard $(B)/dataplane/*.d)
+
+# Fuzz target for the configuration parser (statements and --config files
+# are outside input): gw-conf and the port configuration behind it.
+FUZZ_BINS += $(B)/fuzz/fuzz-gw-conf
+$(B)/fuzz/fuzz-gw-conf: tests/fuzz/fuzz-gw-conf.c $(LIBCATSGW_SRCS) \
+		$(LIBCATSGW_HDRS)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -Idataplane -o $@ tests/fuzz/fuzz-gw-conf.c \
+	    $(LIBCATSGW_SRCS)
+
+# tests/integration/test_ovs_dpdk.py: the DPDK build of ovs-vswitchd.  Its
+# postinst registers it as an ovs-vswitchd alternative of priority 50,
+# below openvswitch-switch's 100: the machine's vswitchd stays the normal
+# one.
+DEB_PKGS += openvswitch-switch-dpdk

@@ -1,0 +1,934 @@
+#!/usr/bin/python3
+"""Two CATS sites joined by two long-haul paths, each through its own
+cats-gw (the DPDK gateway), both pushing telemetry to one cats-controller.
+
+  site A: bridge catsgwa                         site B: bridge catsgwb
+  gwa1, gwa2 --+                                        +-- gwb1, gwb2
+               +-- gwra ==[path 1: cats-gw, 2 ms, 20 Mb/s]== gwrb --+
+                        ==[path 2: cats-gw, 5 ms, 50 Mb/s]==
+
+Each site is a userspace-datapath OVS bridge (fail-mode standalone: a
+learning switch) with its hosts and a router host (gwra, gwrb).  Each path
+is a veth from each router to the root namespace, where one cats-gw
+process forwards between the two (net_af_packet ports; --no-huge, one
+lcore, its own --file-prefix) with a delay line each way, a rate limit,
+and class 3 (DSCP 24-31) lossless (PFC) with ECN marking on both ports.
+Both gateways push their paths to the controller's gRPC telemetry API
+(--grpc-listen=unix:WORKDIR/grpc.sock): `ovs-appctl -t CTL cats/telemetry`
+shows source gw-path1 (links path1-a:path1-b, path1-b:path1-a) and
+gw-path2.
+
+Choosing a path: every host has, besides its address on the site's LAN,
+one address per path, and the destination address picks the path:
+
+  site A  LAN 10.231.0.0/24 (router .254)  path p addresses 10.231.p.0/24
+  site B  LAN 10.232.0.0/24 (router .254)  path p addresses 10.232.p.0/24
+  path p  link 10.239.p.0/24 (gwra .1, gwrb .2)
+
+gwa1 -> 10.232.1.1 crosses path 1, gwa1 -> 10.232.2.1 path 2 (and B's
+LAN addresses, 10.232.0.0/24, path 1).  Replies go back on the path they
+came from: each router sends what comes from its site's path-p addresses
+(the replies' sources) over path p (policy routing, table 100+p).  The
+hosts of site A are gwa1 = 10.231.0.1 (10.231.1.1, 10.231.2.1), gwa2 =
+10.231.0.2, ...; site B's likewise.
+
+    /usr/bin/python3 topologies/gw_sites.py              # Mininet CLI
+    /usr/bin/python3 topologies/gw_sites.py --scripted   # check, exit
+    /usr/bin/python3 topologies/gw_sites.py --path 2ms,20M --path 5ms,50M
+
+The CLI has, besides Mininet's commands:
+    paths                    each path: delay, rate, gateway counters
+    telemetry                the controller's cats/telemetry
+    gw P CMD                 dpdk-telemetry.py command on path P's gateway
+                             (/cats_gw/stats,0 ...)
+    pingpath SRC DST P [N]   ping DST's path-P address from SRC
+    flood SRC DST P [SECS]   ECT(0) DSCP 26 UDP at 4x path P's rate
+Mininet's iperf commands are disabled (they `killall` by name).
+
+--scripted starts everything, pings over each path (RTT about twice its
+delay), floods path 1 above its rate and shows the ECN marks and PFC
+pauses that path 1's gateway counts, that path 2's does not, and what the
+controller received, then stops; exit status 0 if all of that held.
+
+As a library (tests/integration/test_gw_sites.py):
+
+    with GwSites(workdir, build_dir="build") as s:
+        s.ping("gwa1", "gwb1", path=1)      # {"min": ms, "avg": ..}
+        s.flood("gwa1", "gwb1", path=1, secs=1.5)
+        s.class_stats(1, port=0)            # /cats_gw/stats,0 class3
+        s.controller_links()                # parsed cats/telemetry
+
+Root and Debian's /usr/bin/python3 (it has mininet).  Everything started
+(bridges, hosts, veths, processes, EAL runtime directories) is removed on
+exit, errors, SIGTERM and Ctrl-C, by PID and by the names given here.
+Never `mn -c`.
+"""
+
+import argparse
+import atexit
+import json
+import os
+import re
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from functools import partial
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+
+from cats_topo import ensure_ovs, kill_pid  # noqa: E402
+from cats_ctl import CatsController  # noqa: E402
+
+PYTHON = "/usr/bin/python3"
+DPDK_RUNDIR = "/var/run/dpdk"
+LOSSLESS_CLASS = 3
+LOSSLESS_DSCP = 26              # AF31: class 3 with trust dscp.
+
+
+class PathSpec:
+    """One long-haul path: one-way delay (ms), rate (cats-gw's RATE)."""
+
+    def __init__(self, delay_ms, rate="20M"):
+        self.delay_ms = float(delay_ms)
+        self.rate = rate
+        self.rate_bps = parse_rate(rate)
+
+    @classmethod
+    def parse(cls, text):
+        """'2ms,20M' or '2,20M' -> PathSpec"""
+        delay, _, rate = text.partition(",")
+        delay = delay.strip()
+        if delay.endswith("ms"):
+            delay = delay[:-2]
+        try:
+            spec = cls(float(delay), rate.strip() or "20M")
+        except ValueError:
+            raise ValueError("bad path %r: want DELAY_MS[ms],RATE" % text)
+        if spec.delay_ms < 0 or spec.delay_ms > 1000 or spec.rate_bps <= 0:
+            raise ValueError("bad path %r: delay 0..1000 ms, rate > 0"
+                             % text)
+        return spec
+
+    def __repr__(self):
+        return "%gms,%s" % (self.delay_ms, self.rate)
+
+
+def parse_rate(text):
+    m = re.fullmatch(r"(\d+(?:\.\d+)?)([kKMGT]?)", text)
+    if not m:
+        raise ValueError("bad rate %r" % text)
+    mult = {"": 1, "k": 1e3, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12}
+    return float(m.group(1)) * mult[m.group(2)]
+
+
+DEFAULT_PATHS = (PathSpec(2, "20M"), PathSpec(5, "50M"))
+
+# Traffic helpers, run with /usr/bin/python3 -c on a host.
+
+# Counts UDP packets, bytes and CE marks on port 9999 for 'secs' seconds;
+# the rate is measured between the first and the last packet.
+RECEIVER = r"""
+import json, socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 22)
+s.setsockopt(socket.IPPROTO_IP, socket.IP_RECVTOS, 1)
+s.bind(("0.0.0.0", 9999))
+s.settimeout(0.1)
+n = ce = nbytes = 0
+first = last = None
+end = time.monotonic() + float(sys.argv[1])
+print("ready", flush=True)
+while time.monotonic() < end:
+    try:
+        data, anc, flags, addr = s.recvmsg(2048, socket.CMSG_SPACE(4))
+    except socket.timeout:
+        continue
+    now = time.monotonic()
+    if first is None:
+        first = now
+    last = now
+    n += 1
+    nbytes += len(data) + 28
+    for level, kind, value in anc:
+        if level == socket.IPPROTO_IP and kind == socket.IP_TOS:
+            if value[0] & 3 == 3:
+                ce += 1
+span = (last - first) if n > 1 else 0.0
+print(json.dumps({"packets": n, "ce": ce, "bytes": nbytes, "span": span,
+                  "ip_bps": (nbytes * 8 / span) if span else 0.0}),
+      flush=True)
+"""
+
+# Sends ECT(0) UDP with DSCP 'dscp' to DST:9999 at 'pps' packets/s of
+# 1000 bytes for 'secs' seconds, paced per millisecond.
+SENDER = r"""
+import socket, sys, time
+dst, pps, secs, dscp = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), \
+    int(sys.argv[4])
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.IPPROTO_IP, socket.IP_TOS, (dscp << 2) | 2)
+payload = b"x" * 1000
+t0 = time.monotonic()
+n = err = 0
+while True:
+    now = time.monotonic() - t0
+    if now >= secs:
+        break
+    due = int(now * pps) + 1
+    while n < due:
+        try:
+            s.sendto(payload, (dst, 9999))
+        except OSError:
+            err += 1
+        n += 1
+    time.sleep(0.001)
+print(n, err, flush=True)
+"""
+
+
+def sh(*argv, check=True, timeout=30):
+    p = subprocess.run([str(a) for a in argv], capture_output=True,
+                       text=True, timeout=timeout)
+    if check and p.returncode != 0:
+        raise RuntimeError("%s: %s" % (" ".join(map(str, argv)),
+                                       (p.stderr or p.stdout).strip()))
+    return p.stdout
+
+
+def parse_ping(text):
+    """ping's output -> {"sent", "received", "min", "avg", "max",
+    "median", "rtts"} (ms; None when nothing came back)."""
+    res = {"sent": 0, "received": 0, "min": None, "avg": None, "max": None,
+           "median": None, "rtts": []}
+    m = re.search(r"(\d+) packets transmitted, (\d+) received", text or "")
+    if m:
+        res["sent"], res["received"] = int(m.group(1)), int(m.group(2))
+    m = re.search(r"= ([\d.]+)/([\d.]+)/([\d.]+)", text or "")
+    if m:
+        res["min"], res["avg"], res["max"] = map(float, m.groups())
+    rtts = sorted(float(x) for x in re.findall(r"time=([\d.]+) ms",
+                                                 text or ""))
+    if rtts:
+        res["rtts"] = rtts
+        res["median"] = rtts[len(rtts) // 2]
+    return res
+
+
+def parse_telemetry(text):
+    """cats/telemetry -> {source: {link: {"kind", "tx_packets",
+    "ecn_marked", "drops", "pfc": {prio: {"rx", "tx"}}, ...}}}"""
+    sources, cur = {}, None
+    for line in (text or "").splitlines():
+        m = re.match(r"source (\S+) ", line)
+        if m:
+            cur = sources.setdefault(m.group(1), {})
+            continue
+        m = re.match(r"\s+(\S+) (path|link) (.*)", line)
+        if not m or cur is None:
+            continue
+        link = {"kind": m.group(2), "pfc": {}}
+        for k, v in re.findall(r"(\w+)=([\d.]+)(?=\s|$)", m.group(3)):
+            link[k] = float(v) if "." in v else int(v)
+        for prio, rx, tx in re.findall(r"pfc(\d+)\(rx=(\d+),tx=(\d+)",
+                                       m.group(3)):
+            link["pfc"][int(prio)] = {"rx": int(rx), "tx": int(tx)}
+        cur[m.group(1)] = link
+    return sources
+
+
+class Gateway:
+    """One cats-gw process for one path."""
+
+    def __init__(self, binary, workdir, index, spec, ifaces, prefix,
+                 controller=None, mem_mb=1024, lcore=0):
+        self.index = index
+        self.spec = spec
+        self.prefix = prefix
+        self.source_id = "gw-path%d" % index
+        self.names = ("path%d-a" % index, "path%d-b" % index)
+        self.log = os.path.join(workdir, "cats-gw-path%d.log" % index)
+        self.argv = [
+            binary, "--no-huge", "-m", str(mem_mb), "--no-pci",
+            "-l", str(lcore), "--file-prefix=" + prefix,
+            "--log-level=lib.eal:error",
+            "--vdev=net_af_packet0,iface=" + ifaces[0],
+            "--vdev=net_af_packet1,iface=" + ifaces[1], "--",
+            "--port=0,name=%s,speed=1G,trust=dscp" % self.names[0],
+            "--port=1,name=%s,speed=1G,trust=dscp" % self.names[1],
+            "--class=0:%d,queue=300K,ecn=20K:100K:10%%,lossless=150K:100K"
+            % LOSSLESS_CLASS,
+            "--class=1:%d,queue=300K,ecn=20K:100K:10%%,lossless=150K:100K"
+            % LOSSLESS_CLASS,
+            "--pair=0:1,delay=%dus,rate=%s"
+            % (round(spec.delay_ms * 1000), spec.rate),
+            "--mbufs=8192", "--idle-sleep=20us"]
+        if controller:
+            self.argv += ["--controller=" + controller,
+                          "--source-id=" + self.source_id,
+                          "--report-interval=200ms"]
+        self.proc = None
+        self.logf = None
+
+    def start(self):
+        self.logf = open(self.log, "w")
+        self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL,
+                                     stdout=self.logf,
+                                     stderr=subprocess.STDOUT)
+
+    def wait_forwarding(self, deadline):
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("cats-gw path %d exited (%d): %s"
+                                   % (self.index, self.proc.returncode,
+                                      self.tail()))
+            with open(self.log) as f:
+                if "cats-gw: forwarding" in f.read():
+                    return
+            time.sleep(0.05)
+        raise RuntimeError("cats-gw path %d did not start: %s"
+                           % (self.index, self.tail()))
+
+    def tail(self, n=20):
+        try:
+            with open(self.log) as f:
+                return "".join(f.readlines()[-n:])
+        except OSError:
+            return ""
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                kill_pid(self.proc.pid)
+        if self.logf:
+            self.logf.close()
+            self.logf = None
+        # EAL leaves its runtime directory behind (12 MB of tmpfs with
+        # --no-huge).
+        shutil.rmtree(os.path.join(DPDK_RUNDIR, self.prefix),
+                      ignore_errors=True)
+
+    def telemetry(self, *cmds):
+        """dpdk-telemetry.py -f PREFIX: one reply per command."""
+        p = subprocess.run(["dpdk-telemetry.py", "-f", self.prefix],
+                           input="\n".join(cmds) + "\n", capture_output=True,
+                           text=True, timeout=20)
+        replies = []
+        for line in p.stdout.splitlines():
+            line = line.strip()
+            if line.startswith("{"):
+                r = json.loads(line)
+                if "version" not in r:
+                    replies.append(list(r.values())[0])
+        if len(replies) != len(cmds):
+            raise RuntimeError("dpdk-telemetry.py -f %s: %d replies to %d "
+                               "commands: %s %s" % (self.prefix,
+                                                    len(replies), len(cmds),
+                                                    p.stdout, p.stderr))
+        return replies
+
+
+def _make_topo(name, n_hosts):
+    from mininet.topo import Topo
+
+    class GwSitesTopo(Topo):
+        def build(self):
+            for i, site in enumerate("ab"):
+                sw = self.addSwitch("cats%s%s" % (name, site),
+                                    dpid="00000000ca75%02x%02x"
+                                    % (0x60 + len(name), 0xa + i))
+                r = self.addHost("%sr%s" % (name, site),
+                                 ip="%s.254/24" % GwSites.lan(site))
+                self.addLink(r, sw)
+                for h in range(1, n_hosts + 1):
+                    hn = self.addHost("%s%s%d" % (name, site, h),
+                                      ip="%s.%d/24" % (GwSites.lan(site), h))
+                    self.addLink(hn, sw)
+    return GwSitesTopo()
+
+
+class GwSites:
+    """The two sites, their paths, the gateways and the controller."""
+
+    SITE_NET = {"a": "10.231", "b": "10.232"}
+    LINK_NET = "10.239"
+
+    def __init__(self, workdir, paths=DEFAULT_PATHS, n_hosts=2, name="gw",
+                 build_dir=os.path.join(REPO, "build"), controller=True,
+                 mem_mb=1024, log_level="warning"):
+        if not re.fullmatch(r"[a-z]{1,3}", name):
+            raise ValueError("name: 1 to 3 letters (host and bridge names)")
+        if not 1 <= len(paths) <= 9 or not 1 <= n_hosts <= 200:
+            raise ValueError("1 to 9 paths, 1 to 200 hosts per site")
+        self.workdir = os.path.abspath(workdir)
+        self.paths = list(paths)
+        self.n_hosts = n_hosts
+        self.name = name
+        self.build = os.path.abspath(build_dir)
+        self.want_controller = controller
+        self.mem_mb = mem_mb
+        self.log_level = log_level
+        self.bridges = ["cats%sa" % name, "cats%sb" % name]
+        self.routers = {"a": "%sra" % name, "b": "%srb" % name}
+        self.tag = "%s%d" % (name, os.getpid() % 10000)
+        self.net = None
+        self.ctl = None
+        self.gws = {}                   # path index -> Gateway
+        self.veths = []                 # root-namespace ends we made
+        self._procs = []
+        self._old_handlers = {}
+        self._stopped = True
+
+    # -- addresses -----------------------------------------------------------
+    @classmethod
+    def lan(cls, site):
+        return cls.SITE_NET[site] + ".0"
+
+    def host_names(self, site):
+        return ["%s%s%d" % (self.name, site, h)
+                for h in range(1, self.n_hosts + 1)]
+
+    def site_of(self, host):
+        n = host if isinstance(host, str) else host.name
+        if n in self.routers.values():
+            return n[-1]
+        return n[len(self.name)]
+
+    def addr(self, host, path=None):
+        """'host''s LAN address, or its address on path 'path'."""
+        n = host if isinstance(host, str) else host.name
+        site = self.site_of(n)
+        num = 254 if n in self.routers.values() else int(n[len(self.name)
+                                                            + 1:])
+        return "%s.%d.%d" % (self.SITE_NET[site], path or 0, num)
+
+    def link_addr(self, path, site):
+        return "%s.%d.%d" % (self.LINK_NET, path, 1 if site == "a" else 2)
+
+    def host(self, name):
+        return self.net.get(name)
+
+    # -- lifecycle -----------------------------------------------------------
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+        return False
+
+    def _on_signal(self, signum, frame):
+        if signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        raise SystemExit(128 + signum)
+
+    def start(self):
+        if os.geteuid() != 0:
+            raise RuntimeError("needs root")
+        from mininet.log import setLogLevel
+        from mininet.net import Mininet
+        from mininet.node import OVSSwitch
+        setLogLevel(self.log_level)
+        ensure_ovs()
+        self._stopped = False
+        atexit.register(self.stop)
+        for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+            try:
+                self._old_handlers[sig] = signal.signal(sig, self._on_signal)
+            except ValueError:          # not the main thread
+                pass
+        try:
+            switch = partial(OVSSwitch, datapath="user",
+                             failMode="standalone")
+            self.net = Mininet(topo=_make_topo(self.name, self.n_hosts),
+                               switch=switch, controller=None, build=False,
+                               autoSetMacs=False, autoStaticArp=False,
+                               waitConnected=False)
+            self.net.build()
+            self.net.start()
+            for h in self.net.hosts:
+                for intf in h.intfList():
+                    h.cmd("ethtool -K %s tx off >/dev/null 2>&1" % intf)
+                h.cmd("sysctl -qw net.ipv6.conf.all.disable_ipv6=1 "
+                      "net.ipv6.conf.default.disable_ipv6=1")
+            self._make_paths()
+            self._route()
+            grpc = None
+            if self.want_controller:
+                self.ctl = CatsController(
+                    os.path.join(self.build, "cats-controller"),
+                    self.workdir, "# gw_sites.py: telemetry only\n",
+                    listen="punix:" + os.path.join(self.workdir, "sw.sock"),
+                    extra_args=["--grpc-listen=unix:"
+                                + os.path.join(self.workdir, "grpc.sock"),
+                                "--agent-report-interval=200"])
+                self.ctl.start()
+                grpc = "unix:" + os.path.join(self.workdir, "grpc.sock")
+            ncpu = os.cpu_count() or 1
+            for i, spec in enumerate(self.paths, 1):
+                gw = Gateway(os.path.join(self.build, "cats-gw"),
+                             self.workdir, i, spec,
+                             (self._gw_if(i, "a"), self._gw_if(i, "b")),
+                             "cats-%s-p%d" % (self.tag, i), controller=grpc,
+                             mem_mb=self.mem_mb, lcore=(i - 1) % ncpu)
+                self.gws[i] = gw
+                gw.start()
+            deadline = time.monotonic() + 30
+            for gw in self.gws.values():
+                self._wait_gateway(gw, deadline)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _wait_gateway(self, gw, deadline, tries=4):
+        """Until 'gw' forwards.  DPDK's net_af_packet joins a PACKET_FANOUT
+        group whose id is (pid ^ ifindex) & 0xffff, which another
+        net_af_packet process on this machine (the other gateway, another
+        test) may hold for another interface: the kernel then refuses it
+        (EINVAL).  A new process has another pid: try again."""
+        for attempt in range(tries):
+            try:
+                gw.wait_forwarding(deadline)
+                return
+            except RuntimeError:
+                if attempt + 1 == tries or "PACKET_FANOUT" not in gw.tail():
+                    raise
+            gw.stop()
+            gw.start()
+
+    def _gw_if(self, path, site):
+        """The root-namespace end of path 'path''s veth to 'site'."""
+        return "%sp%d%s" % (self.tag, path, site)
+
+    def _rtr_if(self, path, site):
+        return "%s-p%d" % (self.routers[site], path)
+
+    def _make_paths(self):
+        """One veth per path and site: the router's end in its namespace,
+        the gateway's in ours."""
+        for p in range(1, len(self.paths) + 1):
+            for site in "ab":
+                r = self.host(self.routers[site])
+                gif, rif = self._gw_if(p, site), self._rtr_if(p, site)
+                sh("ip", "link", "add", gif, "type", "veth", "peer", "name",
+                   rif, "netns", r.pid)
+                self.veths.append(gif)
+                sh("sysctl", "-qw", "net.ipv6.conf.%s.disable_ipv6=1" % gif)
+                sh("ip", "link", "set", gif, "up")
+                r.cmd("ip link set %s up" % rif)
+                r.cmd("ip addr add %s/24 dev %s" % (self.link_addr(p, site),
+                                                   rif))
+                # af_packet sees frames as the sender's kernel left them:
+                # checksums must be complete.
+                r.cmd("ethtool -K %s tx off >/dev/null 2>&1" % rif)
+
+    def _mac(self, node, intf):
+        return node.cmd("cat /sys/class/net/%s/address" % intf).strip()
+
+    def _route(self):
+        """Addresses per path on every host, the routers' tables, static
+        neighbours everywhere (no ARP to lose under overload)."""
+        n_paths = len(self.paths)
+        for site in "ab":
+            peer = "b" if site == "a" else "a"
+            r = self.host(self.routers[site])
+            rmac = self._mac(r, r.defaultIntf())
+            r.cmd("sysctl -qw net.ipv4.ip_forward=1 "
+                  "net.ipv4.conf.all.rp_filter=0 "
+                  "net.ipv4.conf.default.rp_filter=0")
+            for intf in r.intfList():
+                r.cmd("sysctl -qw net.ipv4.conf.%s.rp_filter=0" % intf)
+            for hn in self.host_names(site):
+                h = self.host(hn)
+                hif = h.defaultIntf()
+                hmac = self._mac(h, hif)
+                h.cmd("ip route replace default via %s" % self.addr(r))
+                h.cmd("ip neigh replace %s lladdr %s dev %s nud permanent"
+                      % (self.addr(r), rmac, hif))
+                r.cmd("ip neigh replace %s lladdr %s dev %s nud permanent"
+                      % (self.addr(hn), hmac, r.defaultIntf()))
+                for p in range(1, n_paths + 1):
+                    h.cmd("ip addr add %s/32 dev %s" % (self.addr(hn, p),
+                                                        hif))
+                    r.cmd("ip neigh replace %s lladdr %s dev %s nud "
+                          "permanent" % (self.addr(hn, p), hmac,
+                                         r.defaultIntf()))
+            for p in range(1, n_paths + 1):
+                rif = self._rtr_if(p, site)
+                far = self.host(self.routers[peer])
+                far_mac = self._mac(far, self._rtr_if(p, peer))
+                r.cmd("ip neigh replace %s lladdr %s dev %s nud permanent"
+                      % (self.link_addr(p, peer), far_mac, rif))
+                # This site's path-p addresses are on the LAN.
+                r.cmd("ip route replace %s.%d.0/24 dev %s"
+                      % (self.SITE_NET[site], p, r.defaultIntf()))
+                # The peer's path-p addresses are across path p.
+                r.cmd("ip route replace %s.%d.0/24 via %s dev %s"
+                      % (self.SITE_NET[peer], p, self.link_addr(p, peer),
+                         rif))
+                # Replies from our path-p addresses go back over path p.
+                r.cmd("ip route replace %s.0.0/16 via %s dev %s table %d"
+                      % (self.SITE_NET[peer], self.link_addr(p, peer), rif,
+                         100 + p))
+                r.cmd("ip rule add from %s.%d.0/24 table %d pref %d"
+                      % (self.SITE_NET[site], p, 100 + p, 100 + p))
+            # The peer's LAN addresses: path 1.
+            r.cmd("ip route replace %s.0.0/24 via %s dev %s"
+                  % (self.SITE_NET[peer], self.link_addr(1, peer),
+                     self._rtr_if(1, site)))
+
+    def stop(self):
+        if self._stopped:
+            return
+        self._stopped = True
+        for p in list(self._procs):
+            if p.poll() is None:
+                kill_pid(p.pid)
+            try:
+                p.wait(timeout=1)
+            except subprocess.TimeoutExpired:
+                pass
+        self._procs = []
+        for gw in self.gws.values():
+            try:
+                gw.stop()
+            except Exception as e:              # keep cleaning up
+                print("warning: cats-gw path %d: %s" % (gw.index, e),
+                      file=sys.stderr)
+        if self.ctl:
+            self.ctl.cleanup()
+        if self.net is not None:
+            try:
+                self.net.stop()
+            except Exception as e:
+                print("warning: mininet stop: %s" % e, file=sys.stderr)
+            self.net = None
+        for br in self.bridges:
+            subprocess.run(["ovs-vsctl", "--timeout=10", "--if-exists",
+                            "del-br", br], capture_output=True)
+        # Our veths, and switch-side veths left by an interrupted build.
+        out = subprocess.run(["ip", "-o", "link", "show"],
+                             capture_output=True, text=True).stdout
+        for line in out.splitlines():
+            name = line.split(":")[1].strip().split("@")[0]
+            if name in self.veths or any(name.startswith(br + "-eth")
+                                         for br in self.bridges):
+                subprocess.run(["ip", "link", "del", name],
+                               capture_output=True)
+        for sig, old in self._old_handlers.items():
+            try:
+                signal.signal(sig, old)
+            except ValueError:
+                pass
+        self._old_handlers = {}
+        try:
+            atexit.unregister(self.stop)
+        except Exception:
+            pass
+
+    # -- processes on hosts --------------------------------------------------
+    def popen(self, host, argv, **kw):
+        h = self.host(host) if isinstance(host, str) else host
+        kw.setdefault("stdout", subprocess.PIPE)
+        kw.setdefault("stderr", subprocess.PIPE)
+        p = h.popen(argv, text=True, **kw)
+        self._procs.append(p)
+        return p
+
+    def forget(self, p):
+        if p in self._procs:
+            self._procs.remove(p)
+
+    def _communicate(self, p, timeout):
+        try:
+            out, err = p.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            kill_pid(p.pid)
+            out, err = p.communicate()
+        self.forget(p)
+        return out, err
+
+    # -- measurements --------------------------------------------------------
+    def ping(self, src, dst, path, count=10, interval=0.05, tos=0):
+        """Ping dst's path-'path' address from src: parse_ping()'s dict."""
+        return self.ping_wait(self.ping_start(src, dst, path, count,
+                                              interval, tos))
+
+    def ping_start(self, src, dst, path, count=10, interval=0.05, tos=0):
+        """The same in the background: give the result to ping_wait()."""
+        argv = ["ping", "-n", "-c", str(count), "-i", str(interval),
+                "-W", "2", "-Q", str(tos), self.addr(dst, path)]
+        p = self.popen(src, argv, stderr=subprocess.STDOUT)
+        p.limit = count * interval + 10
+        return p
+
+    def ping_wait(self, p):
+        out, _ = self._communicate(p, timeout=p.limit)
+        return parse_ping(out)
+
+    def flood(self, src, dst, path, secs=1.5, factor=4.0,
+              dscp=LOSSLESS_DSCP, on_start=None):
+        """ECT(0) UDP of 1000 bytes with 'dscp' from src to dst's path
+        address at 'factor' times the path's rate for 'secs' seconds;
+        on_start() is called once the sender runs.  Returns {"sent",
+        "send_errors", "packets", "ce", "bytes", "span", "ip_bps"} (the
+        sender's and the receiver's counts)."""
+        pps = factor * self.paths[path - 1].rate_bps / (1028 * 8)
+        rx = self.popen(dst, [PYTHON, "-c", RECEIVER, str(secs + 1.5)])
+        line = rx.stdout.readline()
+        if line.strip() != "ready":
+            self._communicate(rx, 5)
+            raise RuntimeError("receiver did not start: %r" % line)
+        tx = self.popen(src, [PYTHON, "-c", SENDER, self.addr(dst, path),
+                              "%.0f" % pps, str(secs), str(dscp)])
+        if on_start:
+            on_start()
+        out, err = self._communicate(tx, secs + 20)
+        try:
+            sent, errors = map(int, out.split())
+        except ValueError:
+            raise RuntimeError("sender: %r %r" % (out, err))
+        out, err = self._communicate(rx, secs + 20)
+        try:
+            res = json.loads(out.strip().splitlines()[-1])
+        except (IndexError, ValueError):
+            raise RuntimeError("receiver: %r %r" % (out, err))
+        res.update(sent=sent, send_errors=errors)
+        return res
+
+    def stats(self, path, port=None):
+        """/cats_gw/stats (all ports) or /cats_gw/stats,PORT of path's
+        gateway."""
+        cmd = "/cats_gw/stats" if port is None else \
+            "/cats_gw/stats,%d" % port
+        return self.gws[path].telemetry(cmd)[0]
+
+    def class_stats(self, path, port, cls=LOSSLESS_CLASS):
+        return self.stats(path, port)["class%d" % cls]
+
+    def controller_text(self):
+        return self.ctl.appctl("cats/telemetry") if self.ctl else ""
+
+    def controller_links(self):
+        return parse_telemetry(self.controller_text())
+
+    def summary(self):
+        """One line per path: its configuration and gateway counters."""
+        lines = []
+        for i, gw in self.gws.items():
+            try:
+                c = [self.class_stats(i, port) for port in (0, 1)]
+            except RuntimeError as e:
+                lines.append("path %d: %s" % (i, e))
+                continue
+            lines.append(
+                "path %d (%s, cats-gw pid %d, prefix %s): delay %g ms, rate"
+                " %s; class %d A->B: %d pkts, %d ECN-marked, %d pauses "
+                "sent, %d drops; B->A: %d pkts, %d marked, %d pauses"
+                % (i, gw.source_id, gw.proc.pid, gw.prefix,
+                   gw.spec.delay_ms, gw.spec.rate, LOSSLESS_CLASS,
+                   c[0]["packets"], c[0]["ecn_marked"], c[0]["pause_tx"],
+                   c[0]["drops"], c[1]["packets"], c[1]["ecn_marked"],
+                   c[1]["pause_tx"]))
+        return "\n".join(lines)
+
+    def describe(self):
+        lines = ["site A: bridge %s, router %s, hosts %s"
+                 % (self.bridges[0], self.routers["a"],
+                    ", ".join("%s %s" % (h, self.addr(h))
+                              for h in self.host_names("a"))),
+                 "site B: bridge %s, router %s, hosts %s"
+                 % (self.bridges[1], self.routers["b"],
+                    ", ".join("%s %s" % (h, self.addr(h))
+                              for h in self.host_names("b")))]
+        for i, spec in enumerate(self.paths, 1):
+            lines.append("path %d: %s ms each way, %s b/s; addresses "
+                         "%s.%d.0/24 and %s.%d.0/24; cats-gw %s"
+                         % (i, spec.delay_ms, spec.rate, self.SITE_NET["a"],
+                            i, self.SITE_NET["b"], i,
+                            self.gws[i].prefix if i in self.gws else "-"))
+        if self.ctl:
+            lines.append("controller: unixctl %s, log %s"
+                         % (self.ctl.unixctl, self.ctl.logfile))
+        return "\n".join(lines)
+
+
+# -- the script --------------------------------------------------------------
+def make_cli(s):
+    from mininet.cli import CLI
+
+    class GwCLI(CLI):
+        prompt = "gw-sites> "
+
+        def do_paths(self, line):
+            "paths: each path's delay, rate and gateway counters"
+            print(s.summary())
+
+        def do_telemetry(self, line):
+            "telemetry: the controller's cats/telemetry"
+            print(s.controller_text(), end="")
+
+        def do_gw(self, line):
+            "gw P CMD: dpdk-telemetry.py command on path P's gateway"
+            a = line.split()
+            try:
+                print(json.dumps(s.gws[int(a[0])].telemetry(a[1])[0],
+                                 indent=1))
+            except (IndexError, ValueError, KeyError, RuntimeError) as e:
+                print("usage: gw P /cats_gw/... (%s)" % e)
+
+        def do_pingpath(self, line):
+            "pingpath SRC DST P [N]: ping DST's path-P address from SRC"
+            a = line.split()
+            try:
+                r = s.ping(a[0], a[1], int(a[2]),
+                           count=int(a[3]) if len(a) > 3 else 5,
+                           interval=0.2)
+            except (IndexError, ValueError, KeyError) as e:
+                print("usage: pingpath SRC DST P [N] (%s)" % e)
+                return
+            print("%d/%d received, rtt min/avg/max %s/%s/%s ms"
+                  % (r["received"], r["sent"], r["min"], r["avg"],
+                     r["max"]))
+
+        def do_flood(self, line):
+            "flood SRC DST P [SECS]: ECT(0) DSCP 26 UDP at 4x path P's rate"
+            a = line.split()
+            try:
+                r = s.flood(a[0], a[1], int(a[2]),
+                            secs=float(a[3]) if len(a) > 3 else 1.5)
+            except (IndexError, ValueError, KeyError, RuntimeError) as e:
+                print("usage: flood SRC DST P [SECS] (%s)" % e)
+                return
+            print(json.dumps(r))
+
+        def do_iperf(self, line):
+            print("disabled: Mininet's iperf runs `killall iperf`")
+
+        do_iperfudp = do_iperf
+
+    return GwCLI
+
+
+def scripted(s):
+    """--scripted: returns the exit status."""
+    ok = True
+    a, b = s.host_names("a")[0], s.host_names("b")[0]
+    for i, spec in enumerate(s.paths, 1):
+        r = s.ping(a, b, i)
+        want = 2 * spec.delay_ms
+        good = r["min"] is not None and want <= r["min"] < want + 5
+        ok &= good
+        print("ping %s -> %s over path %d: %d/%d, rtt min/avg/max %s/%s/%s "
+              "ms (configured 2 x %g ms) %s"
+              % (a, s.addr(b, i), i, r["received"], r["sent"], r["min"],
+                 r["avg"], r["max"], spec.delay_ms, "ok" if good else "BAD"))
+    f = s.flood(a, b, 1)
+    print("flood path 1 (4x %s b/s, 1.5 s): sent %d, received %d, %d CE, "
+          "%.1f Mb/s" % (s.paths[0].rate, f["sent"], f["packets"], f["ce"],
+                         f["ip_bps"] / 1e6))
+    print(s.summary())
+    c1, c2 = s.class_stats(1, 0), [s.class_stats(i, p)
+                                   for i in range(2, len(s.paths) + 1)
+                                   for p in (0, 1)]
+    good = (c1["ecn_marked"] > 0 and c1["pause_tx"] > 0 and f["ce"] > 0
+            and all(c["ecn_marked"] == 0 and c["pause_tx"] == 0
+                    for c in c2))
+    ok &= good
+    print("path 1 marked and paused, the others not: %s"
+          % ("ok" if good else "BAD"))
+    if s.ctl:
+        deadline = time.monotonic() + 5
+        while True:
+            links = s.controller_links()
+            l1 = links.get("gw-path1", {}).get("path1-a:path1-b", {})
+            good = (l1.get("ecn_marked", 0) > 0
+                    and all("gw-path%d" % i in links
+                            for i in range(1, len(s.paths) + 1)))
+            if good or time.monotonic() > deadline:
+                break
+            time.sleep(0.3)
+        print(s.controller_text(), end="")
+        ok &= good
+        print("controller has every path, path 1 marked: %s"
+              % ("ok" if good else "BAD"))
+    print("scripted check: %s" % ("OK" if ok else "FAILED"))
+    return 0 if ok else 1
+
+
+def preflight(build):
+    if os.geteuid() != 0:
+        return "run as root"
+    try:
+        import mininet.net  # noqa: F401
+    except ImportError:
+        return "no mininet module in %s: use /usr/bin/python3" % \
+            sys.executable
+    if not shutil.which("dpdk-telemetry.py"):
+        return "DPDK is not installed (make deps)"
+    for b in ("cats-gw", "cats-controller"):
+        if not os.access(os.path.join(build, b), os.X_OK):
+            return "%s not built in %s (make)" % (b, build)
+    return None
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--build-dir", default=os.path.join(REPO, "build"))
+    ap.add_argument("--scripted", action="store_true",
+                    help="start, run the checks above, stop")
+    ap.add_argument("--path", action="append", default=[],
+                    metavar="DELAY_MS,RATE",
+                    help="a path (repeat; default 2ms,20M and 5ms,50M)")
+    ap.add_argument("--hosts", type=int, default=2,
+                    help="hosts per site (default %(default)s)")
+    ap.add_argument("--name", default="gw",
+                    help="1-3 letters: bridges catsNAMEa/b, hosts NAMEa1.. "
+                    "(default %(default)s)")
+    ap.add_argument("--mem", type=int, default=1024,
+                    help="EAL -m per gateway, MB (default %(default)s)")
+    ap.add_argument("--keep", action="store_true",
+                    help="keep the work directory (logs, sockets)")
+    ap.add_argument("-v", "--verbose", action="store_true")
+    args = ap.parse_args()
+    try:
+        paths = [PathSpec.parse(p) for p in args.path] or DEFAULT_PATHS
+    except ValueError as e:
+        ap.error(str(e))
+    why = preflight(os.path.abspath(args.build_dir))
+    if why:
+        ap.error(why)
+    workdir = tempfile.mkdtemp(prefix="cats-gw-sites-")
+    try:
+        with GwSites(workdir, paths=paths, n_hosts=args.hosts,
+                     name=args.name, build_dir=args.build_dir,
+                     mem_mb=args.mem,
+                     log_level="info" if args.verbose else "warning") as s:
+            print(s.describe())
+            if args.scripted:
+                return scripted(s)
+            make_cli(s)(s.net)
+            return 0
+    except KeyboardInterrupt:
+        return 130
+    except SystemExit as e:
+        return e.code
+    finally:
+        if args.keep:
+            print("work directory kept: %s" % workdir)
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
