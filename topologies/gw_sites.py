@@ -69,7 +69,6 @@ import atexit
 import json
 import os
 import re
-import shlex
 import shutil
 import signal
 import subprocess
