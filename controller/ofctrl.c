@@ -967,9 +967,15 @@ maybe_send_probes(struct ofctrl *oc, const struct ofctrl_probe *probes,
     long long int now = time_msec();
     size_t sent = 0;
 
-    if (!n_probes || !oc->installed_seqno || oc->cfg.probe_interval_ms <= 0
-        || oc->role == OFPCR12_ROLE_SECONDARY
+    if (!oc->installed_seqno || oc->cfg.probe_interval_ms <= 0
         || (!oc->probe_now && now < oc->next_probe)) {
+        return;
+    }
+    if (!n_probes || oc->role == OFPCR12_ROLE_SECONDARY) {
+        /* Nothing to ask (every instance has a static MAC) or not ours to
+         * ask: the round is done, or ofctrl_wait() would keep waking. */
+        oc->probe_now = false;
+        oc->next_probe = now + oc->cfg.probe_interval_ms;
         return;
     }
     if (oc->probe_now) {
