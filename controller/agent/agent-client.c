@@ -13,7 +13,8 @@
  * immutable configuration.  The client thread never holds it while
  * blocked in grpc_completion_queue_next(); the main thread takes it
  * briefly to post a report (and may start the send batch itself, so that a
- * report leaves at once instead of at the thread's next wake-up).
+ * report leaves at once instead of at the thread's next wake-up), and so
+ * does the telemetry reader thread to post a telemetry report.
  */
 
 #include <config.h>
@@ -30,6 +31,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "openvswitch/dynamic-string.h"
 #include "openvswitch/vlog.h"
@@ -39,6 +41,7 @@
 #include "proto/cats.pb-c.h"
 #include "random.h"
 #include "seq.h"
+#include "telemetry.h"
 #include "timeval.h"
 #include "util.h"
 
@@ -46,6 +49,7 @@ VLOG_DEFINE_THIS_MODULE(agent_client);
 
 #define REGISTER_METHOD "/cats.v1.Agent/RegisterNode"
 #define STREAM_METHOD "/cats.v1.Agent/StreamReports"
+#define TEL_METHOD "/cats.v1.Telemetry/StreamTelemetry"
 
 /* How long RegisterNode may take, the wake-up period of the client thread
  * (it checks timers and shutdown), and the reconnect backoff. */
@@ -82,11 +86,12 @@ struct rpc_tag {
     enum rpc_op op;
 };
 
-/* One call, RegisterNode or StreamReports. */
+/* One call: RegisterNode, StreamReports or StreamTelemetry. */
 struct rpc {
     struct agent_client *client;
     grpc_call *call;
     bool is_stream;
+    bool telemetry;             /* StreamTelemetry. */
     int pending;                /* Batches started, not completed. */
     bool finished;              /* Status received; detached from client. */
     bool reregister;            /* When it ends: register again at once. */
@@ -104,6 +109,9 @@ struct agent_client {
     /* Immutable after creation. */
     char *target;
     char *node_id;
+    char *user_agent;
+    bool agent_enabled;         /* RegisterNode and StreamReports. */
+    bool tel_enabled;           /* StreamTelemetry. */
     uint8_t *register_msg;      /* Encoded RegisterRequest. */
     size_t register_len;
     grpc_metadata auth_md;      /* "authorization: Bearer ...". */
@@ -128,10 +136,21 @@ struct agent_client {
     bool acked_once OVS_GUARDED;           /* In this session. */
     bool had_channel OVS_GUARDED;
     struct agent_client_status st OVS_GUARDED;
+
+    /* Telemetry: the same, for its own stream. */
+    struct rpc *tel_active OVS_GUARDED;
+    struct cats_report_telemetry *tel_slot OVS_GUARDED;
+    bool tel_send_busy OVS_GUARDED;
+    uint64_t tel_next_seq OVS_GUARDED;
+    unsigned int tel_backoff_ms OVS_GUARDED;
+    long long tel_unacked_since OVS_GUARDED;
+    bool tel_acked_once OVS_GUARDED;
+    struct agent_client_tel_status tst OVS_GUARDED;
 };
 
 static void *client_thread(void *);
 static void start_register(struct agent_client *c) OVS_REQUIRES(c->mutex);
+static void start_tel_stream(struct agent_client *c) OVS_REQUIRES(c->mutex);
 
 const char *
 agent_client_state_name(enum agent_client_state state)
@@ -148,6 +167,20 @@ agent_client_state_name(enum agent_client_state state)
 }
 
 const char *
+agent_client_tel_state_name(enum agent_client_tel_state state)
+{
+    switch (state) {
+    case AGENT_CLIENT_TEL_OFF:
+        return "off";
+    case AGENT_CLIENT_TEL_BACKOFF:
+        return "backoff";
+    case AGENT_CLIENT_TEL_STREAMING:
+        return "streaming";
+    }
+    return "unknown";
+}
+
+const char *
 agent_client_code_name(unsigned int code)
 {
     static const char *const names[AGENT_CLIENT_N_CODES] = {
@@ -158,6 +191,50 @@ agent_client_code_name(unsigned int code)
         "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED",
     };
     return code < AGENT_CLIENT_N_CODES ? names[code] : "UNKNOWN";
+}
+
+char *
+agent_client_parse_target(const char *target, bool *local)
+{
+    const char *colon = strrchr(target, ':');
+    unsigned int port;
+    char *host;
+
+    *local = false;
+    if (!strncmp(target, "unix:", 5)) {
+        if (!target[5] || strlen(target + 5) >= 108) {
+            return xstrdup("unix:PATH needs a socket path of 1 to 107 "
+                           "bytes");
+        }
+        *local = true;
+        return NULL;
+    }
+    if (!colon || colon == target || !str_to_uint(colon + 1, 10, &port)
+        || !port || port > 65535) {
+        return xstrdup("expected HOST:PORT with PORT 1 to 65535, or "
+                       "unix:PATH");
+    }
+    host = xmemdup0(target, colon - target);
+    if (host[0] == '[') {
+        size_t len = strlen(host);
+
+        if (len < 3 || host[len - 1] != ']') {
+            free(host);
+            return xstrdup("an IPv6 address needs [brackets]");
+        }
+        *local = !strcmp(host, "[::1]");
+    } else {
+        ovs_be32 ip;
+
+        if (strchr(host, ':')) {
+            free(host);
+            return xstrdup("an IPv6 address needs [brackets]");
+        }
+        *local = (!strcasecmp(host, "localhost")
+                  || (ip_parse(host, &ip) && (ntohl(ip) >> 24) == 127));
+    }
+    free(host);
+    return NULL;
 }
 
 static unsigned int
@@ -433,6 +510,50 @@ destroy_channel(struct agent_client *c)
     }
 }
 
+/* After a failure: the next attempt gets a new channel (and, with the
+ * local subchannel pool, a new connection), unless the other call is
+ * still using this one. */
+static void
+release_channel(struct agent_client *c)
+    OVS_REQUIRES(c->mutex)
+{
+    if (!c->active && !c->tel_active) {
+        destroy_channel(c);
+    }
+}
+
+static void
+ensure_channel(struct agent_client *c)
+    OVS_REQUIRES(c->mutex)
+{
+    if (!c->channel) {
+        grpc_arg args[] = {
+            { GRPC_ARG_INTEGER, GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL,
+              { .integer = 1 } },
+            { GRPC_ARG_INTEGER, GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS,
+              { .integer = BACKOFF_MIN_MS } },
+            { GRPC_ARG_INTEGER, GRPC_ARG_MIN_RECONNECT_BACKOFF_MS,
+              { .integer = BACKOFF_MIN_MS } },
+            { GRPC_ARG_INTEGER, GRPC_ARG_MAX_RECONNECT_BACKOFF_MS,
+              { .integer = BACKOFF_MAX_MS } },
+            { GRPC_ARG_INTEGER, GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH,
+              { .integer = 64 * 1024 } },
+            { GRPC_ARG_STRING, GRPC_ARG_PRIMARY_USER_AGENT_STRING,
+              { .string = c->user_agent } },
+        };
+        grpc_channel_args chargs = { ARRAY_SIZE(args), args };
+
+        /* A new channel for each attempt after a failure: our own backoff
+         * decides when to retry, not gRPC's, which grows to two minutes by
+         * default. */
+        c->channel = grpc_channel_create(c->target, c->creds, &chargs);
+        if (c->had_channel) {
+            c->st.n_reconnects++;
+        }
+        c->had_channel = true;
+    }
+}
+
 static void
 drop_slot(struct agent_client *c)
     OVS_REQUIRES(c->mutex)
@@ -456,7 +577,7 @@ enter_backoff(struct agent_client *c)
     c->active = NULL;
     c->send_busy = false;
     drop_slot(c);
-    destroy_channel(c);
+    release_channel(c);
     c->st.backoff_until = time_msec() + delay;
     c->backoff_ms = MIN(c->backoff_ms * 2, BACKOFF_MAX_MS);
     set_state(c, AGENT_CLIENT_BACKOFF);
@@ -528,20 +649,17 @@ start_send(struct agent_client *c)
     }
 }
 
-static void
-start_stream(struct agent_client *c)
+/* Starts the batches every stream needs: metadata, the final status, the
+ * first receive.  Returns false if the status batch could not be
+ * started: no status will ever come, so the call is given up here (its
+ * other batches, if any, complete as cancelled and release it) and the
+ * caller must treat it as failed. */
+static bool
+stream_open(struct agent_client *c, struct rpc *r)
     OVS_REQUIRES(c->mutex)
 {
-    struct rpc *r = rpc_create(c, true, STREAM_METHOD,
-                               gpr_inf_future(GPR_CLOCK_MONOTONIC));
     grpc_op ops[2];
     bool ok, status_ok;
-
-    c->active = r;
-    c->send_busy = false;
-    c->unacked_since = 0;
-    c->acked_once = false;
-    set_state(c, AGENT_CLIENT_STREAMING);
 
     memset(ops, 0, sizeof ops);
     ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
@@ -564,18 +682,34 @@ start_stream(struct agent_client *c)
     ok = rpc_start(r, ops, 1, OP_RECV) && ok;
 
     if (!status_ok) {
-        /* No status will ever come: give up on the call here.  Its other
-         * batches, if any, complete as cancelled (rpc_start() cancelled
-         * it) and release it. */
         grpc_call_cancel(r->call, NULL);
         r->finished = true;
         r->pending++;
         rpc_unref_batch(r);
-        call_failed(c, "StreamReports", GRPC_STATUS_INTERNAL,
-                    "cannot start the call", false);
+        return false;
     } else if (!ok) {
         /* rpc_start() cancelled the call: its status comes. */
         grpc_call_cancel(r->call, NULL);
+    }
+    return true;
+}
+
+static void
+start_stream(struct agent_client *c)
+    OVS_REQUIRES(c->mutex)
+{
+    struct rpc *r = rpc_create(c, true, STREAM_METHOD,
+                               gpr_inf_future(GPR_CLOCK_MONOTONIC));
+
+    c->active = r;
+    c->send_busy = false;
+    c->unacked_since = 0;
+    c->acked_once = false;
+    set_state(c, AGENT_CLIENT_STREAMING);
+
+    if (!stream_open(c, r)) {
+        call_failed(c, "StreamReports", GRPC_STATUS_INTERNAL,
+                    "cannot start the call", false);
     }
 }
 
@@ -587,34 +721,7 @@ start_register(struct agent_client *c)
     grpc_op ops[6];
     struct rpc *r;
 
-    if (!c->channel) {
-        grpc_arg args[] = {
-            { GRPC_ARG_INTEGER, GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL,
-              { .integer = 1 } },
-            { GRPC_ARG_INTEGER, GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS,
-              { .integer = BACKOFF_MIN_MS } },
-            { GRPC_ARG_INTEGER, GRPC_ARG_MIN_RECONNECT_BACKOFF_MS,
-              { .integer = BACKOFF_MIN_MS } },
-            { GRPC_ARG_INTEGER, GRPC_ARG_MAX_RECONNECT_BACKOFF_MS,
-              { .integer = BACKOFF_MAX_MS } },
-            { GRPC_ARG_INTEGER, GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH,
-              { .integer = 64 * 1024 } },
-            { GRPC_ARG_STRING, GRPC_ARG_PRIMARY_USER_AGENT_STRING,
-              { .string = CONST_CAST(char *, "cats-agent/0.1") } },
-        };
-        grpc_channel_args chargs = { ARRAY_SIZE(args), args };
-
-        /* A new channel (and, with the local subchannel pool, a new
-         * connection) for each attempt after a failure: our own backoff
-         * decides when to retry, not gRPC's, which grows to two minutes by
-         * default. */
-        c->channel = grpc_channel_create(c->target, c->creds, &chargs);
-        if (c->had_channel) {
-            c->st.n_reconnects++;
-        }
-        c->had_channel = true;
-    }
-
+    ensure_channel(c);
     r = rpc_create(c, false, REGISTER_METHOD,
                    gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
                                 gpr_time_from_millis(REGISTER_DEADLINE_MS,
@@ -648,6 +755,130 @@ start_register(struct agent_client *c)
         rpc_unref_batch(r);
         call_failed(c, "RegisterNode", GRPC_STATUS_INTERNAL,
                     "cannot start the call", false);
+    }
+}
+
+/* Telemetry. */
+
+static void
+tel_set_state(struct agent_client *c, enum agent_client_tel_state state)
+    OVS_REQUIRES(c->mutex)
+{
+    if (c->tst.state != state) {
+        c->tst.state = state;
+        c->tst.state_since = time_msec();
+        seq_change(c->news);
+    }
+}
+
+static void
+tel_drop_slot(struct agent_client *c)
+    OVS_REQUIRES(c->mutex)
+{
+    if (c->tel_slot) {
+        cats_report_telemetry_destroy(c->tel_slot);
+        free(c->tel_slot);
+        c->tel_slot = NULL;
+    }
+}
+
+static void
+tel_enter_backoff(struct agent_client *c)
+    OVS_REQUIRES(c->mutex)
+{
+    unsigned int jitter = random_range(c->tel_backoff_ms * 2 / 5 + 1);
+    unsigned int delay = c->tel_backoff_ms * 4 / 5 + jitter;
+
+    c->tel_active = NULL;
+    c->tel_send_busy = false;
+    tel_drop_slot(c);
+    release_channel(c);
+    c->tst.backoff_until = time_msec() + delay;
+    c->tel_backoff_ms = MIN(c->tel_backoff_ms * 2, BACKOFF_MAX_MS);
+    tel_set_state(c, AGENT_CLIENT_TEL_BACKOFF);
+    VLOG_INFO("%s: telemetry: retrying in %.1f s", c->target,
+              delay / 1000.0);
+}
+
+/* Counts, logs and acts on the end of the telemetry call. */
+static void
+tel_call_failed(struct agent_client *c, grpc_status_code code,
+                const char *details)
+    OVS_REQUIRES(c->mutex)
+{
+    static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 5);
+
+    if (c->exiting) {
+        c->tel_active = NULL;
+        return;
+    }
+    c->tst.call_errors[code_index(code)]++;
+    snprintf(c->tst.last_error, sizeof c->tst.last_error,
+             "StreamTelemetry: %s%s%.200s", agent_client_code_name(code),
+             details && *details ? ": " : "", details ? details : "");
+    VLOG_WARN_RL(&rl, "%s: %s", c->target, c->tst.last_error);
+    tel_enter_backoff(c);
+}
+
+/* Starts sending the telemetry slot's report, if there is one and the
+ * stream can take it. */
+static void
+start_tel_send(struct agent_client *c)
+    OVS_REQUIRES(c->mutex)
+{
+    struct rpc *r = c->tel_active;
+    struct cats_report_telemetry *t = c->tel_slot;
+    grpc_slice slice;
+    uint8_t *buf;
+    size_t len;
+    grpc_op op;
+
+    if (!t || c->tel_send_busy || !r || r->finished
+        || c->tst.state != AGENT_CLIENT_TEL_STREAMING) {
+        return;
+    }
+    c->tel_slot = NULL;
+
+    ovs_strlcpy(t->source_id, c->node_id, sizeof t->source_id);
+    t->seq = ++c->tel_next_seq;
+    buf = agent_tel_encode(t, &len);
+    slice = grpc_slice_from_copied_buffer((const char *) buf, len);
+    r->send_buf = grpc_raw_byte_buffer_create(&slice, 1);
+    grpc_slice_unref(slice);
+    free(buf);
+    c->tst.last_sent_seq = t->seq;
+    cats_report_telemetry_destroy(t);
+    free(t);
+
+    memset(&op, 0, sizeof op);
+    op.op = GRPC_OP_SEND_MESSAGE;
+    op.data.send_message.send_message = r->send_buf;
+    if (rpc_start(r, &op, 1, OP_SEND)) {
+        c->tel_send_busy = true;
+    } else {
+        grpc_byte_buffer_destroy(r->send_buf);
+        r->send_buf = NULL;
+    }
+}
+
+static void
+start_tel_stream(struct agent_client *c)
+    OVS_REQUIRES(c->mutex)
+{
+    struct rpc *r;
+
+    ensure_channel(c);
+    r = rpc_create(c, true, TEL_METHOD, gpr_inf_future(GPR_CLOCK_MONOTONIC));
+    r->telemetry = true;
+    c->tel_active = r;
+    c->tel_send_busy = false;
+    c->tel_unacked_since = 0;
+    c->tel_acked_once = false;
+    c->tst.n_streams++;
+    tel_set_state(c, AGENT_CLIENT_TEL_STREAMING);
+
+    if (!stream_open(c, r)) {
+        tel_call_failed(c, GRPC_STATUS_INTERNAL, "cannot start the call");
     }
 }
 
@@ -834,6 +1065,126 @@ on_stream_event(struct agent_client *c, struct rpc *r, enum rpc_op op,
 }
 
 static void
+on_tel_ack(struct agent_client *c, struct rpc *r, const uint8_t *data,
+           size_t len)
+    OVS_REQUIRES(c->mutex)
+{
+    static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 5);
+    Cats__V1__TelemetryAck *ack;
+
+    ack = cats__v1__telemetry_ack__unpack(NULL, len, data);
+    if (!ack) {
+        VLOG_WARN_RL(&rl, "%s: undecodable telemetry ack, restarting the "
+                     "stream", c->target);
+        ovs_strlcpy(c->tst.last_error, "undecodable telemetry ack",
+                    sizeof c->tst.last_error);
+        grpc_call_cancel(r->call, NULL);
+        return;
+    }
+    c->tst.n_acks++;
+    if (ack->seq > c->tst.last_ack_seq) {
+        c->tst.last_ack_seq = ack->seq;
+    }
+    /* A refusal is an answer too: only silence restarts the stream. */
+    c->tel_unacked_since = (c->tst.last_ack_seq >= c->tst.last_sent_seq
+                            ? 0 : time_msec());
+    if (!c->tel_acked_once) {
+        c->tel_acked_once = true;
+        c->tel_backoff_ms = BACKOFF_MIN_MS;
+    }
+    if (ack->report_interval_ms) {
+        unsigned int ms = MAX(INTERVAL_MIN_MS,
+                              MIN(INTERVAL_MAX_MS, ack->report_interval_ms));
+
+        if (ms != c->tst.interval_ms) {
+            VLOG_INFO("controller asks for telemetry every %u ms", ms);
+            c->tst.interval_ms = ms;
+            seq_change(c->news);
+        }
+    }
+    if (ack->error_code) {
+        unsigned int code = code_index(ack->error_code);
+
+        c->tst.ack_errors[code]++;
+        c->tst.n_refused++;
+        snprintf(c->tst.last_error, sizeof c->tst.last_error,
+                 "telemetry report %"PRIu64" refused: %s: %.180s",
+                 ack->error_seq, agent_client_code_name(code),
+                 ack->error_message ? ack->error_message : "");
+        VLOG_WARN_RL(&rl, "%s: %s", c->target, c->tst.last_error);
+    }
+    cats__v1__telemetry_ack__free_unpacked(ack, NULL);
+}
+
+static void
+on_tel_event(struct agent_client *c, struct rpc *r, enum rpc_op op,
+             bool success)
+    OVS_REQUIRES(c->mutex)
+{
+    bool current = c->tel_active == r;
+
+    switch (op) {
+    case OP_START:
+        break;
+
+    case OP_SEND:
+        grpc_byte_buffer_destroy(r->send_buf);
+        r->send_buf = NULL;
+        if (current) {
+            c->tel_send_busy = false;
+            if (success) {
+                c->tst.n_sent++;
+                if (!c->tel_unacked_since) {
+                    c->tel_unacked_since = time_msec();
+                }
+                start_tel_send(c);
+            }
+        }
+        break;
+
+    case OP_RECV:
+        if (success && r->recv_buf && !r->finished) {
+            size_t len;
+            uint8_t *data = flatten(r->recv_buf, &len);
+
+            grpc_byte_buffer_destroy(r->recv_buf);
+            r->recv_buf = NULL;
+            if (current && data) {
+                on_tel_ack(c, r, data, len);
+            }
+            free(data);
+            if (!r->finished) {
+                grpc_op rop;
+
+                memset(&rop, 0, sizeof rop);
+                rop.op = GRPC_OP_RECV_MESSAGE;
+                rop.data.recv_message.recv_message = &r->recv_buf;
+                rpc_start(r, &rop, 1, OP_RECV);
+            }
+        }
+        break;
+
+    case OP_STATUS:
+        r->finished = true;
+        if (current) {
+            char *details = details_string(r);
+
+            tel_call_failed(c, r->status,
+                            (r->status == GRPC_STATUS_OK
+                             ? "the controller ended the stream"
+                             : details));
+            free(details);
+        }
+        break;
+
+    case OP_UNARY:
+    case N_OPS:
+    default:
+        OVS_NOT_REACHED();
+    }
+}
+
+static void
 handle_event(struct agent_client *c, const grpc_event *ev)
     OVS_REQUIRES(c->mutex)
 {
@@ -842,6 +1193,8 @@ handle_event(struct agent_client *c, const grpc_event *ev)
 
     if (tag->op == OP_UNARY) {
         on_register_done(c, r, ev->success);
+    } else if (r->telemetry) {
+        on_tel_event(c, r, tag->op, ev->success);
     } else {
         on_stream_event(c, r, tag->op, ev->success);
     }
@@ -874,6 +1227,23 @@ run_timers(struct agent_client *c)
                                          "no ack in time", NULL);
         }
     }
+
+    if (c->tst.state == AGENT_CLIENT_TEL_BACKOFF
+        && now >= c->tst.backoff_until) {
+        start_tel_stream(c);
+    } else if (c->tst.state == AGENT_CLIENT_TEL_STREAMING
+               && c->tel_unacked_since && c->tel_active) {
+        long long timeout = MAX(ACK_TIMEOUT_MIN_MS, 3LL * c->tst.interval_ms);
+
+        if (now - c->tel_unacked_since >= timeout) {
+            VLOG_WARN_RL(&rl, "%s: no telemetry ack for %lld ms, restarting "
+                         "the stream", c->target, now - c->tel_unacked_since);
+            c->tel_unacked_since = 0;
+            grpc_call_cancel_with_status(c->tel_active->call,
+                                         GRPC_STATUS_DEADLINE_EXCEEDED,
+                                         "no ack in time", NULL);
+        }
+    }
 }
 
 static void *
@@ -886,7 +1256,12 @@ client_thread(void *c_)
     ovsrcu_quiesce_start();
 
     ovs_mutex_lock(&c->mutex);
-    start_register(c);
+    if (c->agent_enabled) {
+        start_register(c);
+    }
+    if (c->tel_enabled) {
+        start_tel_stream(c);
+    }
     for (;;) {
         long long wake;
 
@@ -897,6 +1272,9 @@ client_thread(void *c_)
         wake = THREAD_TICK_MS;
         if (c->st.state == AGENT_CLIENT_BACKOFF) {
             wake = MAX(1, MIN(wake, c->st.backoff_until - time_msec()));
+        }
+        if (c->tst.state == AGENT_CLIENT_TEL_BACKOFF) {
+            wake = MAX(1, MIN(wake, c->tst.backoff_until - time_msec()));
         }
         ovs_mutex_unlock(&c->mutex);
 
@@ -912,6 +1290,7 @@ client_thread(void *c_)
     }
     destroy_channel(c);
     drop_slot(c);
+    tel_drop_slot(c);
     ovs_mutex_unlock(&c->mutex);
 
     grpc_completion_queue_shutdown(c->cq);
@@ -935,9 +1314,15 @@ agent_client_create(const struct agent_client_config *cfg)
     grpc_init();
 
     c->target = xstrdup(cfg->target);
-    c->node_id = xstrdup(cfg->registration->node_id);
-    encode_registration(cfg->registration, &c->register_msg,
-                        &c->register_len);
+    c->agent_enabled = cfg->registration != NULL;
+    c->node_id = xstrdup(cfg->registration ? cfg->registration->node_id
+                         : cfg->source_id);
+    c->user_agent = xstrdup(cfg->user_agent ? cfg->user_agent
+                            : "cats-agent/0.1");
+    if (cfg->registration) {
+        encode_registration(cfg->registration, &c->register_msg,
+                            &c->register_len);
+    }
     if (cfg->token) {
         char *value = xasprintf("Bearer %s", cfg->token);
 
@@ -963,6 +1348,11 @@ agent_client_create(const struct agent_client_config *cfg)
     c->st.interval_ms = cfg->interval_ms;
     c->st.state = AGENT_CLIENT_REGISTERING;
     c->st.state_since = time_msec();
+    c->tel_enabled = cfg->telemetry;
+    c->tel_backoff_ms = BACKOFF_MIN_MS;
+    c->tst.interval_ms = cfg->interval_ms;
+    c->tst.state = AGENT_CLIENT_TEL_OFF;
+    c->tst.state_since = time_msec();
 
     c->thread = ovs_thread_create("grpc", client_thread, c);
     return c;
@@ -979,6 +1369,9 @@ agent_client_destroy(struct agent_client *c)
     if (c->active) {
         grpc_call_cancel(c->active->call, NULL);
     }
+    if (c->tel_active) {
+        grpc_call_cancel(c->tel_active->call, NULL);
+    }
     ovs_mutex_unlock(&c->mutex);
     xpthread_join(c->thread, NULL);
 
@@ -994,6 +1387,7 @@ agent_client_destroy(struct agent_client *c)
     ovs_mutex_destroy(&c->mutex);
     free(c->target);
     free(c->node_id);
+    free(c->user_agent);
     free(c->register_msg);
     free(c);
 }
@@ -1034,5 +1428,36 @@ agent_client_get_status(struct agent_client *c,
 {
     ovs_mutex_lock(&c->mutex);
     *st = c->st;
+    ovs_mutex_unlock(&c->mutex);
+}
+
+void
+agent_client_post_telemetry(struct agent_client *c,
+                            struct cats_report_telemetry *t)
+{
+    ovs_mutex_lock(&c->mutex);
+    if (c->tst.state != AGENT_CLIENT_TEL_STREAMING || c->exiting) {
+        if (c->tel_enabled) {
+            c->tst.n_dropped++;
+        }
+        cats_report_telemetry_destroy(t);
+        free(t);
+    } else {
+        if (c->tel_slot) {
+            c->tst.n_replaced++;
+        }
+        tel_drop_slot(c);
+        c->tel_slot = t;
+        start_tel_send(c);
+    }
+    ovs_mutex_unlock(&c->mutex);
+}
+
+void
+agent_client_get_tel_status(struct agent_client *c,
+                            struct agent_client_tel_status *tst)
+{
+    ovs_mutex_lock(&c->mutex);
+    *tst = c->tst;
     ovs_mutex_unlock(&c->mutex);
 }

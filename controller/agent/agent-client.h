@@ -27,6 +27,27 @@
  * The main loop learns of news (a new session, a new interval, a state
  * change) through agent_client_wait(), which wakes poll_block().
  *
+ * Telemetry (optional): a second call on the same channel and thread,
+ * cats.v1.Telemetry/StreamTelemetry, with a state machine of its own that
+ * needs no registration:
+ *
+ *                 +-----------+  stream ends, fails, or no ack in
+ *     start ----> | STREAMING | --- max(5 s, 3 intervals) ------+
+ *                 +-----------+                                 |
+ *                       ^                                       v
+ *                       |  1 s, doubling to 8 s, +-20%    +---------+
+ *                       +-------------------------------- | BACKOFF |
+ *                                                         +---------+
+ *
+ * Reports come from agent_client_post_telemetry() (the reader thread of
+ * tel-reader.c), through a one-report slot as load reports do; the client
+ * numbers them (strictly increasing over the whole run, across streams)
+ * and fills in the node id as source_id.  Acks set the telemetry interval;
+ * one that refuses a report is logged and counted, and the stream goes
+ * on.  The channel is shared: it is replaced (after a failure) only when
+ * neither call is using it, so that a registration the controller refuses
+ * does not cut a working telemetry stream, nor the reverse.
+ *
  * Every call carries "authorization: Bearer TOKEN" when a token is set.
  */
 
@@ -37,6 +58,7 @@
 #include <stdint.h>
 
 #include "cats/report.h"
+#include "openvswitch/compiler.h"
 
 struct agent_client;
 
@@ -53,11 +75,25 @@ struct agent_client_config {
 
     const char *token;              /* Bearer token, or NULL. */
 
-    /* What to register: node id, agent string, instances. */
+    /* What to register: node id, agent string, instances.  NULL: no
+     * Agent calls at all (a telemetry-only client, e.g. cats-nma push),
+     * and 'source_id' names the node. */
     const struct cats_report_registration *registration;
+    const char *source_id;
 
     unsigned int interval_ms;       /* Until the controller says. */
+
+    bool telemetry;                 /* Open a telemetry stream. */
+    const char *user_agent;         /* NULL: "cats-agent/0.1". */
 };
+
+/* Checks a controller address: "HOST:PORT" ("[IPv6]:PORT" too) or
+ * "unix:PATH".  Returns NULL, with '*local' saying whether it stays on
+ * this machine (a loopback address, "localhost", or a unix socket: how
+ * agents inside network namespaces reach a controller in another one), or
+ * a malloc'd error message. */
+char *agent_client_parse_target(const char *target, bool *local)
+    OVS_WARN_UNUSED_RESULT;
 
 /* Starts the client thread (grpc_init() included).  Copies what it needs
  * from 'cfg'.  Call after daemonizing: gRPC's threads do not survive
@@ -118,5 +154,47 @@ struct agent_client_status {
 
 void agent_client_get_status(struct agent_client *,
                              struct agent_client_status *);
+
+/* Telemetry. */
+
+/* Takes ownership of 't' (allocated with malloc, its links as for
+ * cats_report_telemetry_destroy(), both freed by the client) and sends
+ * it as soon as the telemetry stream allows.  Its 'source_id' and 'seq'
+ * are filled in by the client.  Dropped if the stream is not up (or the
+ * client has no telemetry). */
+void agent_client_post_telemetry(struct agent_client *,
+                                 struct cats_report_telemetry *t);
+
+enum agent_client_tel_state {
+    AGENT_CLIENT_TEL_OFF,           /* Not configured. */
+    AGENT_CLIENT_TEL_BACKOFF,
+    AGENT_CLIENT_TEL_STREAMING,
+};
+
+const char *agent_client_tel_state_name(enum agent_client_tel_state);
+
+struct agent_client_tel_status {
+    enum agent_client_tel_state state;
+    long long state_since;          /* time_msec(). */
+    long long backoff_until;        /* In BACKOFF. */
+    unsigned int interval_ms;       /* From the last ack, or the initial. */
+    uint64_t last_sent_seq;
+    uint64_t last_ack_seq;
+
+    /* Counters. */
+    uint64_t n_streams;             /* Streams started. */
+    uint64_t n_sent;                /* Reports handed to the transport. */
+    uint64_t n_replaced;            /* Replaced in the slot by a newer. */
+    uint64_t n_dropped;             /* Posted while the stream was down. */
+    uint64_t n_acks;
+    uint64_t n_refused;             /* Acks refusing a report. */
+    uint64_t call_errors[AGENT_CLIENT_N_CODES];  /* As in
+                                                  * agent_client_status. */
+    uint64_t ack_errors[AGENT_CLIENT_N_CODES];
+    char last_error[256];           /* The last failure or refusal. */
+};
+
+void agent_client_get_tel_status(struct agent_client *,
+                                 struct agent_client_tel_status *);
 
 #endif /* agent-client.h */

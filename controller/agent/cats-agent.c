@@ -20,6 +20,12 @@
  * The loop samples every tenth of an interval for that purpose; CPU
  * utilization is always measured over the last full interval, so that the
  * faster sampling does not make it noisier.
+ *
+ * Telemetry (--telemetry-link, --telemetry-host): the agent is the node's
+ * network metric agent too.  A reader thread of its own (tel-reader.c)
+ * reads the interfaces over netlink and the host counters, and the gRPC
+ * thread streams the reports (cats.v1.Telemetry) on the same channel.
+ * The main loop only shows what they did.
  */
 
 #include <config.h>
@@ -37,6 +43,7 @@
 
 #include "agent-client.h"
 #include "cats/agent-sources.h"
+#include "cats/nlstats.h"
 #include "cats/catalog.h"
 #include "cats/config.h"
 #include "cats/metrics.h"
@@ -49,6 +56,9 @@
 #include "openvswitch/vlog.h"
 #include "packets.h"
 #include "socket-util.h"
+#include "sset.h"
+#include "tel-reader.h"
+#include "telemetry.h"
 #include "timeval.h"
 #include "unixctl.h"
 #include "util.h"
@@ -129,9 +139,14 @@ static char *tls_cert_file;
 static char *tls_key_file;
 static bool insecure;
 static char *unixctl_path;
+static struct sset tel_ifaces = SSET_INITIALIZER(&tel_ifaces);
+static bool tel_host;
+static char *tel_netstat_file;
+static char *tel_rdma_root;
 
 /* State. */
 static struct agent_client *client;
+static struct agent_tel_reader *tel_reader;
 static struct cats_agent_gpu *gpu;
 static char *gpu_detail;                /* Why there are no GPU metrics. */
 static int app_fd = -1;
@@ -164,6 +179,7 @@ static uint64_t n_node_errors;
 static char *last_node_error;
 
 static void parse_options(int argc, char *argv[]);
+static bool telemetry_enabled(void);
 static unsigned int tick_ms(void);
 OVS_NO_RETURN static void usage(void);
 static void register_commands(void);
@@ -741,7 +757,19 @@ main(int argc, char *argv[])
     register_commands();
 
     interval_ms = initial_interval_ms;
+    cfg.telemetry = telemetry_enabled();
     client = agent_client_create(&cfg);
+    if (cfg.telemetry) {
+        struct agent_tel_reader_config tcfg = {
+            .client = client,
+            .source_id = node_id,
+            .ifaces = &tel_ifaces,
+            .host = tel_host,
+            .netstat_file = tel_netstat_file,
+            .rdma_root = tel_rdma_root,
+        };
+        tel_reader = agent_tel_reader_create(&tcfg);
+    }
     fatal_signal_add_hook(shutdown_hook, NULL, NULL, true);
     cats_report_registration_destroy(&reg);
     free(token);
@@ -751,9 +779,11 @@ main(int argc, char *argv[])
     daemonize_complete();
 
     VLOG_INFO("cats-agent %s started: node %s, controller %s (%s), "
-              "%"PRIuSIZE" instances", AGENT_VERSION, node_id, controller,
+              "%"PRIuSIZE" instances, telemetry: %"PRIuSIZE" links%s",
+              AGENT_VERSION, node_id, controller,
               cfg.tls ? (cert ? "mutual TLS" : "TLS") : "plaintext",
-              n_instances);
+              n_instances, sset_count(&tel_ifaces),
+              tel_host ? " and host counters" : "");
 
     /* A first CPU sample, so that the first report has a utilization. */
     sample_node(time_msec());
@@ -800,6 +830,8 @@ main(int argc, char *argv[])
 
     VLOG_INFO("exiting");
     unixctl_server_destroy(unixctl);
+    agent_tel_reader_destroy(tel_reader);
+    tel_reader = NULL;
     agent_client_destroy(client);
     client = NULL;
     cats_agent_gpu_close(gpu);
@@ -823,6 +855,9 @@ main(int argc, char *argv[])
     free(gpu_detail);
     free(last_bad_line);
     free(last_node_error);
+    sset_destroy(&tel_ifaces);
+    free(tel_netstat_file);
+    free(tel_rdma_root);
     service_stop();
     return 0;
 }
@@ -832,6 +867,12 @@ main(int argc, char *argv[])
 static void
 shutdown_hook(void *aux OVS_UNUSED)
 {
+    if (tel_reader) {
+        struct agent_tel_reader *r = tel_reader;
+
+        tel_reader = NULL;
+        agent_tel_reader_destroy(r);
+    }
     if (client) {
         struct agent_client *c = client;
 
@@ -873,6 +914,42 @@ format_codes(struct ds *s, const char *title, const uint64_t *counts)
         }
     }
     ds_put_cstr(s, any ? "\n" : " none\n");
+}
+
+static void
+format_telemetry(struct ds *s, long long now)
+{
+    struct agent_client_tel_status tst;
+
+    if (!tel_reader) {
+        ds_put_cstr(s, "telemetry: off (see --telemetry-link, "
+                    "--telemetry-host)\n");
+        return;
+    }
+    agent_client_get_tel_status(client, &tst);
+    ds_put_format(s, "telemetry: %s for %.1f s", agent_client_tel_state_name(
+                      tst.state), (now - tst.state_since) / 1000.0);
+    if (tst.state == AGENT_CLIENT_TEL_BACKOFF) {
+        ds_put_format(s, ", retry in %.1f s",
+                      MAX(0, tst.backoff_until - now) / 1000.0);
+    }
+    ds_put_format(s, ", source %s, interval %u ms\n", node_id,
+                  tst.interval_ms);
+    ds_put_format(s, "  seq: last sent %"PRIu64", last acked %"PRIu64"\n",
+                  tst.last_sent_seq, tst.last_ack_seq);
+    ds_put_format(s, "  reports: sent %"PRIu64", replaced unsent %"PRIu64
+                  ", dropped (stream down) %"PRIu64", acks %"PRIu64
+                  ", refused %"PRIu64", streams %"PRIu64"\n", tst.n_sent,
+                  tst.n_replaced, tst.n_dropped, tst.n_acks, tst.n_refused,
+                  tst.n_streams);
+    ds_put_cstr(s, "  ");
+    format_codes(s, "call errors", tst.call_errors);
+    ds_put_cstr(s, "  ");
+    format_codes(s, "refused by code", tst.ack_errors);
+    if (tst.last_error[0]) {
+        ds_put_format(s, "  last error: %s\n", tst.last_error);
+    }
+    agent_tel_reader_format(tel_reader, s);
 }
 
 static void
@@ -959,6 +1036,7 @@ cmd_show(struct unixctl_conn *conn, int argc OVS_UNUSED,
                           inst->last_scrape_error);
         }
     }
+    format_telemetry(&s, now);
     unixctl_command_reply(conn, ds_cstr(&s));
     ds_destroy(&s);
 }
@@ -1115,51 +1193,52 @@ parse_instance(const char *arg)
 }
 
 /* Checks --controller=HOST:PORT or unix:PATH and says whether it stays
- * on this machine (a loopback address or a unix socket).  A unix socket
- * is how agents inside network namespaces (Mininet hosts, containers
- * sharing the file system) reach a controller in another one. */
+ * on this machine (see agent_client_parse_target()). */
 static bool
 parse_controller(const char *arg)
 {
-    const char *colon = strrchr(arg, ':');
-    unsigned int port;
-    char *host;
-    bool loopback;
+    bool local;
+    char *error = agent_client_parse_target(arg, &local);
 
-    if (!strncmp(arg, "unix:", 5)) {
-        if (!arg[5] || strlen(arg + 5) >= 108) {
-            ovs_fatal(0, "--controller=%s: unix:PATH needs a socket path "
-                      "of 1 to 107 bytes", arg);
-        }
-        return true;
+    if (error) {
+        ovs_fatal(0, "--controller=%s: %s", arg, error);
     }
-    if (!colon || colon == arg || !str_to_uint(colon + 1, 10, &port)
-        || !port || port > 65535) {
-        ovs_fatal(0, "--controller=%s: expected HOST:PORT with PORT 1 to "
-                  "65535, or unix:PATH", arg);
-    }
-    host = xmemdup0(arg, colon - arg);
-    if (host[0] == '[') {
-        size_t len = strlen(host);
+    return local;
+}
 
-        if (len < 3 || host[len - 1] != ']') {
-            ovs_fatal(0, "--controller=%s: an IPv6 address needs [brackets]",
-                      arg);
-        }
-        loopback = !strcmp(host, "[::1]");
-    } else {
-        ovs_be32 ip;
+/* --telemetry-link=IFACE: a Linux interface name (1 to 15 bytes, none of
+ * '/', ':' or blanks) that is also a valid link id, and not the id of a
+ * host entry. */
+static void
+parse_telemetry_link(const char *name)
+{
+    size_t len = strlen(name);
 
-        if (strchr(host, ':')) {
-            ovs_fatal(0, "--controller=%s: an IPv6 address needs [brackets]",
-                      arg);
-        }
-        loopback = (!strcasecmp(host, "localhost")
-                    || (ip_parse(host, &ip)
-                        && (ntohl(ip) >> 24) == 127));
+    if (!len || len >= IFNAMSIZ || !node_id_valid(name)) {
+        ovs_fatal(0, "--telemetry-link=%s: not an interface name (1 to %d "
+                  "characters from [A-Za-z0-9._-])", name, IFNAMSIZ - 1);
     }
-    free(host);
-    return loopback;
+    if (strchr(name, ':')) {
+        ovs_fatal(0, "--telemetry-link=%s: interface names have no ':'",
+                  name);
+    }
+    if (!strcmp(name, AGENT_TEL_HOST_TCP)) {
+        ovs_fatal(0, "--telemetry-link=%s: that is the id of the host "
+                  "entry (--telemetry-host)", name);
+    }
+    if (!sset_add(&tel_ifaces, name)) {
+        ovs_fatal(0, "--telemetry-link=%s: given twice", name);
+    }
+    if (sset_count(&tel_ifaces) > AGENT_TEL_MAX_IFACES) {
+        ovs_fatal(0, "--telemetry-link: at most %d interfaces",
+                  AGENT_TEL_MAX_IFACES);
+    }
+}
+
+static bool
+telemetry_enabled(void)
+{
+    return tel_host || !sset_is_empty(&tel_ifaces);
 }
 
 static char *
@@ -1189,6 +1268,10 @@ parse_options(int argc, char *argv[])
         OPT_TLS_KEY,
         OPT_INSECURE,
         OPT_UNIXCTL,
+        OPT_TEL_LINK,
+        OPT_TEL_HOST,
+        OPT_TEL_NETSTAT,
+        OPT_TEL_RDMA_ROOT,
         VLOG_OPTION_ENUMS,
         DAEMON_OPTION_ENUMS,
     };
@@ -1205,6 +1288,10 @@ parse_options(int argc, char *argv[])
         {"tls-key", required_argument, NULL, OPT_TLS_KEY},
         {"insecure", no_argument, NULL, OPT_INSECURE},
         {"unixctl", required_argument, NULL, OPT_UNIXCTL},
+        {"telemetry-link", required_argument, NULL, OPT_TEL_LINK},
+        {"telemetry-host", no_argument, NULL, OPT_TEL_HOST},
+        {"telemetry-netstat", required_argument, NULL, OPT_TEL_NETSTAT},
+        {"telemetry-rdma-root", required_argument, NULL, OPT_TEL_RDMA_ROOT},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         DAEMON_LONG_OPTIONS,
@@ -1282,6 +1369,24 @@ parse_options(int argc, char *argv[])
             unixctl_path = optarg;
             break;
 
+        case OPT_TEL_LINK:
+            parse_telemetry_link(optarg);
+            break;
+
+        case OPT_TEL_HOST:
+            tel_host = true;
+            break;
+
+        case OPT_TEL_NETSTAT:
+            free(tel_netstat_file);
+            tel_netstat_file = abs_path("telemetry-netstat", optarg);
+            break;
+
+        case OPT_TEL_RDMA_ROOT:
+            free(tel_rdma_root);
+            tel_rdma_root = abs_path("telemetry-rdma-root", optarg);
+            break;
+
         case 'h':
             usage();
 
@@ -1309,6 +1414,10 @@ parse_options(int argc, char *argv[])
     if (!controller) {
         ovs_fatal(0, "--controller=HOST:PORT is required; use --help for "
                   "usage");
+    }
+    if ((tel_netstat_file || tel_rdma_root) && !tel_host) {
+        ovs_fatal(0, "--telemetry-netstat and --telemetry-rdma-root need "
+                  "--telemetry-host");
     }
     bool loopback = parse_controller(controller);
     bool tls = tls_ca_file || tls_cert_file || tls_key_file;
@@ -1395,10 +1504,36 @@ usage(void)
            "                          absolute), at most 10 reports per "
            "interval\n"
            "\n"
+           "Telemetry (cats.v1.Telemetry, source id = the node id; off "
+           "unless one of\n"
+           "the first two is given):\n"
+           "  --telemetry-link=IFACE  report IFACE (repeatable, at most "
+           "%d): link\n"
+           "                          counters, root qdisc backlog and "
+           "drops, AQM ECN\n"
+           "                          marks, DCB PFC frames (802.3x pause: "
+           "read, shown,\n"
+           "                          not reported: no field for it)\n"
+           "  --telemetry-host        report host entries: 'host-tcp' "
+           "(tx_packets =\n"
+           "                          TcpExt TCPDelivered, ecn_marked = "
+           "TCPDeliveredCE,\n"
+           "                          from /proc/net/netstat), and per "
+           "RoCE port\n"
+           "                          'rdma:DEV:PORT' (tx_packets = "
+           "port_xmit_packets,\n"
+           "                          ecn_marked = CNPs received: "
+           "rp_cnp_handled +\n"
+           "                          rp_cnp_ignored)\n"
+           "  --telemetry-netstat=FILE --telemetry-rdma-root=DIR\n"
+           "                          read these instead of "
+           "/proc/net/netstat and\n"
+           "                          /sys/class/infiniband (tests)\n"
+           "\n"
            "Daemon:\n"
            "  --unixctl=SOCKET        ovs-appctl control socket\n",
            program_name, program_name, CATS_REPORT_MAX_INSTANCES,
-           CATS_METRICS_REPORT_INTERVAL_MS);
+           CATS_METRICS_REPORT_INTERVAL_MS, AGENT_TEL_MAX_IFACES);
     daemon_usage();
     vlog_usage();
     printf("\nOther options:\n"
