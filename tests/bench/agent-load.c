@@ -59,6 +59,13 @@
  * about 3 reports wait for their ack at any time. */
 #define MAX_INFLIGHT_LIMIT 64
 
+/* Streams per completion queue at most: see worker_poll(). */
+#define STREAMS_PER_CQ 1000
+
+/* Events taken from one completion queue before looking at the others and
+ * at what is due. */
+#define MAX_EVENTS_PER_DRAIN 256
+
 /* Workers wake at least this often to see phase changes. */
 #define IDLE_WAIT_NS (100 * NS_PER_MS)
 
@@ -203,6 +210,7 @@ struct registration {
 struct stream {
     struct worker *worker;
     struct channel *channel;
+    grpc_completion_queue *cq;  /* One of its worker's. */
     unsigned int index;
     enum stream_state state;
     char node_id[64];
@@ -239,7 +247,11 @@ struct stream {
 struct worker {
     unsigned int id;
     pthread_t thread;
-    grpc_completion_queue *cq;
+    grpc_completion_queue **cqs;
+    bool *cq_down;              /* GRPC_QUEUE_SHUTDOWN seen. */
+    size_t n_cqs;
+    size_t n_cqs_down;
+    size_t block_cq;            /* The queue to block on next. */
 
     struct stream **streams;    /* Ascending index, hence ascending phase. */
     size_t n_streams;
@@ -817,7 +829,7 @@ stream_open(struct worker *w, struct stream *s)
     grpc_op op;
 
     s->call = grpc_channel_create_registered_call(
-        s->channel->channel, NULL, GRPC_PROPAGATE_DEFAULTS, w->cq,
+        s->channel->channel, NULL, GRPC_PROPAGATE_DEFAULTS, s->cq,
         s->channel->stream_method, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
     w->live_calls++;
     grpc_metadata_array_init(&s->initial_md);
@@ -1081,7 +1093,7 @@ register_refill(struct worker *w)
         }
         w->live_calls++;
         w->reg_inflight++;
-        if (!register_start(w, s, w->cq)) {
+        if (!register_start(w, s, s->cq)) {
             /* No completion will come: finish it now. */
             grpc_status_code code;
             char error[256];
@@ -1215,6 +1227,62 @@ cancel_calls(struct worker *w)
     }
 }
 
+/* Takes one event from completion queue 'k' of 'w', waiting up to 'wait'
+ * ns.  Returns false on a timeout. */
+static bool
+worker_next(struct worker *w, size_t k, int64_t wait)
+{
+    grpc_event ev = grpc_completion_queue_next(w->cqs[k], deadline_in(wait),
+                                               NULL);
+
+    if (ev.type == GRPC_OP_COMPLETE) {
+        handle_event(w, ev.tag, ev.success);
+        return true;
+    } else if (ev.type == GRPC_QUEUE_SHUTDOWN) {
+        w->cq_down[k] = true;
+        w->n_cqs_down++;
+    }
+    return false;
+}
+
+/* Handles what completed, waiting up to 'wait' ns if nothing did.  Returns
+ * false once every queue of 'w' is shut down and drained.
+ *
+ * Why several queues: Debian's libgrpc is built without NDEBUG, and then
+ * each completion scans the outstanding tags of its queue linearly
+ * (cq_check_tag()).  With 10,000 streams on one queue that scan took a
+ * quarter of this program's CPU.  A thread can block on one queue only;
+ * but gRPC's poller serves every connection whichever queue the thread
+ * waits on, so the others are drained without blocking, and the wait is
+ * kept to 1 ms so that their events are not held longer. */
+static bool
+worker_poll(struct worker *w, int64_t wait)
+{
+    size_t k;
+
+    if (w->n_cqs > 1) {
+        size_t n = 0;
+
+        for (k = 0; k < w->n_cqs; k++) {
+            for (size_t i = 0; !w->cq_down[k] && i < MAX_EVENTS_PER_DRAIN;
+                 i++, n++) {
+                if (!worker_next(w, k, 0)) {
+                    break;
+                }
+            }
+        }
+        if (n || w->n_cqs_down == w->n_cqs) {
+            return w->n_cqs_down < w->n_cqs;
+        }
+        wait = wait < NS_PER_MS ? wait : NS_PER_MS;
+    }
+    do {
+        k = w->block_cq++ % w->n_cqs;
+    } while (w->cq_down[k]);
+    worker_next(w, k, wait);
+    return w->n_cqs_down < w->n_cqs;
+}
+
 static void *
 worker_main(void *w_)
 {
@@ -1227,7 +1295,6 @@ worker_main(void *w_)
         enum phase ph = atomic_load_explicit(&phase, memory_order_acquire);
         int64_t now = mono_ns();
         int64_t wait = IDLE_WAIT_NS;
-        grpc_event ev;
 
         if (ph == PH_RUN) {
             if (!running) {
@@ -1261,16 +1328,15 @@ worker_main(void *w_)
                 w->cancelled = true;
             }
             if (w->closing && !w->live_calls && !w->cq_shut) {
-                grpc_completion_queue_shutdown(w->cq);
+                for (size_t k = 0; k < w->n_cqs; k++) {
+                    grpc_completion_queue_shutdown(w->cqs[k]);
+                }
                 w->cq_shut = true;
             }
         }
 
-        ev = grpc_completion_queue_next(w->cq, deadline_in(wait), NULL);
-        if (ev.type == GRPC_QUEUE_SHUTDOWN) {
+        if (!worker_poll(w, wait)) {
             break;
-        } else if (ev.type == GRPC_OP_COMPLETE) {
-            handle_event(w, ev.tag, ev.success);
         }
     }
     return NULL;
@@ -1363,7 +1429,17 @@ create_streams(void)
         struct worker *w = &workers[t];
 
         w->id = t;
-        w->cq = grpc_completion_queue_create_for_next(NULL);
+        w->n_cqs = ((opt.streams / opt.threads + 1) + STREAMS_PER_CQ - 1)
+                   / STREAMS_PER_CQ;
+        w->cqs = calloc(w->n_cqs, sizeof *w->cqs);
+        w->cq_down = calloc(w->n_cqs, sizeof *w->cq_down);
+        if (!w->cqs || !w->cq_down) {
+            fprintf(stderr, "agent-load: out of memory\n");
+            exit(1);
+        }
+        for (size_t k = 0; k < w->n_cqs; k++) {
+            w->cqs[k] = grpc_completion_queue_create_for_next(NULL);
+        }
         w->streams = calloc(opt.streams / opt.threads + 1,
                             sizeof *w->streams);
         w->reg_window = opt.register_parallel / opt.threads;
@@ -1381,6 +1457,7 @@ create_streams(void)
         s->index = i;
         s->worker = w;
         s->channel = &channels[i % opt.connections];
+        s->cq = w->cqs[w->n_streams % w->n_cqs];
         s->details = grpc_empty_slice();
         s->inflight = calloc(opt.max_inflight, sizeof *s->inflight);
         if (!s->inflight) {
@@ -1598,7 +1675,11 @@ destroy_all(void)
     for (unsigned int t = 0; t < opt.threads; t++) {
         struct worker *w = &workers[t];
 
-        grpc_completion_queue_destroy(w->cq);
+        for (size_t k = 0; k < w->n_cqs; k++) {
+            grpc_completion_queue_destroy(w->cqs[k]);
+        }
+        free(w->cqs);
+        free(w->cq_down);
         free(w->streams);
         free(w->buf);
         free(w->loads);
@@ -1846,12 +1927,15 @@ main(int argc, char *argv[])
     if (!probe()) {
         set_phase(PH_DRAIN);
         for (unsigned int t = 0; t < opt.threads; t++) {
-            workers[t].closing = true;
-            grpc_completion_queue_shutdown(workers[t].cq);
-            while (grpc_completion_queue_next(
-                       workers[t].cq, gpr_inf_future(GPR_CLOCK_REALTIME),
-                       NULL).type != GRPC_QUEUE_SHUTDOWN) {
-                continue;
+            struct worker *w = &workers[t];
+
+            for (size_t k = 0; k < w->n_cqs; k++) {
+                grpc_completion_queue_shutdown(w->cqs[k]);
+                while (grpc_completion_queue_next(
+                           w->cqs[k], gpr_inf_future(GPR_CLOCK_REALTIME),
+                           NULL).type != GRPC_QUEUE_SHUTDOWN) {
+                    continue;
+                }
             }
         }
         destroy_all();
