@@ -11,8 +11,9 @@
  * was handed to gRPC, and send_lag is the difference.
  *
  * gRPC core C API only.  --threads workers, each with its own completion
- * queue and its own share of the streams: a stream is only ever touched by
- * its worker, so no lock is needed (grpc_call_start_batch wants its callers
+ * queues (one per 1,000 streams, see worker_poll()) and its own share of
+ * the streams: a stream is only ever touched by its worker, so no lock is
+ * needed (grpc_call_start_batch wants its callers
  * serialized per call).  gRPC allows one SEND_MESSAGE in flight per call:
  * a stream that is due while its send is in flight, or while --max-inflight
  * reports wait for their ack, queues one report; being due again while one
