@@ -32,3 +32,21 @@ $(AGENT_LOAD): $(AGENT_LOAD_OBJ) $(PROTO_OBJ)
 .PHONY: bench-agent
 bench-agent: $(CONTROLLER) $(AGENT_LOAD)
 	@/usr/bin/python3 tests/bench/agent.py --build-dir $(B)
+
+# ---- bench-steer (issue 6, part 2): tests/bench/steer.py -----------------
+# Four ways of steering new connections to instances of unequal speed, one
+# run: ovs-cats, an OVN load balancer, HAProxy leastconn, an OVS select
+# group.  Shape: STEER_DURATION, STEER_WARMUP, STEER_LOADS, STEER_WAYS,
+# STEER_ROUNDS, ... (tests/bench/README.md).  Writes build/bench/steer.png.
+DEB_PKGS += ovn-central ovn-host haproxy gnuplot-nox
+
+# The package list grows here: have 'make deps' look again when it does
+# (the top-level stamp otherwise only follows the Makefile).
+$(B)/.deps-installed: tests/bench/rules.mk
+
+.PHONY: bench-steer
+# By path: topologies/tools/rules.mk, which names them, is read after this
+# file.
+bench-steer: deps $(CONTROLLER) $(B)/cats-agent $(B)/cats-serve $(B)/cats-load
+	@/usr/bin/python3 tests/bench/steer.py --build-dir $(B)
+# ---- end of bench-steer ---------------------------------------------------
