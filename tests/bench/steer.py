@@ -739,7 +739,8 @@ def main():
                 print("warning: %s teardown: %s" % (w, e), file=sys.stderr)
         if bench.site is not None:
             bench.site.stop()
-        if a.keep or failed is not None:
+        interrupted = isinstance(failed, (KeyboardInterrupt, SystemExit))
+        if a.keep or (failed is not None and not interrupted):
             print("steer: kept %s" % workdir, file=sys.stderr)
         else:
             shutil.rmtree(workdir, ignore_errors=True)
