@@ -35,6 +35,25 @@
 #define SERVICE_FIRST_GAIN 0.5
 #define QUEUE_TRUSTED 0.5
 
+/* Rate model (see the header).  Time constant of the arrival rate smoothed
+ * from the counts, and how old the last count of an instance may be for
+ * its rate to count (a controller that stopped counting falls back to the
+ * proportional model rather than planning for a rate of long ago). */
+#define RATE_TAU_MS 1000.0
+#define COUNT_MAX_AGE_MS 10000
+
+/* Rate model: the highest utilization planned for (the queue model's wait
+ * is infinite at 1), and the highest that an occupancy is taken to show
+ * (past it a queue is not a stationary one, see occupancy_rho()). */
+#define MAX_RHO 0.995
+#define RHO_KNEE 0.95
+
+/* Rate model: the solvers' limits.  They converge in a few iterations from
+ * the previous reweight's solution; a relative error of 1e-5 is far below
+ * what moves a weight (the deadband is 5%). */
+#define SOLVE_ITERATIONS 60
+#define SOLVE_TOLERANCE 1e-5
+
 /* A share damped down below this fraction of the mean share is set to 0. */
 #define SNAP_FRACTION 0.01
 
@@ -108,6 +127,23 @@ struct sel_instance {
     double t_est;                   /* Service time learned from latency. */
     double gap_ms;                  /* Between its last two reports. */
 
+    /* Rate model: counts, and the reported occupancy smoothed with what
+     * we sent at each report. */
+    long long sent_time;            /* Last count sample; LLONG_MIN: none. */
+    bool has_sent_rate;
+    double sent_rate;               /* Counted, per ms, smoothed. */
+    uint64_t sent_pending;          /* Counted at the last sample's time,
+                                     * for the next sample. */
+    double pub_frac;                /* Share of new connections that the
+                                     * published weights give it. */
+    bool has_occ;
+    double occ;                     /* Smoothed R + Q. */
+    double own;                     /* Smoothed rate of ours, per ms, at
+                                     * the same reports and weights. */
+    double occ_rho;                 /* Utilization that explains 'occ'. */
+    double excess;                  /* Backlog beyond the stationary one, */
+    long long excess_time;          /* as of this report's time. */
+
     /* As of the last reweight. */
     double load;
     double wait_ms;
@@ -115,6 +151,13 @@ struct sel_instance {
     double instance_ms;
     double rate;
     bool hot;
+    double other;                   /* Rate model: b. */
+    double rho;                     /* Rate model: planned utilization, */
+    double plan;                    /* and connections per ms. */
+    double base;                    /* Rate model: T + best net, */
+    double u;                       /* C / T, */
+    double k;                       /* Lq exponent (constant), */
+    double d1_hi;                   /* Lq' at MAX_RHO (constant). */
 
     /* Damping state: the instance's share of the service (its pairs'
      * shares are this times their fractions). */
@@ -144,6 +187,18 @@ struct sel_pair {
     double published;
 };
 
+/* Rate model: one instance with room in the plan, packed so that the
+ * solver's passes over them stay in cache. */
+struct sel_plan {
+    double base;                    /* T + its best path's net. */
+    double u;                       /* C / T. */
+    double k;                       /* Lq exponent. */
+    double other;                   /* b. */
+    double d1_lo, d1_hi;            /* Lq' at b and at MAX_RHO. */
+    double rho;                     /* Planned (the warm start before). */
+    size_t instance;
+};
+
 /* A path's cost terms as one reweight saw them, for explanations. */
 struct sel_path_snap {
     double delay_ms, stretch, loss_ms, net_ms;
@@ -171,14 +226,76 @@ struct cats_sel_service {
     struct sel_path_snap *snap;     /* One per path at the last reweight. */
     size_t n_snap;
 
+    struct sel_plan *plan;          /* Rate model scratch. */
+    size_t n_plan, allocated_plan;
+
     long long last_reweight;        /* LLONG_MIN: never. */
     long long reweight_time;        /* 'now' of the last reweight. */
     double scale;                   /* Published share -> weight; 0: none. */
     double tau_used;                /* Instance damping, last reweight. */
     double gap_sum;                 /* Sum of the instances' 'gap_ms', */
     size_t n_gaps;                  /* over this many. */
+    double arrivals;                /* Counted, smoothed, per ms; 0: none
+                                     * counted yet. */
+    bool has_counts;                /* At the last reweight, some instance
+                                     * had a recent count rate. */
+    double level;                   /* Rate model: the last marginal cost
+                                     * level (a warm start); 0: none. */
+    double planned;                 /* Rate model: the arrival rate planned
+                                     * for, per ms; 0: not used. */
     struct cats_sel_stats stats;
 };
+
+/* The queue model of the rate model (see the header): an instance with C
+ * slots at utilization rho holds rho * C requests in service and, on
+ * average, Lq(rho) = rho^k / (1 - rho) in its queue, k = sqrt(2 (C + 1))
+ * (Sakasegawa's approximation of M/M/C; exact for C = 1). */
+static double
+lq_exponent(double c)
+{
+    return sqrt(2.0 * (c + 1.0));
+}
+
+/* Lq(rho), for 0 <= rho < 1, with Lq'(rho) in '*d1' (one pow(): these run
+ * once per instance and iteration of a reweight). */
+static double
+lq(double k, double rho, double *d1)
+{
+    double p, q;
+
+    if (rho <= 0) {
+        *d1 = 0;
+        return 0;
+    }
+    p = pow(rho, k - 1.0);
+    q = 1.0 / (1.0 - rho);
+    *d1 = p * (k - (k - 1.0) * rho) * q * q;
+    return p * rho * q;
+}
+
+/* Lq''(rho) / Lq'(rho), for 0 < rho < 1. */
+static double
+lq_log_slope(double k, double rho)
+{
+    return ((k - 1.0) / rho - (k - 1.0) / (k - (k - 1.0) * rho)
+            + 2.0 / (1.0 - rho));
+}
+
+/* Newton's method on an increasing function, kept inside the bracket
+ * [lo, hi] that holds the root (bisection when a step would leave it). */
+static double
+newton_step(double x, double f, double slope, double *lo, double *hi)
+{
+    double next;
+
+    if (f < 0) {
+        *lo = x;
+    } else {
+        *hi = x;
+    }
+    next = slope > 0 ? x - f / slope : NAN;
+    return next > *lo && next < *hi ? next : (*lo + *hi) / 2;
+}
 
 /* Configuration. */
 
@@ -206,6 +323,11 @@ cats_sel_config_init(struct cats_sel_config *cfg)
     cfg->watchdog_ms = CATS_SEL_WATCHDOG_MS;
     cfg->restore_ms = CATS_SEL_RESTORE_MS;
     cfg->pfc_priorities = 0xff;
+    cfg->occupancy_tau_ms = CATS_SEL_OCCUPANCY_TAU_MS;
+    cfg->min_plan_load = CATS_SEL_MIN_PLAN_LOAD;
+    cfg->drain_ms = CATS_SEL_DRAIN_MS;
+    cfg->plan_tau_ms = CATS_SEL_PLAN_TAU_MS;
+    cfg->path_sharpness = CATS_SEL_PATH_SHARPNESS;
 }
 
 /* Replaces '*x' by 'dflt' unless lo <= *x <= hi (NaN fails both). */
@@ -237,6 +359,8 @@ sanitize_config(struct cats_sel_config *c)
     sanitize(&c->ecn_g, 0, 1, CATS_SEL_ECN_G);
     sanitize(&c->drop_penalty_ms, 0, CATS_SEL_MAX_MS,
              CATS_SEL_DROP_PENALTY_MS);
+    sanitize(&c->min_plan_load, 0, 0.95, CATS_SEL_MIN_PLAN_LOAD);
+    sanitize(&c->path_sharpness, 1e-3, 64, CATS_SEL_PATH_SHARPNESS);
     c->ecn_period_ms = MAX(c->ecn_period_ms, 1);
     c->watchdog_ms = MAX(c->watchdog_ms, 1);
 }
@@ -263,6 +387,7 @@ service_destroy(struct cats_sel_service *svc)
     free(svc->cum);
     free(svc->scratch);
     free(svc->snap);
+    free(svc->plan);
     free(svc);
 }
 
@@ -650,6 +775,9 @@ cats_sel_instance_add(struct cats_sel_service *svc, const char *name,
     inst->capacity = MAX(1, MIN(capacity, CATS_CAPACITY_MAX));
     inst->static_weight = static_weight;
     inst->selectable = true;
+    inst->sent_time = LLONG_MIN;
+    inst->k = lq_exponent(inst->capacity);
+    lq(inst->k, MAX_RHO, &inst->d1_hi);
     return svc->n_instances++;
 }
 
@@ -695,6 +823,35 @@ cats_sel_pair_path(const struct cats_sel_service *svc, size_t pair)
     return svc->pairs[pair].path;
 }
 
+/* The utilization that explains an occupancy of 'n' requests on 'c' slots
+ * (rho * C + Lq(rho) = n), starting from 'guess'; at most RHO_KNEE.  A
+ * longer queue than the knee's is not a stationary one: it is growing or
+ * draining, and 'excess' (see update_occupancy()) accounts for it. */
+static double
+occupancy_rho(double c, double n, double guess)
+{
+    double k = lq_exponent(c);
+    double lo = 0, hi = RHO_KNEE, d1;
+
+    if (n <= 0) {
+        return 0;
+    }
+    if (hi * c + lq(k, hi, &d1) <= n) {
+        return hi;
+    }
+
+    double rho = guess > lo && guess < hi ? guess : MIN(n / c, 0.5);
+    for (int i = 0; i < SOLVE_ITERATIONS && hi - lo > 1e-12; i++) {
+        double f = rho * c + lq(k, rho, &d1) - n;
+
+        if (fabs(f) <= SOLVE_TOLERANCE * n) {
+            break;
+        }
+        rho = newton_step(rho, f, c + d1, &lo, &hi);
+    }
+    return rho;
+}
+
 /* Checks an optional input: EINVAL if present and not a finite number
  * >= 0, otherwise clamps it to 'max'. */
 static int
@@ -712,14 +869,28 @@ check_value(bool present, double *x, double max)
 /* Learns the service time of 'inst' from the latency in 'r' (see
  * "Service time" in the header). */
 static void
-learn_service_time(const struct cats_sel_config *cfg,
+learn_service_time(const struct cats_sel_service *svc,
                    struct sel_instance *inst,
                    const struct cats_sel_instance_report *r)
 {
+    const struct cats_sel_config *cfg = &svc->sel->cfg;
     double queue = r->has_queue ? r->queue / inst->capacity : 0;
-    double sample = MAX(r->latency_ms / (1.0 + queue),
-                        CATS_SEL_MIN_SERVICE_MS);
-    double g;
+    double sample, g;
+
+    if (svc->has_counts && inst->has_occ) {
+        /* Rate model: the wait, in service times, that the queue model
+         * gives the smoothed occupancy (what the latency's window saw)
+         * rather than the queue of the moment.  Not at the knee: there the
+         * queue is growing or draining, and the latencies lag it. */
+        double rho = inst->occ_rho, c = inst->capacity;
+
+        if (rho >= RHO_KNEE) {
+            return;
+        }
+        queue = (rho > 0 ? pow(rho, lq_exponent(c) - 1.0) / (c * (1 - rho))
+                 : 0);
+    }
+    sample = MAX(r->latency_ms / (1.0 + queue), CATS_SEL_MIN_SERVICE_MS);
 
     if (!inst->has_t_est) {
         inst->t_est = cfg->default_service_ms;
@@ -730,10 +901,51 @@ learn_service_time(const struct cats_sel_config *cfg,
                      ? MAX(0, r->time - inst->report.time) : 0);
         g = 1.0 - exp(-dt / SERVICE_TAU_MS);
     }
-    if (sample < inst->t_est && queue > QUEUE_TRUSTED) {
+    if (sample < inst->t_est && queue > QUEUE_TRUSTED
+        && !svc->has_counts) {
         return;
     }
     ewma(&inst->t_est, g, sample);
+}
+
+/* Rate model: smooths the reported occupancy R + Q, and with the same
+ * gains the rate at which we were sending the instance connections when
+ * it reported, so that the part of the occupancy that is ours can be told
+ * from the rest; and keeps what the report shows beyond the stationary
+ * occupancy, the backlog to drain (see the header). */
+static void
+update_occupancy(const struct cats_sel_service *svc,
+                 struct sel_instance *inst,
+                 const struct cats_sel_instance_report *r)
+{
+    const struct cats_sel_config *cfg = &svc->sel->cfg;
+    double c = inst->capacity, n, own, g = 1.0, d1;
+
+    if (!svc->has_counts || (!r->has_in_flight && !r->has_queue)) {
+        /* Without counts there is no telling our part from the rest: the
+         * history starts with the first report once there are. */
+        inst->has_occ = false;
+        return;
+    }
+    n = (r->has_in_flight ? r->in_flight : 0) + (r->has_queue ? r->queue : 0);
+    own = inst->pub_frac * svc->arrivals;
+    if (inst->has_occ && inst->has_report && cfg->occupancy_tau_ms) {
+        double dt = MAX(0, r->time - inst->report.time);
+
+        g = 1.0 - exp(-dt / cfg->occupancy_tau_ms);
+    }
+    if (inst->has_occ) {
+        ewma(&inst->occ, g, n);
+        ewma(&inst->own, g, own);
+    } else {
+        inst->occ = n;
+        inst->own = own;
+        inst->has_occ = true;
+    }
+    inst->occ_rho = occupancy_rho(c, inst->occ, inst->occ_rho);
+    inst->excess = MAX(0, n - (inst->occ_rho * c
+                               + lq(inst->k, inst->occ_rho, &d1)));
+    inst->excess_time = r->time;
 }
 
 int
@@ -753,8 +965,9 @@ cats_sel_instance_report(struct cats_sel_service *svc, size_t instance,
     }
 
     struct sel_instance *inst = &svc->instances[instance];
+    update_occupancy(svc, inst, &r);
     if (!r.has_service && r.has_latency) {
-        learn_service_time(&svc->sel->cfg, inst, &r);
+        learn_service_time(svc, inst, &r);
     }
     if (inst->has_report && r.time > inst->report.time) {
         if (inst->gap_ms > 0) {
@@ -776,6 +989,33 @@ cats_sel_instance_set_selectable(struct cats_sel_service *svc,
                                  size_t instance, bool selectable)
 {
     svc->instances[instance].selectable = selectable;
+}
+
+void
+cats_sel_instance_sent(struct cats_sel_service *svc, size_t instance,
+                       uint64_t n, long long now)
+{
+    struct sel_instance *inst = &svc->instances[instance];
+
+    if (inst->sent_time != LLONG_MIN && now <= inst->sent_time) {
+        /* No time has passed (or the sample is older): count it with the
+         * next one. */
+        inst->sent_pending += n;
+        return;
+    }
+    if (inst->sent_time != LLONG_MIN) {
+        double dt = now - inst->sent_time;
+        double rate = (n + inst->sent_pending) / dt;
+
+        if (inst->has_sent_rate) {
+            ewma(&inst->sent_rate, 1.0 - exp(-dt / RATE_TAU_MS), rate);
+        } else {
+            inst->sent_rate = rate;
+            inst->has_sent_rate = true;
+        }
+    }
+    inst->sent_pending = 0;
+    inst->sent_time = now;
 }
 
 /* Reweighting. */
@@ -931,20 +1171,277 @@ snapshot_paths(struct cats_sel_service *svc)
     }
 }
 
+/* Rate model: the utilization that the plan at marginal cost 'level' gives
+ * 'p', with d(connections per ms)/d(level) added to '*slope'. */
+static double
+plan_rho(const struct sel_plan *p, double level, double *slope)
+{
+    double y = (level - p->base) * p->u;
+    double rho, lo = p->other, hi = MAX_RHO, gs = 0, d1;
+
+    if (y <= p->d1_lo) {
+        return p->other;
+    }
+    if (y >= p->d1_hi) {
+        return MAX_RHO;
+    }
+
+    /* Lq'(rho) = y, from the last solution: Newton's method on Lq' / y -
+     * 1 (relative: Lq' spans many decades for large C). */
+    rho = p->rho > lo && p->rho < hi ? p->rho : (lo + hi) / 2;
+    for (int i = 0; i < SOLVE_ITERATIONS && hi - lo > 1e-12; i++) {
+        double f;
+
+        lq(p->k, rho, &d1);
+        f = d1 / y - 1.0;
+        gs = lq_log_slope(p->k, rho);
+        if (fabs(f) <= SOLVE_TOLERANCE / 10) {
+            break;
+        }
+        rho = newton_step(rho, f, (f + 1.0) * gs, &lo, &hi);
+        gs = 0;
+    }
+    if (!gs) {
+        gs = lq_log_slope(p->k, rho);
+    }
+    *slope += p->u / ((level - p->base) * gs);
+    return rho;
+}
+
+/* Rate model: connections per ms of the whole plan at 'level' (and each
+ * entry's 'rho'), with its derivative in '*slope'. */
+static double
+plan_total(struct cats_sel_service *svc, double level, double *slope)
+{
+    double sum = 0;
+
+    *slope = 0;
+    for (size_t i = 0; i < svc->n_plan; i++) {
+        struct sel_plan *p = &svc->plan[i];
+
+        p->rho = plan_rho(p, level, slope);
+        sum += p->u * (p->rho - p->other);
+    }
+    return sum;
+}
+
+/* The sum of C / T over the instances with an eligible pair. */
+static double
+free_rate_all(const struct cats_sel_service *svc)
+{
+    double sum = 0;
+
+    for (size_t i = 0; i < svc->n_instances; i++) {
+        if (svc->instances[i].n_eligible) {
+            sum += svc->instances[i].u;
+        }
+    }
+    return sum;
+}
+
+/* Rate model: the plan (see the header), then targets from it.  Called by
+ * compute_targets() once costs and eligibility are known and some pair is
+ * eligible. */
+static void
+rate_targets(struct cats_sel_service *svc, long long now)
+{
+    const struct cats_sel_config *cfg = &svc->sel->cfg;
+    double lo = INFINITY, hi = 0, free_rate = 0, room = 0;
+
+    /* Each instance's part of the model: its best path, its other load b,
+     * and the marginal cost at b and at MAX_RHO. */
+    for (size_t i = 0; i < svc->n_instances; i++) {
+        struct sel_instance *inst = &svc->instances[i];
+
+        inst->base = INFINITY;
+        inst->plan = 0;
+    }
+    for (size_t i = 0; i < svc->n_pairs; i++) {
+        struct sel_pair *pair = &svc->pairs[i];
+        struct sel_instance *inst = &svc->instances[pair->instance];
+
+        if (pair->reason == CATS_SEL_OK) {
+            double net = (pair->path == CATS_SEL_LOCAL ? 0
+                          : svc->snap[pair->path].net_ms);
+
+            inst->base = MIN(inst->base, net);
+        }
+        pair->cut = false;
+    }
+    if (svc->allocated_plan < svc->n_instances) {
+        free(svc->plan);
+        svc->allocated_plan = svc->n_instances;
+        svc->plan = xmalloc(svc->allocated_plan * sizeof *svc->plan);
+    }
+    svc->n_plan = 0;
+    for (size_t i = 0; i < svc->n_instances; i++) {
+        struct sel_instance *inst = &svc->instances[i];
+        double t = inst->service_ms, c = inst->capacity;
+
+        if (!inst->n_eligible) {
+            inst->other = inst->rho = 0;
+            continue;
+        }
+        inst->base += t;
+        inst->u = c / t;
+        inst->other = (inst->has_occ
+                       ? MAX(0, inst->occ_rho - inst->own * t / c)
+                       : 0);
+        if (inst->excess > 0 && cfg->drain_ms) {
+            /* The backlog left now, drained since the report at the rate
+             * the instance has to spare, counted as load to be rid of in
+             * drain_ms. */
+            double age = MAX(0, now - inst->excess_time);
+            double left = (inst->excess
+                           - (1.0 - inst->occ_rho) * inst->u * age);
+
+            if (left > 0) {
+                inst->other += left / (cfg->drain_ms * inst->u);
+            }
+        }
+        if (inst->other >= MAX_RHO) {
+            /* Full without us (or overloaded by us): nothing until it
+             * drains. */
+            inst->rho = inst->other;
+            continue;
+        }
+
+        struct sel_plan *p = &svc->plan[svc->n_plan++];
+        p->base = inst->base;
+        p->u = inst->u;
+        p->k = inst->k;
+        p->other = inst->other;
+        lq(p->k, p->other, &p->d1_lo);
+        p->d1_hi = inst->d1_hi;
+        p->rho = inst->rho;
+        p->instance = i;
+        lo = MIN(lo, p->base + p->d1_lo / p->u);
+        hi = MAX(hi, p->base + p->d1_hi / p->u);
+        free_rate += p->u * (1.0 - p->other);
+        room += p->u * (MAX_RHO - p->other);
+    }
+
+    /* The rate to plan for: what was counted, but at least min_plan_load
+     * of the free capacity (a plan for almost no load would put everything
+     * on the best instance, and the next burst with it). */
+    double lambda = MAX(svc->arrivals, cfg->min_plan_load * free_rate);
+    lambda = MAX(lambda, 1e-9 * free_rate);
+    svc->planned = lambda;
+
+    if (lambda >= room || !(room > 0)) {
+        /* More than the pool can take: fill every instance alike. */
+        for (size_t i = 0; i < svc->n_plan; i++) {
+            svc->plan[i].rho = MAX_RHO;
+        }
+    } else {
+        /* The level at which the plan carries 'lambda': Newton's method
+         * from the previous reweight's level, kept in [lo, hi]. */
+        double level = (svc->level > lo && svc->level < hi ? svc->level
+                        : MIN(2 * lo, (lo + hi) / 2));
+
+        for (int i = 0; i < SOLVE_ITERATIONS; i++) {
+            double slope, f = plan_total(svc, level, &slope) - lambda;
+
+            if (fabs(f) <= SOLVE_TOLERANCE * lambda
+                || hi - lo <= 1e-12 * hi) {
+                break;
+            }
+            level = newton_step(level, f, slope, &lo, &hi);
+        }
+        svc->level = level;
+    }
+    for (size_t i = 0; i < svc->n_plan; i++) {
+        svc->instances[svc->plan[i].instance].rho = svc->plan[i].rho;
+    }
+
+    /* Shares from the plan, and the costs at the plan: the wait is the
+     * queue model's, Lq / (rho C / T). */
+    double total = 0, best = INFINITY;
+    for (size_t i = 0; i < svc->n_instances; i++) {
+        struct sel_instance *inst = &svc->instances[i];
+        double rho = MIN(inst->rho, MAX_RHO);
+
+        if (!inst->n_eligible) {
+            continue;
+        }
+        inst->plan = inst->u * MAX(0, inst->rho - inst->other);
+        total += inst->plan;
+        inst->wait_ms = (rho > 0
+                         ? pow(rho, inst->k - 1.0) / ((1.0 - rho) * inst->u)
+                         : 0);
+        inst->instance_ms = inst->service_ms + inst->wait_ms;
+        if (inst->has_report && inst->report.has_latency) {
+            inst->instance_ms = ((1.0 - cfg->latency_weight)
+                                 * inst->instance_ms
+                                 + cfg->latency_weight
+                                   * inst->report.latency_ms);
+        }
+    }
+    for (size_t i = 0; i < svc->n_pairs; i++) {
+        struct sel_pair *pair = &svc->pairs[i];
+        struct sel_instance *inst = &svc->instances[pair->instance];
+        double net = (pair->path == CATS_SEL_LOCAL ? 0
+                      : svc->snap[pair->path].net_ms);
+
+        if (pair->reason != CATS_SEL_OK) {
+            continue;
+        }
+        pair->cost = net + inst->instance_ms;
+        best = MIN(best, pair->cost);
+        if (!inst->plan && total > 0) {
+            pair->reason = CATS_SEL_CUT;
+            svc->stats.n_cut++;
+            continue;
+        }
+        /* The instance's split over its paths: by score against its
+         * best pair, sharper than between instances (see the header). */
+        double inst_best = inst->base - inst->service_ms + inst->instance_ms;
+        pair->score = (inst->n_eligible == 1 ? 1.0
+                       : pow(inst_best / pair->cost, cfg->path_sharpness));
+        inst->sum_score += pair->score;
+    }
+    svc->stats.best_cost = best;
+
+    /* If the plan has no room anywhere (every instance full without us),
+     * capacity decides. */
+    double all_rate = total > 0 ? 0 : free_rate_all(svc);
+
+    for (size_t i = 0; i < svc->n_pairs; i++) {
+        struct sel_pair *pair = &svc->pairs[i];
+        struct sel_instance *inst = &svc->instances[pair->instance];
+
+        if (pair->reason == CATS_SEL_OK && inst->sum_score > 0) {
+            pair->target = (total > 0 ? inst->plan / total
+                            : inst->u / all_rate)
+                           * pair->score / inst->sum_score;
+            inst->target += pair->target;
+        }
+    }
+}
+
 /* Steps 1 to 3: costs, eligibility, cut-off, scores, and targets summing
  * to 1 (all 0 if nothing is eligible).  Returns the number of eligible
  * pairs. */
 static size_t
-compute_targets(struct cats_sel_service *svc)
+compute_targets(struct cats_sel_service *svc, long long now)
 {
     const struct cats_sel_config *cfg = &svc->sel->cfg;
     enum cats_sel_policy policy = svc->policy;
     size_t n_eligible = 0;
     double best = INFINITY;
 
+    /* The service's arrival rate: the sum of its instances' counted
+     * rates, those counted lately. */
+    bool counted = false;
+    svc->arrivals = 0;
+    svc->planned = 0;
     for (size_t i = 0; i < svc->n_instances; i++) {
         struct sel_instance *inst = &svc->instances[i];
 
+        if (inst->has_sent_rate && now - inst->sent_time <= COUNT_MAX_AGE_MS) {
+            svc->arrivals += inst->sent_rate;
+            counted = true;
+        }
         instance_terms(cfg, policy, inst);
         inst->max_score = 0;
         inst->sum_score = 0;
@@ -983,6 +1480,11 @@ compute_targets(struct cats_sel_service *svc)
     svc->stats.n_hot = 0;
     if (!n_eligible) {
         return 0;
+    }
+    svc->has_counts = counted;
+    if (policy == CATS_SEL_MIN_LATENCY && counted) {
+        rate_targets(svc, now);
+        return n_eligible;
     }
 
     /* Hot instances. */
@@ -1105,12 +1607,14 @@ damp(struct cats_sel_service *svc, long long now, size_t n_eligible)
     const struct cats_sel_config *cfg = &svc->sel->cfg;
     bool immediate = (svc->policy == CATS_SEL_STATIC
                       || svc->last_reweight == LLONG_MIN);
+    bool rate_model = svc->planned > 0;
     double a = 1.0, ap = 1.0, r = 1.0 + cfg->max_step;
 
     if (!immediate) {
         double dt = MAX(0, now - svc->last_reweight);
-        double tau = MAX(cfg->tau_ms,
-                         cfg->stale_factor * report_interval(svc));
+        double tau = (rate_model ? cfg->plan_tau_ms
+                      : MAX(cfg->tau_ms,
+                            cfg->stale_factor * report_interval(svc)));
 
         svc->tau_used = tau;
         a = tau ? 1.0 - exp(-dt / tau) : 1.0;
@@ -1131,7 +1635,10 @@ damp(struct cats_sel_service *svc, long long now, size_t n_eligible)
         if (inst->target > 0) {
             double ft = pair->target / inst->target;
 
-            pair->frac = immediate ? ft : damp_step(pair->frac, ft, ap, 0);
+            /* In the rate model a pair whose fraction falls gets its
+             * target at once (see the header). */
+            pair->frac = (immediate || (rate_model && ft < pair->frac) ? ft
+                          : damp_step(pair->frac, ft, ap, 0));
         } else if (!pair->frac) {
             /* Every pair of the instance is cut: keep the fractions it
              * had while its share decays; a pair with none gets an even
@@ -1261,6 +1768,17 @@ build_cumulative(struct cats_sel_service *svc)
         sum += svc->pairs[i].weight;
         svc->cum[i] = sum;
     }
+
+    /* Each instance's share of new connections under these weights, for
+     * the rate model's accounting of what we send. */
+    for (size_t i = 0; i < svc->n_instances; i++) {
+        svc->instances[i].pub_frac = 0;
+    }
+    for (size_t i = 0; sum && i < svc->n_pairs; i++) {
+        const struct sel_pair *pair = &svc->pairs[i];
+
+        svc->instances[pair->instance].pub_frac += (double) pair->weight / sum;
+    }
 }
 
 bool
@@ -1268,7 +1786,7 @@ cats_sel_reweight(struct cats_sel_service *svc, long long now)
 {
     snapshot_paths(svc);
 
-    size_t n_eligible = compute_targets(svc);
+    size_t n_eligible = compute_targets(svc, now);
     damp(svc, now, n_eligible);
     bool changed = publish(svc);
     build_cumulative(svc);
@@ -1318,6 +1836,8 @@ cats_sel_get_stats(const struct cats_sel_service *svc,
 {
     *stats = svc->stats;
     stats->tau_ms = svc->tau_used;
+    stats->arrivals_per_s = svc->arrivals * 1000;
+    stats->planned_per_s = svc->planned * 1000;
 }
 
 /* Explanations. */
@@ -1348,6 +1868,8 @@ explain_pair(const struct cats_sel_service *svc, size_t i,
     e->instance_ms = inst->instance_ms;
     e->report_age_ms = (inst->has_report && svc->reweight_time != LLONG_MIN
                         ? svc->reweight_time - inst->report.time : -1);
+    e->other_load = svc->planned ? inst->other : NAN;
+    e->utilization = svc->planned ? inst->rho : NAN;
 
     e->stretch = 1.0;
     if (!local && pair->path < svc->n_snap) {
@@ -1410,6 +1932,10 @@ cats_sel_explain_format(const struct cats_sel_service *svc, size_t max_pairs,
                   svc->name, cats_sel_policy_name(svc->policy), svc->n_pairs,
                   st->n_eligible, st->n_cut, st->n_hot, st->best_cost,
                   svc->tau_used, st->n_reweights, st->n_changes, st->n_flips);
+    if (svc->planned) {
+        ds_put_format(out, "  arrivals=%.1f/s planned=%.1f/s level=%.3fms\n",
+                      svc->arrivals * 1000, svc->planned * 1000, svc->level);
+    }
 
     size_t *order = xmalloc(MAX(svc->n_pairs, 1) * sizeof *order);
     for (size_t i = 0; i < svc->n_pairs; i++) {
@@ -1443,6 +1969,10 @@ cats_sel_explain_format(const struct cats_sel_service *svc, size_t max_pairs,
             ds_put_format(out, ", latency %.3f", e.latency_ms);
         }
         ds_put_format(out, ") load=%.3f", e.load);
+        if (!isnan(e.utilization)) {
+            ds_put_format(out, " rho=%.3f other=%.3f", e.utilization,
+                          e.other_load);
+        }
         if (e.report_age_ms >= 0) {
             ds_put_format(out, " age=%lldms", e.report_age_ms);
         }

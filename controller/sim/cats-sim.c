@@ -72,6 +72,12 @@ usage(void)
            "  --telemetry-ms=MS     path telemetry interval [%.0f]\n"
            "  --reweight-ms=MS      reweight interval [%.0f]\n"
            "  --apply-ms=MS         reweight to switch delay [%.0f]\n"
+           "  --stats-ms=MS         poll of the new-connection counters, 0:"
+           " none (the\n"
+           "                        selector's proportional model) [%.0f]\n"
+           "  --smooth-reports      hand reports over smoothed (EWMA, 2 s)"
+           " rather than\n"
+           "                        as they come\n"
            "  --report-service      agents also report their service time"
            " (not in\n"
            "                        cats.v1: the selector derives it from"
@@ -79,12 +85,14 @@ usage(void)
            "  --selector-policy=P   min-latency|least-loaded|static\n"
            "  --sharpness=K --cut-ratio=X --latency-weight=X --tau-ms=MS\n"
            "  --path-tau-ms=MS --stale-factor=X --max-step=X --deadband=X\n"
-           "  --hot-factor=X\n"
+           "  --hot-factor=X --occupancy-tau-ms=MS --min-plan-load=X\n"
+           "  --drain-ms=MS --plan-tau-ms=MS --path-sharpness=K\n"
            "                        selector settings (cats/selector.h)\n"
            "\n"
            "Output:\n"
-           "  --policies=LIST       rr,random,ecmp,wecmp,lc,p2c,oracle,ours or"
-           " all [all]\n"
+           "  --policies=LIST       rr,random,ecmp,wecmp,lc,p2c,split,oracle,"
+           "ours or\n"
+           "                        all [all]\n"
            "  --csv                 CSV instead of a table\n"
            "  --plot=FILE.png       p99 vs load per policy (gnuplot), for a"
            " sweep\n"
@@ -98,7 +106,7 @@ usage(void)
            d.min_slots, d.max_slots, d.service_ms, d.slow_fraction,
            d.slow_factor, d.sigma, d.background, d.remote_fraction,
            d.storm_prob[0], d.report_ms, d.telemetry_ms, d.reweight_ms,
-           d.apply_ms, BENCH_SCALE);
+           d.apply_ms, d.stats_ms, BENCH_SCALE);
     exit(EXIT_SUCCESS);
 }
 
@@ -179,7 +187,8 @@ enum {
     OPT_REPORT, OPT_TELEMETRY, OPT_REWEIGHT, OPT_APPLY, OPT_SEL_POLICY,
     OPT_SHARPNESS, OPT_CUT_RATIO, OPT_LATENCY_WEIGHT, OPT_TAU, OPT_PATH_TAU,
     OPT_STALE, OPT_REPORT_SERVICE, OPT_MAX_STEP, OPT_DEADBAND,
-    OPT_HOT_FACTOR,
+    OPT_HOT_FACTOR, OPT_STATS, OPT_SMOOTH, OPT_OCC_TAU, OPT_PLAN_LOAD,
+    OPT_DRAIN, OPT_PLAN_TAU, OPT_PATH_SHARPNESS,
     OPT_POLICIES, OPT_CSV, OPT_PLOT, OPT_SCALE, OPT_BENCH,
 };
 
@@ -216,6 +225,13 @@ parse_options(int argc, char *argv[], struct options *o)
         {"max-step", required_argument, NULL, OPT_MAX_STEP},
         {"deadband", required_argument, NULL, OPT_DEADBAND},
         {"hot-factor", required_argument, NULL, OPT_HOT_FACTOR},
+        {"stats-ms", required_argument, NULL, OPT_STATS},
+        {"smooth-reports", no_argument, NULL, OPT_SMOOTH},
+        {"occupancy-tau-ms", required_argument, NULL, OPT_OCC_TAU},
+        {"min-plan-load", required_argument, NULL, OPT_PLAN_LOAD},
+        {"drain-ms", required_argument, NULL, OPT_DRAIN},
+        {"plan-tau-ms", required_argument, NULL, OPT_PLAN_TAU},
+        {"path-sharpness", required_argument, NULL, OPT_PATH_SHARPNESS},
         {"policies", required_argument, NULL, OPT_POLICIES},
         {"csv", no_argument, NULL, OPT_CSV},
         {"plot", required_argument, NULL, OPT_PLOT},
@@ -344,6 +360,27 @@ parse_options(int argc, char *argv[], struct options *o)
         case OPT_HOT_FACTOR:
             c->sel.hot_factor = parse_double(name, optarg);
             break;
+        case OPT_STATS:
+            c->stats_ms = parse_double(name, optarg);
+            break;
+        case OPT_SMOOTH:
+            c->smooth_reports = true;
+            break;
+        case OPT_OCC_TAU:
+            c->sel.occupancy_tau_ms = parse_uint(name, optarg);
+            break;
+        case OPT_PLAN_LOAD:
+            c->sel.min_plan_load = parse_double(name, optarg);
+            break;
+        case OPT_DRAIN:
+            c->sel.drain_ms = parse_uint(name, optarg);
+            break;
+        case OPT_PLAN_TAU:
+            c->sel.plan_tau_ms = parse_uint(name, optarg);
+            break;
+        case OPT_PATH_SHARPNESS:
+            c->sel.path_sharpness = parse_double(name, optarg);
+            break;
         case OPT_POLICIES:
             parse_policies(o, optarg);
             break;
@@ -449,7 +486,9 @@ plot(const char *file, const struct sim_result *r, size_t n_loads,
         if (policies[p]) {
             fprintf(gp, "%s'%s' using 1:%"PRIuSIZE" with linespoints %s"
                     " title '%s'", col > 2 ? ", " : "", data, col,
-                    p == SIM_OURS ? "lw 3 lc rgb 'black'" : "lw 1",
+                    (p == SIM_OURS ? "lw 3 lc rgb 'black'"
+                     : p == SIM_SPLIT ? "lw 2 dt 2 lc rgb 'black'"
+                     : "lw 1"),
                     sim_policy_name(p));
             col++;
         }
@@ -466,7 +505,8 @@ plot(const char *file, const struct sim_result *r, size_t n_loads,
 
 /* Timing of the selector with 'n' instances, as in the simulation (slots
  * 2 to 8, 40% behind two paths): mean ns per cats_sel_pick() and ms per
- * cats_sel_reweight() after every instance reported. */
+ * cats_sel_reweight() after every instance reported and had its new
+ * connections counted (the rate model), and ns per report and count. */
 static void
 scale_timing(size_t n, uint64_t seed, double *decide_ns, double *reweight_ms,
              double *report_ns, size_t *n_pairs)
@@ -478,6 +518,7 @@ scale_timing(size_t n, uint64_t seed, double *decide_ns, double *reweight_ms,
         cats_sel_path_add(sel, "wan-a", 4),
         cats_sel_path_add(sel, "wan-b", 6),
     };
+    uint32_t *slots = xmalloc(n * sizeof *slots);
     uint64_t x = seed;
 
     for (size_t i = 0; i < n; i++) {
@@ -486,7 +527,8 @@ scale_timing(size_t n, uint64_t seed, double *decide_ns, double *reweight_ms,
         size_t inst;
 
         snprintf(name, sizeof name, "i%"PRIuSIZE, i);
-        inst = cats_sel_instance_add(svc, name, 2 + (r >> 33) % 7, 100);
+        slots[i] = 2 + (r >> 33) % 7;
+        inst = cats_sel_instance_add(svc, name, slots[i], 100);
         if ((r >> 20) % 10 < 4) {
             cats_sel_pair_add(svc, inst, paths[0]);
             cats_sel_pair_add(svc, inst, paths[1]);
@@ -504,15 +546,18 @@ scale_timing(size_t n, uint64_t seed, double *decide_ns, double *reweight_ms,
         for (size_t i = 0; i < n; i++) {
             uint64_t r = x = x * 6364136223846793005ULL
                              + 1442695040888963407ULL;
+            /* About half of the capacity busy, a third of it ours. */
             struct cats_sel_instance_report rep = {
                 .time = now, .selectable = true,
-                .has_in_flight = true, .in_flight = (r >> 40) % 9,
-                .has_queue = true, .queue = (r >> 50) % 4,
+                .has_in_flight = true, .in_flight = (r >> 40) % slots[i],
+                .has_queue = true, .queue = (r >> 50) % 2,
                 .has_latency = true, .latency_ms = 10 + (r >> 20) % 30,
                 .has_service = true, .service_ms = 10 + (r >> 30) % 10,
             };
             int error = cats_sel_instance_report(svc, i, &rep);
             ovs_assert(!error);
+            cats_sel_instance_sent(svc, i, (r >> 10) % (2 * slots[i] + 1),
+                                   now);
         }
         double t1 = now_ns();
         cats_sel_reweight(svc, now);
@@ -539,6 +584,7 @@ scale_timing(size_t n, uint64_t seed, double *decide_ns, double *reweight_ms,
     free(hashes);
     ovs_assert(sink);
 
+    free(slots);
     *decide_ns = (t1 - t0) / PICKS;
     *reweight_ms = t_reweight / ROUNDS / 1e6;
     *report_ns = t_report / ROUNDS / n;
@@ -592,8 +638,9 @@ main(int argc, char *argv[])
         ds_put_format(&out, "# %"PRIuSIZE" instances, slots %u-%u, service"
                       " %.0f ms (%s), %.0f%% slow x%.1f, background %.2f,"
                       " remote %.0f%%, %.0f s (warm-up %.0f s), seed %"PRIu64
-                      "\n# reports every %.0f ms, telemetry %.0f ms,"
-                      " reweight %.0f ms, apply %.0f ms\n",
+                      "\n# reports every %.0f ms%s, telemetry %.0f ms,"
+                      " reweight %.0f ms, apply %.0f ms, counters every"
+                      " %.0f ms\n",
                       o.cfg.n_instances, o.cfg.min_slots, o.cfg.max_slots,
                       o.cfg.service_ms,
                       o.cfg.dist == SIM_DIST_EXP ? "exponential"
@@ -601,8 +648,10 @@ main(int argc, char *argv[])
                       o.cfg.slow_fraction * 100, o.cfg.slow_factor,
                       o.cfg.background, o.cfg.remote_fraction * 100,
                       o.cfg.duration_s, o.cfg.warmup_s, o.cfg.seed,
-                      o.cfg.report_ms, o.cfg.telemetry_ms, o.cfg.reweight_ms,
-                      o.cfg.apply_ms);
+                      o.cfg.report_ms,
+                      o.cfg.smooth_reports ? " (smoothed)" : "",
+                      o.cfg.telemetry_ms, o.cfg.reweight_ms, o.cfg.apply_ms,
+                      o.cfg.stats_ms);
     }
     sim_format_results(results, k, o.csv, &out);
     fputs(ds_cstr(&out), stdout);

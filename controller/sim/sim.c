@@ -46,6 +46,8 @@ sim_policy_name(enum sim_policy p)
         return "lc";
     case SIM_P2C:
         return "p2c";
+    case SIM_SPLIT:
+        return "split";
     case SIM_ORACLE:
         return "oracle";
     case SIM_OURS:
@@ -107,6 +109,7 @@ sim_config_init(struct sim_config *c)
     c->telemetry_ms = 100;
     c->reweight_ms = 100;
     c->apply_ms = 2;
+    c->stats_ms = 1000;
     cats_sel_config_init(&c->sel);
     c->sel_policy = CATS_SEL_MIN_LATENCY;
 }
@@ -370,6 +373,9 @@ struct instance {
     bool has_latency, has_service;
     double sm_latency, sm_service;
 
+    uint64_t sent;              /* Ours: connections sent here, */
+    uint64_t sent_polled;       /* as of the last counter poll. */
+
     double busy_ms;             /* Slot time used in the window. */
     size_t first_pair, n_pairs;
 };
@@ -397,6 +403,7 @@ enum event_type {
     EV_TELEMETRY,               /* a: path. */
     EV_REWEIGHT,
     EV_APPLY,
+    EV_STATS,
 };
 
 struct event {
@@ -726,6 +733,7 @@ choose(struct sim *s, double t, uint32_t hash, double u_fwd,
     case SIM_ORACLE:
         choose_oracle(s, t, u_fwd, inst_out, path_out);
         return;
+    case SIM_SPLIT:
     case SIM_OURS: {
         size_t k = pick_applied(s, hash);
 
@@ -782,6 +790,7 @@ on_arrival(struct sim *s, double t)
 
     uint32_t i = 0, path = NO_PATH;
     choose(s, t, hash, u_fwd, &i, &path);
+    s->insts[i].sent++;
 
     uint32_t r = request_new(s);
     struct request *req = &s->reqs[r];
@@ -908,12 +917,18 @@ on_report(struct sim *s, uint32_t i, double t)
     /* What the agent measured: the slots in use and the queue now, the
      * mean latency (arrival to response at the instance) of the window,
      * and its estimate of the service time (the mean it saw, smoothed
-     * over windows).  The controller smooths them as the metrics store
-     * does, and hands the selector the smoothed values. */
-    smooth(&inst->sm_in_flight, first, alpha, inst->busy);
-    smooth(&inst->sm_queue, first, alpha, inst->q_len);
+     * over windows).  The controller hands the selector the values of the
+     * last report (controller/steer.c feeds the metrics store's 'last'),
+     * or, with 'smooth_reports', the values smoothed as the metrics store
+     * smooths them (what cats-sim did before the selector had a rate
+     * model). */
+    smooth(&inst->sm_in_flight, first || !s->cfg->smooth_reports, alpha,
+           inst->busy);
+    smooth(&inst->sm_queue, first || !s->cfg->smooth_reports, alpha,
+           inst->q_len);
     if (inst->lat_n) {
-        smooth(&inst->sm_latency, !inst->has_latency, alpha,
+        smooth(&inst->sm_latency,
+               !inst->has_latency || !s->cfg->smooth_reports, alpha,
                inst->lat_sum / inst->lat_n);
         inst->has_latency = true;
     }
@@ -982,15 +997,144 @@ on_telemetry(struct sim *s, uint32_t pi, double t)
     schedule(s, t + cfg->telemetry_ms, EV_TELEMETRY, pi, 0, 0);
 }
 
+/* Policy split: the best weights for the instances and paths as they are
+ * now.  Every reweight interval it computes, from perfect and instant
+ * knowledge of every instance's background level and service time and
+ * every path's state, the split that minimizes the mean completion time
+ * under the queue model of the selector's rate model (marginal costs
+ * equal over the instances used, cats/selector.h), and applies it at
+ * once.  What a weighted split could do with perfect information: the
+ * gap between it and the oracle is what per-connection decisions on
+ * instant queues are worth, the gap between ours and it what stale and
+ * partial information costs. */
+
+/* The expected network part of a request sent on 'path' at 't': the rest
+ * of a storm, the round trip and its congestion. */
+static double
+split_net(struct sim *s, uint32_t path, double t)
+{
+    const struct sim_config *cfg = s->cfg;
+    struct path *p = &s->paths[path];
+    const struct segment *seg = path_at(cfg, p, t);
+
+    switch (seg->state) {
+    case PATH_STORM:
+        return seg->end - t + p->rtt_ms + 2 * cfg->congested_queue_ms;
+    case PATH_CONGESTED:
+        return p->rtt_ms + 2 * cfg->congested_queue_ms
+               + cfg->pause_fraction * cfg->pause_max_ms;
+    case PATH_CALM:
+    default:
+        return p->rtt_ms;
+    }
+}
+
+/* The marginal cost of instance 'inst' at utilization 'rho' with the
+ * fixed cost 'base' (network and service time): base + T / C * Lq'(rho),
+ * Lq(rho) = rho^k / (1 - rho), k = sqrt(2 (C + 1)). */
+static double
+split_marginal(const struct instance *inst, double base, double rho)
+{
+    double c = inst->slots, k = sqrt(2.0 * (c + 1));
+
+    return base + inst->mean_ms / c * pow(rho, k - 1) * (k - (k - 1) * rho)
+                  / ((1 - rho) * (1 - rho));
+}
+
+/* Client connections per ms that bring 'inst' to marginal cost 'level'. */
+static double
+split_rate(const struct instance *inst, double base, double level)
+{
+    double lo = inst->bg_level, hi = 0.9999;
+
+    if (lo >= hi || split_marginal(inst, base, lo) >= level) {
+        return 0;
+    }
+    for (int k = 0; k < 40; k++) {
+        double mid = (lo + hi) / 2;
+
+        if (split_marginal(inst, base, mid) < level) {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    return (lo - inst->bg_level) * inst->slots / inst->mean_ms;
+}
+
+static void
+split_reweight(struct sim *s, double t)
+{
+    double net[2] = { split_net(s, 0, t), split_net(s, 1, t) };
+    double *base = xmalloc(s->n_insts * sizeof *base);
+    double lo = INFINITY, hi = 1e7;
+
+    for (size_t i = 0; i < s->n_insts; i++) {
+        const struct instance *inst = &s->insts[i];
+
+        base[i] = (inst->remote ? MIN(net[0], net[1])
+                   : s->cfg->local_rtt_ms) + inst->mean_ms;
+        lo = MIN(lo, base[i]);
+    }
+    for (int k = 0; k < 60; k++) {
+        double mid = (lo + hi) / 2, sum = 0;
+
+        for (size_t i = 0; i < s->n_insts; i++) {
+            sum += split_rate(&s->insts[i], base[i], mid);
+        }
+        if (sum < s->lambda) {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+
+    /* Each instance's share on its best path. */
+    uint64_t sum = 0;
+    for (size_t i = 0; i < s->n_insts; i++) {
+        const struct instance *inst = &s->insts[i];
+        double x = split_rate(inst, base[i], hi) / s->lambda;
+
+        for (size_t k = 0; k < inst->n_pairs; k++) {
+            bool best = !inst->remote || net[k] < net[1 - k]
+                        || (net[k] == net[1 - k] && k == 0);
+
+            sum += best ? (uint64_t) (x * 1e9) : 0;
+            s->applied_cum[inst->first_pair + k] = sum;
+        }
+    }
+    free(base);
+    schedule(s, t + s->cfg->reweight_ms, EV_REWEIGHT, 0, 0, 0);
+}
+
 static void
 on_reweight(struct sim *s, double t)
 {
+    if (s->policy == SIM_SPLIT) {
+        split_reweight(s, t);
+        return;
+    }
     cats_sel_reweight(s->svc, (long long) t);
     for (size_t k = 0; k < s->n_pairs; k++) {
         s->pending_w[k] = cats_sel_weight(s->svc, k);
     }
     schedule(s, t + s->cfg->apply_ms, EV_APPLY, 0, 0, 0);
     schedule(s, t + s->cfg->reweight_ms, EV_REWEIGHT, 0, 0, 0);
+}
+
+/* The controller polls OVS's per-instance counters of new connections and
+ * hands the selector what each counted since the previous poll. */
+static void
+on_stats(struct sim *s, double t)
+{
+    for (size_t i = 0; i < s->n_insts; i++) {
+        struct instance *inst = &s->insts[i];
+
+        cats_sel_instance_sent(s->svc, i, inst->sent - inst->sent_polled,
+                               (long long) t);
+        inst->sent_polled = inst->sent;
+    }
+    schedule(s, t + s->cfg->stats_ms, EV_STATS, 0, 0, 0);
 }
 
 static void
@@ -1021,10 +1165,10 @@ check_config(const struct sim_config *cfg, enum sim_policy policy)
     if (cfg->n_instances < 2 || cfg->n_instances > 10000000) {
         return "instances must be from 2 to 10000000";
     }
-    if ((policy == SIM_LC || policy == SIM_ORACLE)
+    if ((policy == SIM_LC || policy == SIM_ORACLE || policy == SIM_SPLIT)
         && cfg->n_instances > SIM_SCAN_MAX) {
-        return "lc and oracle scan every instance per connection: at most "
-               "5000 instances";
+        return "lc, split and oracle scan every instance: at most 5000 "
+               "instances";
     }
     if (!(cfg->duration_s > 0) || !(cfg->warmup_s >= 0)
         || cfg->warmup_s >= cfg->duration_s) {
@@ -1042,7 +1186,8 @@ check_config(const struct sim_config *cfg, enum sim_policy policy)
     }
     if (!(cfg->report_ms >= 1) || !(cfg->telemetry_ms >= 1)
         || !(cfg->reweight_ms >= 1) || !(cfg->apply_ms >= 0)
-        || cfg->apply_ms >= cfg->reweight_ms) {
+        || cfg->apply_ms >= cfg->reweight_ms
+        || !(cfg->stats_ms == 0 || cfg->stats_ms >= 1)) {
         return "intervals must be at least 1 ms, apply below reweight";
     }
     if (!(cfg->background_change_s > 0) || !(cfg->congested_s > 0)
@@ -1164,6 +1309,12 @@ setup(struct sim *s, const struct sim_config *cfg, enum sim_policy policy)
         s->pending_w = xcalloc(s->n_pairs, sizeof *s->pending_w);
         s->applied_cum = xcalloc(s->n_pairs, sizeof *s->applied_cum);
         /* The first reweight has only the registered capacities. */
+        schedule(s, 0, EV_REWEIGHT, 0, 0, 0);
+        if (cfg->stats_ms > 0) {
+            schedule(s, 0, EV_STATS, 0, 0, 0);
+        }
+    } else if (policy == SIM_SPLIT) {
+        s->applied_cum = xcalloc(s->n_pairs, sizeof *s->applied_cum);
         schedule(s, 0, EV_REWEIGHT, 0, 0, 0);
     }
     free(phase);
@@ -1301,6 +1452,9 @@ sim_run(const struct sim_config *cfg, enum sim_policy policy,
             break;
         case EV_APPLY:
             on_apply(&s);
+            break;
+        case EV_STATS:
+            on_stats(&s, e.t);
             break;
         }
     }

@@ -19,12 +19,15 @@
  * So every policy sees the very same arrivals, and the same seed gives the
  * same output, bit for bit, on the same binary.
  *
- * Policy "ours" runs the selector (include/cats/selector.h) unchanged: it
- * sees each instance only through its reports (every 'report_ms', each
- * instance at its own phase), each path only through telemetry (every
- * 'telemetry_ms'), reweights every 'reweight_ms', and its weights reach
- * the simulated switch 'apply_ms' later, where a dp_hash-style group maps
- * each new connection's hash to a pair in proportion to the weights.
+ * Policy "ours" runs the selector (include/cats/selector.h) unchanged, fed
+ * what the controller can know and nothing else: each instance's reports
+ * (every 'report_ms', each instance at its own phase, handed over as they
+ * come, as controller/steer.c does), each path's telemetry (every
+ * 'telemetry_ms'), and the number of new connections the switch sent each
+ * instance, as OVS's counters show them to a poll every 'stats_ms'.  It
+ * reweights every 'reweight_ms', and its weights reach the simulated
+ * switch 'apply_ms' later, where a dp_hash-style group maps each new
+ * connection's hash to a pair in proportion to the weights.
  *
  * No I/O: the caller (controller/sim/cats-sim.c, the tests) prints.
  */
@@ -48,6 +51,9 @@ enum sim_policy {
                          * configured weights would do). */
     SIM_LC,             /* Least connections per slot, proxy's own view. */
     SIM_P2C,            /* Power of two choices on the same view. */
+    SIM_SPLIT,          /* The selector's plan from perfect, instant
+                         * information, applied at once: what weights
+                         * could do (sim.c). */
     SIM_ORACLE,         /* Shortest expected delay, perfect information. */
     SIM_OURS,           /* The selector, on stale reports. */
     SIM_N_POLICIES
@@ -106,6 +112,12 @@ struct sim_config {
     double telemetry_ms;        /* Path telemetry interval. */
     double reweight_ms;         /* Reweight timer. */
     double apply_ms;            /* Reweight to switch. */
+    double stats_ms;            /* Counter poll: connections sent to each
+                                 * instance, as OVS counts them, reach the
+                                 * selector this often (0: never). */
+    bool smooth_reports;        /* Feed reports smoothed (EWMA, 2 s)
+                                 * rather than as they came (the
+                                 * controller feeds them raw). */
     bool report_service;        /* Agents report their service time (the
                                  * selector derives it from the latency
                                  * otherwise: cats.v1 has no such field). */

@@ -120,12 +120,15 @@
  * restored.  Only samples move this machine: a path whose telemetry stops
  * keeps its state.
  *
- * From costs to weights
- * ---------------------
+ * From costs to weights: the proportional model
+ * ---------------------------------------------
  *
- * A pair is eligible if its instance is selectable (health and lease, as
- * the metrics store says) and its path is not in a storm.  With 'best'
- * the lowest cost of an eligible pair and k = 'sharpness':
+ * This is how MIN_LATENCY turns costs into targets until new connections
+ * are counted (the rate model below replaces it from then on), and how
+ * LEAST_LOADED always does.  A pair is eligible if its instance is
+ * selectable (health and lease, as the metrics store says) and its path is
+ * not in a storm.  With 'best' the lowest cost of an eligible pair and k =
+ * 'sharpness':
  *
  *     score(I, P)  = (best / cost(I, P))^k
  *     target(I, P) = rate(I) * hot(I) * max_P' score(I, P')
@@ -162,6 +165,102 @@
  * times, latency and the network (storms still exclude a path).  STATIC
  * uses the configured static weights, split evenly over an instance's
  * eligible paths, with the same exclusions and no damping.
+ *
+ * From rates to weights: the rate model
+ * -------------------------------------
+ *
+ * A weight applies to every new connection until the next reweight, and a
+ * report is tens of service times old when it is used: the queue it showed
+ * has been replaced many times over.  What carries over is the balance of
+ * rates, how much each instance can serve and how much of that others
+ * use.  So once the controller counts the new connections that the
+ * dataplane sends each instance (cats_sel_instance_sent()), MIN_LATENCY
+ * plans rates instead of scoring queues:
+ *
+ *   Arrivals.  lambda, the service's new connections per unit of time, is
+ *   the sum of the instances' counted rates (count over the time between
+ *   two count samples, EWMA with a 1 s time constant) over the instances
+ *   counted in the last 10 s.  Between counts, ours(I) = lambda * f(I), f(I)
+ *   the share of new connections that the published weights give I.
+ *
+ *   Queue model.  An instance with C slots and service time T at
+ *   utilization rho holds rho * C requests in service and Lq(rho) =
+ *   rho^k / (1 - rho) in its queue, k = sqrt(2 (C + 1)) (Sakasegawa's
+ *   approximation of M/M/C: exact for C = 1, within 0.1 request of Erlang
+ *   C for C = 2 to 8); a request waits Lq / (rho C / T) on average.
+ *
+ *   Other load.  The occupancy n = R + Q of each report and ours(I) when
+ *   it reported are smoothed alike (EWMA, 'occupancy_tau_ms'); rho_obs
+ *   solves rho C + Lq(rho) = n (at most 0.95, the knee), and
+ *
+ *       b = rho_obs - ours * T / C
+ *
+ *   is the utilization that is not ours: other tenants, background work,
+ *   and whatever error there is in T.  Taking our own part out is what
+ *   keeps the plan from herding: moving our connections moves ours, not b.
+ *
+ *   Backlog.  What a report shows beyond the stationary occupancy, x = n -
+ *   (rho_obs C + Lq(rho_obs)), drains after the report at the (1 -
+ *   rho_obs) C / T the instance has to spare (a fluid estimate of R now =
+ *   R reported + sent since - completed since); what is left of it now is
+ *   load to be rid of within 'drain_ms', added to b as left / (drain_ms C /
+ *   T).  A queue longer than the knee's is not a stationary one, which is
+ *   why rho_obs stops there: an instance that we overload is drained by
+ *   this term, and comes back as it drains.  An instance with b at or
+ *   above 0.995 gets nothing.
+ *
+ *   Plan.  The rates x(I) of new connections that minimize the mean
+ *   completion time over the service, ours and the others' alike:
+ *
+ *       minimize    sum_I x(I) (net(I) + T(I)) + Lq(rho(I))
+ *       subject to  rho(I) = b(I) + x(I) T(I) / C(I) < 0.995,
+ *                   sum_I x(I) = lambda,  x(I) >= 0
+ *
+ *   (by Little's law Lq is the rate at which waiting accrues), net(I) the
+ *   network term of I's best eligible path.  Every instance used has the
+ *   same marginal cost net + T + (T / C) Lq'(rho) = L, and one whose
+ *   marginal cost at x = 0 is above L gets nothing (reason CUT).  L is
+ *   found by Newton's method, kept in a bracket, from the previous
+ *   reweight's L, and each instance's rho for a given L by Newton's method
+ *   from its previous one: a few O(n) passes.  Unlike a split by C / T,
+ *   this loads a big instance harder than a small one (at the same
+ *   utilization its queue is shorter), a slow one less, and one that is
+ *   worse than the others at any load not at all.  In cats-sim, this plan
+ *   computed from perfect, instant knowledge is the best weighted split
+ *   found: p99 75 ms at 0.8 load, where equal expected completion times
+ *   give 92 ms, a plan for the p99 itself no better than 74, and the
+ *   oracle, which picks per connection, 51 ms; fed what the controller
+ *   knows, 87 ms (the proportional model: 112).  lambda is taken
+ *   to be at least 'min_plan_load' of the free capacity, sum C (1 - b) /
+ *   T: a plan for almost no load would put everything on the best
+ *   instance, and the next burst with it.  If lambda is more than the pool
+ *   has room for, every instance is filled to 0.995.
+ *
+ *   Targets.  target(I) = x(I) / lambda, split over I's paths by score =
+ *   (cost of I's best pair / cost)^path_sharpness, with cost = net + T +
+ *   the queue model's wait at the planned rho.  Paths get a sharper split
+ *   (default k = 8) than instances had: our connections do not load a
+ *   path the way they load an instance, so the better path should take
+ *   nearly all, and a path whose delay jumps (a pause in progress) is left
+ *   before the watchdog declares its storm.
+ *
+ *   Service time.  Learned from latency as above, except that the wait
+ *   taken out of the latency is the queue model's at rho_obs (what the
+ *   latency's window saw on average) rather than Q / C of the moment, and
+ *   that no sample is taken at the knee (the queue is not stationary
+ *   there, and latencies lag it), which replaces the rule on Q / C > 0.5.
+ *
+ *   Damping.  Instance shares follow their targets with an EWMA of
+ *   'plan_tau_ms' (100 ms) instead of tau_ms and stale_factor: the plan
+ *   rests on smoothed rates already, and a share that follows it late
+ *   keeps overloading an instance whose other tenants came back.  A pair's
+ *   fraction of its instance falls at once, and rises damped.  The step
+ *   limit, the deadband, halfway publication and the safety rules are
+ *   those below.
+ *
+ * Without counts (a controller that does not call
+ * cats_sel_instance_sent(), or stopped 10 s ago), MIN_LATENCY uses the
+ * proportional model; LEAST_LOADED and STATIC ignore counts.
  *
  * Damping (CATS R9: stale metrics must not cause herding or oscillation)
  * --------------------------------------------------------------------
@@ -215,7 +314,10 @@
  * -----
  *
  * A reweight is O(n) in the number of pairs (one pass per step, and an
- * expected O(n) selection for the hot quantile).  cats_sel_pick() maps a
+ * expected O(n) selection for the hot quantile; in the rate model a few
+ * passes of Newton's method over a packed array of the instances, each a
+ * few pow() calls).  A report is O(1), and so is a count.
+ * cats_sel_pick() maps a
  * 32-bit connection hash to a pair in O(log n) over the published
  * weights, as a dp_hash select group would.
  */
@@ -268,6 +370,11 @@ bool cats_sel_policy_from_string(const char *name, enum cats_sel_policy *);
 #define CATS_SEL_DROP_PENALTY_MS 2000.0
 #define CATS_SEL_WATCHDOG_MS 200
 #define CATS_SEL_RESTORE_MS 1000
+#define CATS_SEL_OCCUPANCY_TAU_MS 2000
+#define CATS_SEL_MIN_PLAN_LOAD 0.5
+#define CATS_SEL_DRAIN_MS 500
+#define CATS_SEL_PLAN_TAU_MS 100
+#define CATS_SEL_PATH_SHARPNESS 8.0
 
 /* Inputs larger than these are clamped to them. */
 #define CATS_SEL_MAX_COUNT 1e7          /* In flight, queue. */
@@ -296,6 +403,17 @@ struct cats_sel_config {
     unsigned int watchdog_ms;   /* >= 1. */
     unsigned int restore_ms;
     uint8_t pfc_priorities;     /* Bit n: priority n counts (default all). */
+    unsigned int occupancy_tau_ms;  /* Rate model: EWMA of the reported
+                                     * occupancy; 0: none. */
+    double min_plan_load;       /* Rate model: plan for at least this
+                                 * load, 0 to 0.95. */
+    unsigned int drain_ms;      /* Rate model: a backlog is load to be rid
+                                 * of in this long; 0: ignored. */
+    unsigned int plan_tau_ms;   /* Rate model: instance share EWMA (in
+                                 * place of tau_ms and stale_factor); 0:
+                                 * none. */
+    double path_sharpness;      /* Rate model: k of the split over an
+                                 * instance's paths, > 0. */
 };
 
 /* Fills 'cfg' with the defaults above. */
@@ -432,6 +550,27 @@ int cats_sel_instance_report(struct cats_sel_service *, size_t instance,
 void cats_sel_instance_set_selectable(struct cats_sel_service *,
                                       size_t instance, bool selectable);
 
+/* Adds 'n' new connections that the dataplane sent to 'instance' (over
+ * any of its pairs) since the previous call for it, as counted at 'now'
+ * (the time of the counter sample, on the clock of the reports).  The
+ * controller calls it at each poll of OVS's per-instance new-connection
+ * counters (every stats interval, 1 s by default), for every instance of
+ * the service, 0 included (no connections is a rate too), with the
+ * difference from the previous poll; after a counter reset (a flow
+ * re-added), with the new counter's value or 0.  The first call for an
+ * instance sets its baseline: its 'n' covers an unknown time and gives no
+ * rate.  A sample no later than the previous one is added to the next.
+ *
+ * These counts give the service's arrival rate, and with the published
+ * weights the part of each instance's load that is ours: they turn on
+ * the rate model of MIN_LATENCY (top of this file) at the next reweight.
+ * A controller that never calls this, or stopped 10 s ago, gets the
+ * proportional model.  The rate model wants the reports as they came (the
+ * metrics store's 'last' values, as controller/steer.c feeds them): it
+ * smooths them itself, with what it sent at each one. */
+void cats_sel_instance_sent(struct cats_sel_service *, size_t instance,
+                            uint64_t n, long long now);
+
 /* Computes new weights at 'now' from the latest reports and telemetry.
  * Returns true if any published weight changed (the caller then updates
  * the dataplane). */
@@ -455,6 +594,9 @@ struct cats_sel_stats {
     size_t n_hot;
     double best_cost;           /* 0 with no eligible pair. */
     double tau_ms;              /* Instance damping in use (tau above). */
+    double arrivals_per_s;      /* Counted, smoothed; 0: not known. */
+    double planned_per_s;       /* What the rate model planned for; 0: it
+                                 * was not used. */
 };
 
 void cats_sel_get_stats(const struct cats_sel_service *,
@@ -488,6 +630,10 @@ struct cats_sel_explain {
     double latency_ms;              /* L; NaN if not reported. */
     double instance_ms;             /* inst(I). */
     long long report_age_ms;        /* At the reweight; -1: no report. */
+    double other_load;              /* Rate model: utilization not ours
+                                     * (b), backlog to drain included;
+                                     * NaN: not used. */
+    double utilization;             /* Rate model: planned (rho). */
 
     /* Network terms (0 for a local pair). */
     double delay_ms;

@@ -1341,6 +1341,382 @@ test_explain_format(void **state OVS_UNUSED)
     cats_sel_destroy(sel);
 }
 
+/* The rate model.  The queue model, as the header states it. */
+static double
+lq_k(double c)
+{
+    return sqrt(2 * (c + 1));
+}
+
+static double
+lq_of(double c, double rho)
+{
+    return pow(rho, lq_k(c)) / (1 - rho);
+}
+
+static double
+lq_marginal(double c, double rho)
+{
+    double k = lq_k(c);
+
+    return pow(rho, k - 1) * (k - (k - 1) * rho) / ((1 - rho) * (1 - rho));
+}
+
+/* The occupancy R + Q of an instance of 'c' slots at utilization 'rho'. */
+static double
+occupancy(double c, double rho)
+{
+    return rho * c + lq_of(c, rho);
+}
+
+/* Reports an occupancy 'n' (as R = min(n, C), Q = the rest) with service
+ * time 10. */
+static void
+report_occupancy(struct cats_sel_service *svc, size_t inst, long long time,
+                 double c, double n)
+{
+    report(svc, inst, time, MIN(n, c), MAX(n - c, 0), 10);
+}
+
+static void
+sent(struct cats_sel_service *svc, size_t inst, uint64_t n, long long now)
+{
+    cats_sel_instance_sent(svc, inst, n, now);
+}
+
+/* Counts: the first one of an instance is a baseline; a rate comes from
+ * the next; one at the same time waits for the next; and counts that
+ * stopped 10 s ago count no more. */
+static void
+test_rate_counts(void **state OVS_UNUSED)
+{
+    struct cats_selector *sel = new_selector(false);
+    struct cats_sel_service *svc = cats_sel_service_add(sel, "web",
+                                                        CATS_SEL_MIN_LATENCY);
+    size_t a = cats_sel_instance_add(svc, "a", 4, 100);
+    size_t b = cats_sel_instance_add(svc, "b", 4, 100);
+    struct cats_sel_stats st;
+
+    cats_sel_pair_add(svc, a, CATS_SEL_LOCAL);
+    cats_sel_pair_add(svc, b, CATS_SEL_LOCAL);
+    sent(svc, a, 1000, 0);
+    sent(svc, b, 1000, 0);
+    cats_sel_reweight(svc, 0);
+    cats_sel_get_stats(svc, &st);
+    assert_float_equal(st.arrivals_per_s, 0, EPS);
+    assert_float_equal(st.planned_per_s, 0, EPS);   /* Proportional. */
+    assert_true(isnan(explain(svc, 0).utilization));
+
+    /* 100 and 300 in 1 s. */
+    sent(svc, a, 100, 1000);
+    sent(svc, b, 300, 1000);
+    cats_sel_reweight(svc, 1000);
+    cats_sel_get_stats(svc, &st);
+    assert_float_equal(st.arrivals_per_s, 400, 1e-6);
+    assert_true(st.planned_per_s >= 400);
+    assert_false(isnan(explain(svc, 0).utilization));
+
+    /* 50 more at 1000 join the 0 at 2000: a's sample is 50 / s, smoothed
+     * with g = 1 - e^-1; b's stays. */
+    sent(svc, a, 50, 1000);
+    sent(svc, a, 0, 2000);
+    cats_sel_reweight(svc, 2000);
+    cats_sel_get_stats(svc, &st);
+    double g = 1 - exp(-1.0);
+    assert_float_equal(st.arrivals_per_s, 100 + g * (50 - 100) + 300, 1e-6);
+
+    /* b's last count is now more than 10 s old, a's is not. */
+    cats_sel_reweight(svc, 11001);
+    cats_sel_get_stats(svc, &st);
+    assert_float_equal(st.arrivals_per_s, 100 + g * (50 - 100), 1e-6);
+    cats_sel_reweight(svc, 12001);
+    cats_sel_get_stats(svc, &st);
+    assert_float_equal(st.arrivals_per_s, 0, EPS);
+    assert_float_equal(st.planned_per_s, 0, EPS);
+    cats_sel_destroy(sel);
+}
+
+/* Sets up an undamped service of instances of 'caps' slots (T = 10, idle,
+ * no path) whose new connections are counted at 'per_s' in all, split as
+ * the published weights split them. */
+static struct cats_sel_service *
+rate_service(struct cats_selector *sel, const double *caps, size_t n,
+             double per_s)
+{
+    struct cats_sel_service *svc = cats_sel_service_add(sel, "web",
+                                                        CATS_SEL_MIN_LATENCY);
+
+    for (size_t i = 0; i < n; i++) {
+        char name[16];
+
+        snprintf(name, sizeof name, "i%"PRIuSIZE, i);
+        cats_sel_instance_add(svc, name, caps[i], 100);
+        cats_sel_pair_add(svc, i, CATS_SEL_LOCAL);
+        report_occupancy(svc, i, 0, caps[i], 0);
+        sent(svc, i, 0, 0);
+    }
+    for (size_t i = 0; i < n; i++) {
+        sent(svc, i, per_s / n, 1000);
+    }
+    cats_sel_reweight(svc, 1000);
+    return svc;
+}
+
+/* The plan by hand: instances of 8 and 2 slots, T = 10, idle, 0.5
+ * connections per ms.  Every instance used has the same marginal cost T +
+ * T / C Lq'(rho), the rates add up to lambda, and the big instance is
+ * loaded harder than a split by capacity would (0.8 of the connections). */
+static void
+test_rate_plan_by_hand(void **state OVS_UNUSED)
+{
+    struct cats_sel_config cfg;
+    undamped_config(&cfg);
+    cfg.min_plan_load = 0;
+    struct cats_selector *sel = cats_sel_create(&cfg);
+    const double caps[] = { 8, 2 };
+    struct cats_sel_service *svc = rate_service(sel, caps, 2, 500);
+    struct cats_sel_explain big = explain(svc, 0), small = explain(svc, 1);
+
+    assert_float_equal(big.target + small.target, 1, EPS);
+    assert_true(big.target > 0.8 && big.target < 0.95);
+    /* rho = b + x T / C, with b = 0 and x = target * 0.5 / ms. */
+    assert_float_equal(big.other_load, 0, EPS);
+    assert_float_equal(big.utilization, big.target * 0.5 * 10 / 8, 1e-6);
+    assert_float_equal(small.utilization, small.target * 0.5 * 10 / 2,
+                       1e-6);
+    assert_float_equal(10 + 10.0 / 8 * lq_marginal(8, big.utilization),
+                       10 + 10.0 / 2 * lq_marginal(2, small.utilization),
+                       1e-5);
+    /* The cost is T plus the queue model's wait at the plan. */
+    assert_float_equal(big.cost, 10 + lq_of(8, big.utilization)
+                                      / (big.utilization * 8 / 10), 1e-6);
+    assert_float_equal(weight_share(svc, 0), big.target, 1e-4);
+
+    /* A slow instance (T = 40) next to a fast one of the same size, at a
+     * low load: its marginal cost with no connections, 40, is above the
+     * fast one's at the plan, so it gets none. */
+    struct cats_selector *sel2 = cats_sel_create(&cfg);
+    struct cats_sel_service *svc2 = cats_sel_service_add(
+        sel2, "web", CATS_SEL_MIN_LATENCY);
+    for (size_t i = 0; i < 2; i++) {
+        cats_sel_instance_add(svc2, i ? "slow" : "fast", 4, 100);
+        cats_sel_pair_add(svc2, i, CATS_SEL_LOCAL);
+        report(svc2, i, 0, 0, 0, i ? 40 : 10);
+        sent(svc2, i, 0, 0);
+        sent(svc2, i, 50, 1000);
+    }
+    cats_sel_reweight(svc2, 1000);
+    assert_float_equal(explain(svc2, 0).target, 1, EPS);
+    assert_int_equal(explain(svc2, 1).reason, CATS_SEL_CUT);
+    assert_int_equal(cats_sel_weight(svc2, 1), 0);
+
+    cats_sel_destroy(sel);
+    cats_sel_destroy(sel2);
+}
+
+/* Other load: the occupancy that our own connections explain is not
+ * counted against an instance; the rest is. */
+static void
+test_rate_other_load(void **state OVS_UNUSED)
+{
+    struct cats_sel_config cfg;
+    undamped_config(&cfg);
+    cfg.occupancy_tau_ms = 0;           /* Each report as it comes. */
+    struct cats_selector *sel = cats_sel_create(&cfg);
+    const double caps[] = { 4, 4 };
+    /* 0.4 per ms: 0.2 each, rho = 0.5. */
+    struct cats_sel_service *svc = rate_service(sel, caps, 2, 400);
+
+    assert_float_equal(explain(svc, 0).target, 0.5, EPS);
+    assert_float_equal(explain(svc, 0).utilization, 0.5, 1e-6);
+
+    /* Both report the occupancy of rho = 0.5: all of it ours. */
+    report_occupancy(svc, 0, 1100, 4, occupancy(4, 0.5));
+    report_occupancy(svc, 1, 1100, 4, occupancy(4, 0.5));
+    sent(svc, 0, 200, 2000);
+    sent(svc, 1, 200, 2000);
+    cats_sel_reweight(svc, 1100);
+    assert_float_equal(explain(svc, 0).other_load, 0, 1e-6);
+    assert_float_equal(explain(svc, 1).other_load, 0, 1e-6);
+    assert_float_equal(explain(svc, 0).target, 0.5, 1e-6);
+
+    /* b reports the occupancy of rho = 0.8, with our 0.5 in it: 0.3 is
+     * somebody else's, and b gets less. */
+    report_occupancy(svc, 1, 1200, 4, occupancy(4, 0.8));
+    cats_sel_reweight(svc, 1200);
+    struct cats_sel_explain e = explain(svc, 1);
+    assert_float_equal(e.other_load, 0.3, 1e-6);
+    assert_true(e.target < 0.4);
+    assert_float_equal(e.utilization, 0.3 + e.target * 0.4 * 10 / 4, 1e-6);
+    cats_sel_destroy(sel);
+}
+
+/* Backlog: a queue beyond the stationary one takes the instance's share
+ * down at once, and gives it back as it is predicted drained. */
+static void
+test_rate_backlog(void **state OVS_UNUSED)
+{
+    struct cats_sel_config cfg;
+    undamped_config(&cfg);
+    cfg.occupancy_tau_ms = 1000000000;  /* Reports hardly move b. */
+    cfg.drain_ms = 500;
+    struct cats_selector *sel = cats_sel_create(&cfg);
+    const double caps[] = { 4, 4 };
+    struct cats_sel_service *svc = rate_service(sel, caps, 2, 400);
+
+    report_occupancy(svc, 0, 1100, 4, occupancy(4, 0.5));
+    cats_sel_reweight(svc, 1100);
+    assert_float_equal(explain(svc, 0).target, 0.5, 1e-6);
+
+    /* 40 requests more than rho = 0.5 holds: they drain at (1 - 0.5) * 4
+     * / 10 = 0.2 per ms, in 200 ms.  Now: 40 / (500 * 0.4) = 0.2 of
+     * utilization to be rid of. */
+    report_occupancy(svc, 0, 1200, 4, occupancy(4, 0.5) + 40);
+    cats_sel_reweight(svc, 1200);
+    assert_float_equal(explain(svc, 0).other_load, 0.2, 1e-6);
+    assert_true(explain(svc, 0).target < 0.4);
+
+    /* 100 ms later, half of it. */
+    cats_sel_reweight(svc, 1300);
+    assert_float_equal(explain(svc, 0).other_load, 0.1, 1e-6);
+
+    /* Drained. */
+    cats_sel_reweight(svc, 1400);
+    assert_float_equal(explain(svc, 0).other_load, 0, 1e-6);
+    assert_float_equal(explain(svc, 0).target, 0.5, 1e-6);
+    cats_sel_destroy(sel);
+}
+
+/* The closed loop of test_damping_step_response in the rate model: two
+ * instances of 4 slots and T = 10 ms, offered 0.6 of their capacity and
+ * counted; each reports the occupancy that the queue model gives what it
+ * got one interval earlier plus its background; at step 30 a tenant takes
+ * 40% of a's capacity.  Returns the sign changes of a's published weight's
+ * delta after the step, and stores a's final share. */
+static int
+rate_step_response(const struct cats_sel_config *cfg, double *final_share)
+{
+    struct cats_selector *sel = cats_sel_create(cfg);
+    struct cats_sel_service *svc = cats_sel_service_add(sel, "web",
+                                                        CATS_SEL_MIN_LATENCY);
+    double share[2] = { 0.5, 0.5 }, sent_total[2] = { 0, 0 };
+    int last_sign = 0, sign_changes = 0;
+    uint16_t last_w = 0;
+
+    for (size_t i = 0; i < 2; i++) {
+        cats_sel_instance_add(svc, i ? "b" : "a", 4, 100);
+        cats_sel_pair_add(svc, i, CATS_SEL_LOCAL);
+    }
+    for (int step = 0; step < 200; step++) {
+        long long now = step * 100LL;
+        double bg[2] = { step >= 30 ? 0.4 : 0, 0 };
+
+        for (int i = 0; i < 2; i++) {
+            /* 0.48 connections per ms in all. */
+            double rho = MIN(0.48 * share[i] * 10 / 4 + bg[i], 0.99);
+
+            report_occupancy(svc, i, now, 4, occupancy(4, rho));
+            if (step % 10 == 0) {
+                /* Counters every second. */
+                sent(svc, i, (uint64_t) sent_total[i], now);
+                sent_total[i] = 0;
+            }
+            sent_total[i] += 0.48 * share[i] * 100;
+        }
+        cats_sel_reweight(svc, now);
+        share[0] = weight_share(svc, 0);
+        share[1] = weight_share(svc, 1);
+
+        uint16_t w = cats_sel_weight(svc, 0);
+        if (step > 30 && w != last_w) {
+            int sign = w > last_w ? 1 : -1;
+
+            if (last_sign && sign != last_sign) {
+                sign_changes++;
+            }
+            last_sign = sign;
+        }
+        last_w = w;
+    }
+    *final_share = share[0];
+    cats_sel_destroy(sel);
+    return sign_changes;
+}
+
+static void
+test_rate_step_response(void **state OVS_UNUSED)
+{
+    struct cats_sel_config cfg;
+    double final;
+
+    /* Damped: a's weight goes down after the step and settles, with at
+     * most one reversal. */
+    test_config(&cfg);
+    int changes = rate_step_response(&cfg, &final);
+    if (changes > 1) {
+        fail_msg("damped: %d sign changes of the weight delta", changes);
+    }
+    assert_true(final < 0.4 && final > 0.15);
+
+    /* With no damping at all and the sharpness that made the proportional
+     * model oscillate, it does not oscillate: the plan takes our own part
+     * of the load out of what it reacts to.  It reverses twice: the
+     * backlog of the first report after the step takes a's weight down
+     * at once, up again as it drains, and b, learned over a few reports,
+     * down to where it settles. */
+    undamped_config(&cfg);
+    cfg.sharpness = 4;
+    changes = rate_step_response(&cfg, &final);
+    if (changes > 2) {
+        fail_msg("undamped: %d sign changes of the weight delta", changes);
+    }
+    assert_true(final < 0.4 && final > 0.15);
+}
+
+/* Paths in the rate model: sharper than between instances, and a path
+ * that gets worse is left at once. */
+static void
+test_rate_paths(void **state OVS_UNUSED)
+{
+    struct cats_selector *sel = new_selector(true);
+    size_t near = cats_sel_path_add(sel, "near", 0);
+    size_t far = cats_sel_path_add(sel, "far", 0);
+    struct cats_sel_service *svc = cats_sel_service_add(sel, "web",
+                                                        CATS_SEL_MIN_LATENCY);
+    size_t a = cats_sel_instance_add(svc, "a", 4, 100);
+    size_t pn = cats_sel_pair_add(svc, a, near);
+    size_t pf = cats_sel_pair_add(svc, a, far);
+    struct sample s = { .rtt_us = 0, .speed_bps = 0 };
+
+    report(svc, a, 0, 0, 0, 10);
+    sent(svc, a, 0, 0);
+    sent(svc, a, 100, 1000);
+    cats_sel_reweight(svc, 1000);
+    assert_float_equal(explain(svc, pn).share, 0.5, EPS);
+
+    /* far's RTT is 10 ms: costs 10 + w and 20 + w, with w the wait at the
+     * plan.  Its fraction falls to its target at once. */
+    s.rtt_us = 10000;
+    path_ok(sel, far, 1, 1100, &s);
+    cats_sel_reweight(svc, 1100);
+    struct cats_sel_explain en = explain(svc, pn), ef = explain(svc, pf);
+    double w = en.wait_ms;
+    double score = pow((10 + w) / (20 + w), 8);
+    assert_float_equal(ef.cost, 20 + w, 1e-6);
+    assert_float_equal(ef.target, score / (1 + score), 1e-6);
+    assert_true(ef.target < 0.01);
+    assert_true(ef.share < 0.02);       /* From 0.5. */
+
+    /* Back to 0: far rises damped (path_tau_ms 300). */
+    s.rtt_us = 0;
+    path_ok(sel, far, 1, 1200, &s);
+    cats_sel_reweight(svc, 1200);
+    ef = explain(svc, pf);
+    assert_float_equal(ef.target, 0.5, 1e-6);
+    assert_true(ef.share < 0.3);
+    cats_sel_destroy(sel);
+}
+
 /* 100,000 instances (140,000 pairs): one reweight is linear, the split is
  * still by rate.  (How long it takes is cats-sim --scale's business.) */
 static void
@@ -1412,6 +1788,12 @@ main(void)
         cmocka_unit_test(test_bad_config),
         cmocka_unit_test(test_pick),
         cmocka_unit_test(test_explain_format),
+        cmocka_unit_test(test_rate_counts),
+        cmocka_unit_test(test_rate_plan_by_hand),
+        cmocka_unit_test(test_rate_other_load),
+        cmocka_unit_test(test_rate_backlog),
+        cmocka_unit_test(test_rate_step_response),
+        cmocka_unit_test(test_rate_paths),
         cmocka_unit_test(test_large_service),
     };
 

@@ -3,8 +3,9 @@
  * behind cats-sim: runs are deterministic (same seed, same output, bit for
  * bit; another seed, another output), every policy sees the same arrivals,
  * and on a small heterogeneous setup at 0.8 load the selector beats an
- * equal ECMP split.  A correctness check of the simulator, kept well under
- * a second; the comparison itself is 'make bench-sim'.
+ * equal ECMP split, with and without the counts of what it sent.  A
+ * correctness check of the simulator, kept well under a second; the
+ * comparison itself is 'make bench-sim'.
  */
 
 #include <config.h>
@@ -105,13 +106,14 @@ test_same_arrivals(void **state OVS_UNUSED)
 
 /* At 0.8 load on instances whose capacities differ 4:1 (8:1 counting the
  * slow ones), an equal split overloads the small ones: their queues grow
- * for the whole run.  The selector splits by capacity and must do far
- * better, and the oracle better still. */
+ * for the whole run.  The selector must do far better, with the counts of
+ * what it sent (its rate model) or without (its proportional model), and
+ * the oracle better still. */
 static void
 test_ours_beats_ecmp(void **state OVS_UNUSED)
 {
     struct sim_config cfg;
-    struct sim_result r[2], oracle;
+    struct sim_result r[2], oracle, proportional;
 
     small_config(&cfg, 42);
     free(run_pair(&cfg, r));
@@ -123,6 +125,14 @@ test_ours_beats_ecmp(void **state OVS_UNUSED)
     assert_true(r[0].mean_ms < r[1].mean_ms);
     assert_true(oracle.p99_ms < r[0].p99_ms);
     assert_true(r[0].n_reweights >= 40);            /* Every 100 ms. */
+
+    cfg.stats_ms = 0;                               /* No counts. */
+    run_ok(&cfg, SIM_OURS, &proportional);
+    if (!(proportional.p99_ms < r[1].p99_ms / 3)) {
+        fail_msg("p99: ours without counts %.1f ms, ecmp %.1f ms",
+                 proportional.p99_ms, r[1].p99_ms);
+    }
+    assert_true(proportional.p99_ms != r[0].p99_ms);
 }
 
 static void
@@ -148,6 +158,14 @@ test_bad_config(void **state OVS_UNUSED)
     small_config(&cfg, 1);
     cfg.min_slots = 0;
     assert_int_equal(sim_run(&cfg, SIM_RR, &r, &error), EINVAL);
+
+    small_config(&cfg, 1);
+    cfg.stats_ms = 0.5;                 /* Neither 0 (off) nor >= 1 ms. */
+    assert_int_equal(sim_run(&cfg, SIM_OURS, &r, &error), EINVAL);
+
+    small_config(&cfg, 1);
+    cfg.n_instances = SIM_SCAN_MAX + 1;
+    assert_int_equal(sim_run(&cfg, SIM_SPLIT, &r, &error), EINVAL);
 }
 
 int
