@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "agents.h"
+#include "steer.h"
 #include "cats/catalog.h"
 #include "cats/config.h"
 #include "cats/flow-model.h"
@@ -71,6 +72,7 @@ static struct cats_desired desired;
 static struct cats_model model;
 static struct ofctrl *switches[MAX_SWITCHES];
 static uint64_t ports_seen[MAX_SWITCHES];   /* Port stats poll handed on. */
+static uint64_t counters_seen[MAX_SWITCHES]; /* Counter poll handed on. */
 static size_t n_switches;
 static struct pvconn *listeners[MAX_LISTENERS];
 static size_t n_listeners;
@@ -102,6 +104,7 @@ struct sync_waiter {
 static struct ovs_list sync_waiters = OVS_LIST_INITIALIZER(&sync_waiters);
 
 static void parse_options(int argc, char *argv[]);
+static steer_count_fn instance_count;
 OVS_NO_RETURN static void usage(void);
 static void register_commands(void);
 static void open_switch(const char *name);
@@ -203,6 +206,7 @@ main(int argc, char *argv[])
                                                        vconn));
                 rconn_connect_unreliably(rconn, vconn, NULL);
                 ports_seen[n_switches] = 0;
+                counters_seen[n_switches] = 0;
                 switches[n_switches++] = ofctrl_create(rconn, true, &oc_cfg);
                 VLOG_INFO("%s: accepted switch connection",
                           rconn_get_name(rconn));
@@ -225,6 +229,7 @@ main(int argc, char *argv[])
         update_probes();
 
         uint64_t gc_floor = desired.seqno;
+        bool counters_polled = false;
         for (size_t i = 0; i < n_switches; ) {
             struct ofctrl *oc = switches[i];
 
@@ -234,7 +239,12 @@ main(int argc, char *argv[])
                 ofctrl_destroy(oc);
                 switches[i] = switches[--n_switches];
                 ports_seen[i] = ports_seen[n_switches];
+                counters_seen[i] = counters_seen[n_switches];
                 continue;
+            }
+            if (ofctrl_get_counters_seqno(oc) != counters_seen[i]) {
+                counters_seen[i] = ofctrl_get_counters_seqno(oc);
+                counters_polled = true;
             }
 
             /* Port statistics: telemetry of our own switches. */
@@ -252,6 +262,9 @@ main(int argc, char *argv[])
             i++;
         }
         cats_desired_gc(&desired, gc_floor);
+        if (counters_polled) {
+            steer_counts(instance_count, time_msec());
+        }
         run_sync_waiters();
         if (change_pending_since && model.catalog_seqno == catalog.seqno
             && all_switches_synced(desired.seqno, NULL)) {
@@ -325,6 +338,7 @@ open_switch(const char *name)
                              versions);
         rconn_connect(rconn, name, name);
         ports_seen[n_switches] = 0;
+        counters_seen[n_switches] = 0;
         switches[n_switches++] = ofctrl_create(rconn, false, &oc_cfg);
         return;
     }
@@ -548,6 +562,26 @@ realized_counts(const struct cats_service *s, ovs_be32 ip, uint16_t port,
             }
         }
     }
+}
+
+/* New connections to 'inst' counted by every connected switch so far. */
+static bool
+instance_count(const struct cats_instance *inst, uint64_t *count)
+{
+    bool any = false;
+
+    *count = 0;
+    for (size_t i = 0; i < n_switches; i++) {
+        const struct ofctrl_counter *c;
+
+        c = ofctrl_get_counter(switches[i], inst->service->id, inst->ip,
+                               inst->port);
+        if (c) {
+            *count += c->packets;
+            any = true;
+        }
+    }
+    return any;
 }
 
 static void

@@ -137,6 +137,7 @@ struct ofctrl {
     long long int next_stats;
     ovs_be32 stats_xid;
     bool stats_pending;
+    uint64_t counters_seqno;        /* Completed counter polls. */
 
     /* Port statistics and names. */
     ovs_be32 ports_xid;
@@ -769,7 +770,14 @@ handle_flow_stats_reply(struct ofctrl *oc, const struct ofp_header *oh,
         } else {
             oc->stats_pending = false;
         }
+        oc->counters_seqno++;
     }
+}
+
+uint64_t
+ofctrl_get_counters_seqno(const struct ofctrl *oc)
+{
+    return oc->counters_seqno;
 }
 
 static struct ofpbuf *

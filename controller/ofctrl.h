@@ -127,6 +127,9 @@ struct ofctrl_port_stats {
 
 /* The ports as of the last complete poll, '*n' of them; '*seqno' changes
  * with each poll (0: none yet). */
+/* Bumped each time a poll (or snapshot) of the counters completes. */
+uint64_t ofctrl_get_counters_seqno(const struct ofctrl *);
+
 /* Changes with each new connection to the switch. */
 unsigned int ofctrl_get_connection_seqno(const struct ofctrl *);
 

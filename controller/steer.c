@@ -43,6 +43,8 @@ struct steer_inst {
     size_t idx;                         /* Selector instance. */
     size_t pair;                        /* Its one pair. */
     bool selectable;                    /* As last told to the selector. */
+    bool has_count;                     /* 'count' is a baseline. */
+    uint64_t count;                     /* New connections, cumulative. */
 };
 
 struct steer_service {
@@ -293,6 +295,39 @@ steer_instance_report(const struct cats_metrics_instance *m,
         feed(si, m, now);
     } else if (si) {
         si->ss->dirty = true;
+    }
+}
+
+void
+steer_counts(steer_count_fn *count_fn, long long int now)
+{
+    struct steer_service *ss;
+
+    if (!built) {
+        return;
+    }
+    HMAP_FOR_EACH (ss, node, &services) {
+        if (!ss->svc) {
+            continue;
+        }
+        for (size_t i = 0; i < ss->n_insts; i++) {
+            struct steer_inst *si = ss->insts[i];
+            uint64_t count, delta = 0;
+
+            if (!count_fn(si->ci, &count)) {
+                continue;
+            }
+            if (si->has_count && count >= si->count) {
+                delta = count - si->count;
+            }
+            /* A count that went down (a flow re-added, a switch gone)
+             * restarts from here; the first one is the baseline (the
+             * selector ignores its first call too). */
+            si->count = count;
+            si->has_count = true;
+            cats_sel_instance_sent(ss->svc, si->idx, delta, now);
+        }
+        ss->dirty = true;
     }
 }
 

@@ -27,6 +27,7 @@
 #include "cats/metrics.h"
 
 struct cats_catalog;
+struct cats_instance;
 struct cats_report_telemetry;
 struct ds;
 
@@ -46,6 +47,15 @@ void steer_telemetry(const struct cats_report_telemetry *,
 void steer_run(struct cats_catalog *, const struct cats_metrics_store *,
                long long int now);
 long long int steer_next_wake(void);
+
+/* New connections counted by the switches (the pipeline's per-instance
+ * counters, polled every stats interval): the selector separates the
+ * load it sends from the rest with them.  The controller calls
+ * steer_counts() after each completed poll with a function that returns
+ * the cumulative count of new connections to an instance, summed over
+ * the switches, or false if none counted it. */
+typedef bool steer_count_fn(const struct cats_instance *, uint64_t *count);
+void steer_counts(steer_count_fn *, long long int now);
 
 void steer_register_commands(void);
 

@@ -968,6 +968,22 @@ cats_sel_instance_report(struct cats_sel_service *svc, size_t instance,
     update_occupancy(svc, inst, &r);
     if (!r.has_service && r.has_latency) {
         learn_service_time(svc, inst, &r);
+    } else if (!r.has_service && inst->has_t_est
+               && inst->t_est > svc->sel->cfg.default_service_ms
+               && (!r.has_in_flight || r.in_flight == 0)
+               && (!r.has_queue || r.queue == 0)
+               && inst->has_report && r.time > inst->report.time) {
+        /* Idle and no latency to learn from: the instance serves nothing,
+         * often because a slow service time we learned made us send it
+         * nothing.  With no evidence, a slow instance recovers (as a path
+         * we stopped sending on does): the estimate relaxes toward the
+         * default with the learning time constant, until the connections
+         * this brings give latencies again.  Never the other way: an
+         * instance known to be fast stays fast. */
+        double g = 1.0 - exp(-(r.time - inst->report.time)
+                             / SERVICE_TAU_MS);
+
+        ewma(&inst->t_est, g, svc->sel->cfg.default_service_ms);
     }
     if (inst->has_report && r.time > inst->report.time) {
         if (inst->gap_ms > 0) {

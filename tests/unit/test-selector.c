@@ -930,6 +930,55 @@ test_service_time_learning(void **state OVS_UNUSED)
     cats_sel_destroy(sel);
 }
 
+/* A slow instance that gets nothing and reports nothing to learn from
+ * (idle, no latency) relaxes toward the default service time, so that it
+ * is tried again; a fast one is left alone. */
+static void
+test_idle_slow_instance_recovers(void **state OVS_UNUSED)
+{
+    struct cats_selector *sel = new_selector(false);
+    struct cats_sel_service *svc = cats_sel_service_add(sel, "web",
+                                                        CATS_SEL_MIN_LATENCY);
+    size_t a = cats_sel_instance_add(svc, "a", 4, 100);
+    size_t b = cats_sel_instance_add(svc, "b", 4, 100);
+    size_t pa = cats_sel_pair_add(svc, a, CATS_SEL_LOCAL);
+    size_t pb = cats_sel_pair_add(svc, b, CATS_SEL_LOCAL);
+    struct cats_sel_instance_report r = {
+        .selectable = true, .has_in_flight = true, .has_queue = true,
+        .has_latency = true,
+    };
+    long long now;
+
+    /* a learns a service time of 200 ms (20 times b's 10 ms): cut. */
+    for (now = 0; now <= 20000; now += 500) {
+        r.time = now;
+        r.latency_ms = 200;
+        assert_int_equal(cats_sel_instance_report(svc, a, &r), 0);
+        r.latency_ms = 5;
+        assert_int_equal(cats_sel_instance_report(svc, b, &r), 0);
+        cats_sel_reweight(svc, now);
+    }
+    assert_true(explain(svc, pa).service_ms > 150);
+    assert_float_equal(weight_share(svc, pa), 0, EPS);
+    double tb = explain(svc, pb).service_ms;
+    assert_true(tb < 10);
+
+    /* Now both idle and silent (no requests, so no latency). */
+    r.has_latency = false;
+    for (; now <= 60000; now += 500) {
+        r.time = now;
+        assert_int_equal(cats_sel_instance_report(svc, a, &r), 0);
+        assert_int_equal(cats_sel_instance_report(svc, b, &r), 0);
+        cats_sel_reweight(svc, now);
+    }
+    /* 40 s = 8 time constants: back near the default, in selection. */
+    assert_true(explain(svc, pa).service_ms < 12);
+    assert_true(weight_share(svc, pa) > 0.2);
+    /* b was faster than the default: unchanged. */
+    assert_float_equal(explain(svc, pb).service_ms, tb, EPS);
+    cats_sel_destroy(sel);
+}
+
 /* The PFC storm watchdog. */
 
 struct storm_fixture {
@@ -1779,6 +1828,7 @@ main(void)
         cmocka_unit_test(test_damping_by_hand),
         cmocka_unit_test(test_damping_follows_staleness),
         cmocka_unit_test(test_service_time_learning),
+        cmocka_unit_test(test_idle_slow_instance_recovers),
         cmocka_unit_test(test_watchdog_detection),
         cmocka_unit_test(test_watchdog_restore),
         cmocka_unit_test(test_watchdog_pause_during_restore),
