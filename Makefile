@@ -89,6 +89,9 @@ $(B)/.deps-installed: Makefile
 
 # libopenvswitch from Debian's openvswitch-source: same version as the
 # installed openvswitch-switch.  Debian ships no libopenvswitch-dev.
+# AF_XDP is disabled: configure enables it whenever libxdp-dev is present
+# (dpdk-dev pulls it in), and our links would then need -lxdp -lbpf
+# -lnuma; we never use the afxdp netdev.
 # Order-only on the packages: editing the Makefile re-checks them but does
 # not rebuild libopenvswitch.
 $(OVS_STAMP): | $(B)/.deps-installed
@@ -96,7 +99,8 @@ $(OVS_STAMP): | $(B)/.deps-installed
 	@rm -rf $(OVS_SRC) $(OVS_BUILD) && mkdir -p $(OVS_SRC) $(OVS_BUILD)
 	@tar -xzf $(OVS_TARBALL) -C $(OVS_SRC) --strip-components=1
 	@cd $(OVS_BUILD) && ../ovs-src/configure --quiet --enable-silent-rules \
-	    --disable-libcapng PYTHON3=/usr/bin/python3 > configure.log 2>&1 \
+	    --disable-libcapng --disable-afxdp PYTHON3=/usr/bin/python3 \
+	    > configure.log 2>&1 \
 	    || { cat configure.log; exit 1; }
 	@printf 'print-built-sources:\n\t@echo $$(BUILT_SOURCES)\n' \
 	    > $(OVS_BUILD)/print.mk
