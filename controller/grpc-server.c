@@ -2,11 +2,9 @@
  * ovs-cats: the agent API server.  See grpc-server.h for the contract and
  * proto/README.md for how the gRPC core C API is used (and misused).
  *
- * Threads.  The completion-queue threads ("cats_grpc", one per queue,
- * N_CQS) run every gRPC completion: new calls, received messages,
- * finished sends; a call's completions all arrive on its own queue, so
- * one thread handles all of a call's receive side.  They decode and
- * validate messages and append valid ones to 'queue'; the main
+ * Threads.  The completion-queue thread ("cats_grpc") runs every gRPC
+ * completion: new calls, received messages, finished sends.  It decodes
+ * and validates messages and appends valid ones to 'queue'; the main
  * thread takes them in cats_grpc_server_recv() and answers through the
  * reply functions, which start batches on the call
  * (grpc_call_start_batch() is thread-safe).
@@ -62,14 +60,6 @@ VLOG_DEFINE_THIS_MODULE(cats_grpc);
 /* Requests armed per method, so that a burst of new calls does not wait
  * for re-arming. */
 #define ARMED_PER_METHOD 16
-
-/* Completion queues, each with its own thread.  Debian's libgrpc checks,
- * on every completion, every operation pending on its queue (a debug
- * check left on): with two operations pending per open stream, one queue
- * for 10,000 streams spent a third of the controller's CPU in that scan.
- * Calls are spread over the queues by which queue's armed request a new
- * call matches. */
-#define N_CQS 4
 
 enum method {
     M_REGISTER,
@@ -132,7 +122,6 @@ enum status_state {
 struct cats_grpc_call {
     struct cats_grpc_server *server;
     enum method m;
-    int cq_idx;                         /* Its completion queue. */
     grpc_call *call;
     gpr_timespec deadline;
     grpc_metadata_array md;
@@ -170,13 +159,9 @@ struct cats_grpc_call {
 struct cats_grpc_server {
     struct cats_grpc_server_options opts;
     grpc_server *server;
-    grpc_completion_queue *cqs[N_CQS];
+    grpc_completion_queue *cq;
     void *registered[N_METHODS];
-    pthread_t threads[N_CQS];
-    struct cq_arg {
-        struct cats_grpc_server *s;
-        int idx;
-    } cq_args[N_CQS];
+    pthread_t thread;
     atomic_bool shutting_down;
     atomic_bool shutdown_done;
     struct tag shutdown_tag;
@@ -563,7 +548,7 @@ batch(struct cats_grpc_call *c, const grpc_op *ops, size_t n,
 }
 
 static void
-arm(struct cats_grpc_server *s, enum method m, int cq_idx)
+arm(struct cats_grpc_server *s, enum method m)
 {
     struct cats_grpc_call *c;
     grpc_call_error e;
@@ -574,7 +559,6 @@ arm(struct cats_grpc_server *s, enum method m, int cq_idx)
     c = xzalloc(sizeof *c);
     c->server = s;
     c->m = m;
-    c->cq_idx = cq_idx;
     ovs_refcount_init(&c->ref);         /* The call's own reference. */
     ovs_refcount_ref(&c->ref);          /* The T_NEW tag's. */
     atomic_init(&c->over, false);
@@ -592,8 +576,7 @@ arm(struct cats_grpc_server *s, enum method m, int cq_idx)
 
     e = grpc_server_request_registered_call(
         s->server, s->registered[m], &c->call, &c->deadline, &c->md,
-        methods[m].unary ? &c->payload : NULL, s->cqs[cq_idx],
-        s->cqs[cq_idx],
+        methods[m].unary ? &c->payload : NULL, s->cq, s->cq,
         &c->tags[T_NEW]);
     if (e != GRPC_CALL_OK) {
         VLOG_ERR("%s: cannot wait for calls (call error %d)",
@@ -1244,7 +1227,7 @@ on_new_call(struct cats_grpc_call *c, bool success)
         call_unref(c);
         return;
     }
-    arm(s, c->m, c->cq_idx);
+    arm(s, c->m);
 
     ovs_mutex_lock(&s->stats_mutex);
     s->stats.calls++;
@@ -1372,14 +1355,13 @@ on_event(struct cats_grpc_server *s, const grpc_event *ev)
 }
 
 static void *
-cq_thread(void *arg_)
+cq_thread(void *s_)
 {
-    struct cq_arg *arg = arg_;
-    struct cats_grpc_server *s = arg->s;
+    struct cats_grpc_server *s = s_;
 
     for (;;) {
         grpc_event ev = grpc_completion_queue_next(
-            s->cqs[arg->idx], gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+            s->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
         if (ev.type == GRPC_QUEUE_SHUTDOWN) {
             break;
         } else if (ev.type == GRPC_OP_COMPLETE) {
@@ -1596,10 +1578,8 @@ cats_grpc_server_start(const struct cats_grpc_server_options *opts,
     };
     grpc_channel_args chargs = { ARRAY_SIZE(args), args };
     s->server = grpc_server_create(&chargs, NULL);
-    for (int i = 0; i < N_CQS; i++) {
-        s->cqs[i] = grpc_completion_queue_create_for_next(NULL);
-        grpc_server_register_completion_queue(s->server, s->cqs[i], NULL);
-    }
+    s->cq = grpc_completion_queue_create_for_next(NULL);
+    grpc_server_register_completion_queue(s->server, s->cq, NULL);
     for (int m = 0; m < N_METHODS; m++) {
         s->registered[m] = grpc_server_register_method(
             s->server, methods[m].path, NULL,
@@ -1614,15 +1594,13 @@ cats_grpc_server_start(const struct cats_grpc_server_options *opts,
                             "address, or address in use)", s->opts.listen);
         /* Never started: destroy without the shutdown dance. */
         grpc_server_destroy(s->server);
-        for (int i = 0; i < N_CQS; i++) {
-            grpc_completion_queue_shutdown(s->cqs[i]);
-            while (grpc_completion_queue_next(
-                       s->cqs[i], gpr_inf_future(GPR_CLOCK_REALTIME),
-                       NULL).type != GRPC_QUEUE_SHUTDOWN) {
-                continue;
-            }
-            grpc_completion_queue_destroy(s->cqs[i]);
+        grpc_completion_queue_shutdown(s->cq);
+        while (grpc_completion_queue_next(s->cq,
+                                          gpr_inf_future(GPR_CLOCK_REALTIME),
+                                          NULL).type != GRPC_QUEUE_SHUTDOWN) {
+            continue;
         }
+        grpc_completion_queue_destroy(s->cq);
         latch_destroy(&s->latch);
         policy_unref(s->policy);
         free(CONST_CAST(char *, s->opts.listen));
@@ -1636,17 +1614,10 @@ cats_grpc_server_start(const struct cats_grpc_server_options *opts,
     grpc_server_start(s->server);
     for (int m = 0; m < N_METHODS; m++) {
         for (int i = 0; i < ARMED_PER_METHOD; i++) {
-            for (int q = 0; q < N_CQS; q++) {
-                arm(s, m, q);
-            }
+            arm(s, m);
         }
     }
-    for (int q = 0; q < N_CQS; q++) {
-        s->cq_args[q].s = s;
-        s->cq_args[q].idx = q;
-        s->threads[q] = ovs_thread_create("cats_grpc", cq_thread,
-                                          &s->cq_args[q]);
-    }
+    s->thread = ovs_thread_create("cats_grpc", cq_thread, s);
     VLOG_INFO("agent API listening on %s (%s)", s->opts.listen,
               s->stats.mutual_tls ? "mutual TLS"
               : s->stats.tls ? "TLS" : "plaintext");
@@ -1670,7 +1641,7 @@ cats_grpc_server_destroy(struct cats_grpc_server *s)
     }
     s->shutdown_tag.kind = N_TAGS;
     s->shutdown_tag.call = NULL;
-    grpc_server_shutdown_and_notify(s->server, s->cqs[0], &s->shutdown_tag);
+    grpc_server_shutdown_and_notify(s->server, s->cq, &s->shutdown_tag);
     grpc_server_cancel_all_calls(s->server);
 
     /* Release what the main loop and the parked list hold, until the
@@ -1699,13 +1670,9 @@ cats_grpc_server_destroy(struct cats_grpc_server *s)
     }
 
     grpc_server_destroy(s->server);
-    for (int q = 0; q < N_CQS; q++) {
-        grpc_completion_queue_shutdown(s->cqs[q]);
-    }
-    for (int q = 0; q < N_CQS; q++) {
-        xpthread_join(s->threads[q], NULL);
-        grpc_completion_queue_destroy(s->cqs[q]);
-    }
+    grpc_completion_queue_shutdown(s->cq);
+    xpthread_join(s->thread, NULL);
+    grpc_completion_queue_destroy(s->cq);
     grpc_shutdown();
 
     latch_destroy(&s->latch);
