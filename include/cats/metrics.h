@@ -67,8 +67,8 @@
  * interval (so noise is damped) yet well inside the default lease (3 s) so
  * that a loaded instance sheds new connections before a stalled one would
  * have expired; damping against herding on stale values (Mitzenmacher,
- * "How useful is old information?") is this smoothing plus the weight
- * deadband below, and the selector's business beyond that.
+ * "How useful is old information?") is this smoothing, and the
+ * selector's business beyond that.
  *
  * The first value of a metric, and every value after the lease expired,
  * is taken as is (no history to average with).  A metric that a report no
@@ -100,8 +100,13 @@
  * and shown but enter no score: a one-minute average lags 1 s reports,
  * and a throughput says nothing about headroom without its maximum.
  *
- * Weights (the simple inverse-load rule of issue 3)
- * -------------------------------------------------
+ * Weights (the simple inverse-load rule)
+ * --------------------------------------
+ *
+ * The controller does not use this rule: its weights come from the path
+ * selector (cats/selector.h, through controller/steer.c), which also does
+ * its own damping.  The rule stays as the store's reference reading of
+ * its scores, exercised by the tests and the fuzz target.
  *
  * cats_metrics_weight() turns the configured weight B of an instance into
  *
@@ -114,8 +119,8 @@
  * of capacity.  The floor of 1 keeps a trickle of new connections to a
  * saturated but alive instance so that it is not starved.  Weights are
  * relative: if every instance is equally loaded the split does not move.
- * cats_metrics_weight_moved() is the deadband the controller applies
- * before sending a change (each one is an OpenFlow bundle).
+ * cats_metrics_weight_moved() is a deadband for it: a change worth an
+ * OpenFlow bundle.
  */
 
 #ifndef CATS_METRICS_H
