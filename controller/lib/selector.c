@@ -144,6 +144,13 @@ struct sel_instance {
     double excess;                  /* Backlog beyond the stationary one, */
     long long excess_time;          /* as of this report's time. */
 
+    /* Per-connection decisions: R + Q of the last report (0 before any),
+     * and the connections placed here and ended here since then (since
+     * the instance was added, before any report). */
+    double conn_base;
+    uint64_t conn_placed;
+    uint64_t conn_ended;
+
     /* As of the last reweight. */
     double load;
     double wait_ms;
@@ -997,6 +1004,14 @@ cats_sel_instance_report(struct cats_sel_service *svc, size_t instance,
     inst->report = r;
     inst->has_report = true;
     inst->selectable = r.selectable;
+
+    /* Per-connection decisions: the report's occupancy replaces what we
+     * counted since the previous one (so a lost FIN, or a connection
+     * counted twice, is forgotten here). */
+    inst->conn_base = ((r.has_in_flight ? r.in_flight : 0)
+                       + (r.has_queue ? r.queue : 0));
+    inst->conn_placed = 0;
+    inst->conn_ended = 0;
     return 0;
 }
 
@@ -1036,6 +1051,21 @@ cats_sel_instance_sent(struct cats_sel_service *svc, size_t instance,
 
 /* Reweighting. */
 
+/* The service time T of 'inst' as the cost model uses it: the reported
+ * one, else the one learned from latency, else the default. */
+static double
+instance_service_ms(const struct cats_sel_config *cfg,
+                    const struct sel_instance *inst)
+{
+    if (inst->has_report && inst->report.has_service) {
+        return inst->report.service_ms;
+    } else if (inst->has_t_est) {
+        return inst->t_est;
+    } else {
+        return cfg->default_service_ms;
+    }
+}
+
 /* The instance terms of 'inst' under 'policy' (top of the header). */
 static void
 instance_terms(const struct cats_sel_config *cfg, enum cats_sel_policy policy,
@@ -1046,16 +1076,9 @@ instance_terms(const struct cats_sel_config *cfg, enum cats_sel_policy policy,
     double in_flight = inst->has_report && r->has_in_flight ? r->in_flight : 0;
     double queue = inst->has_report && r->has_queue ? r->queue : 0;
     bool has_latency = inst->has_report && r->has_latency;
-    double t;
+    double t = instance_service_ms(cfg, inst);
 
     inst->load = (in_flight + queue) / c;
-    if (inst->has_report && r->has_service) {
-        t = r->service_ms;
-    } else if (inst->has_t_est) {
-        t = inst->t_est;
-    } else {
-        t = cfg->default_service_ms;
-    }
     inst->service_ms = t;
     inst->wait_ms = t * inst->load;
 
@@ -1846,6 +1869,126 @@ cats_sel_pick(const struct cats_sel_service *svc, uint32_t hash)
     return lo;
 }
 
+/* Per-connection decisions (see the header). */
+
+/* The live occupancy estimate n(I): R + Q of the last report, plus what we
+ * placed there since, minus what ended there since; from 0 to
+ * CATS_SEL_MAX_COUNT. */
+static double
+conn_occupancy(const struct sel_instance *inst)
+{
+    double n = (inst->conn_base + (double) inst->conn_placed
+                - (double) inst->conn_ended);
+
+    return n > 0 ? MIN(n, CATS_SEL_MAX_COUNT) : 0;
+}
+
+size_t
+cats_sel_pick_connection(struct cats_sel_service *svc,
+                         long long now OVS_UNUSED)
+{
+    const struct cats_selector *sel = svc->sel;
+    enum cats_sel_policy policy = svc->policy;
+    size_t best = SIZE_MAX, last = SIZE_MAX;
+    double best_key1 = INFINITY, best_key2 = INFINITY;
+    double inst_cost = 0, fill = 0;
+    bool inst_ok = false;
+
+    /* One pass over the pairs.  An instance's terms are computed once for
+     * its run of consecutive pairs (pairs are usually added instance by
+     * instance), and again if its pairs are scattered. */
+    for (size_t i = 0; i < svc->n_pairs; i++) {
+        const struct sel_pair *pair = &svc->pairs[i];
+        double net = 0, key1, key2;
+
+        if (pair->instance != last) {
+            const struct sel_instance *inst = &svc->instances[pair->instance];
+            double c = inst->capacity;
+            double n = conn_occupancy(inst);
+
+            last = pair->instance;
+            inst_ok = (inst->selectable
+                       && (policy != CATS_SEL_STATIC || inst->static_weight));
+            if (!inst_ok) {
+                continue;
+            }
+            if (policy == CATS_SEL_STATIC) {
+                fill = (n + 1.0) / inst->static_weight;
+            } else {
+                fill = (n + 1.0) / c;
+            }
+            if (policy == CATS_SEL_MIN_LATENCY) {
+                double t = instance_service_ms(&sel->cfg, inst);
+
+                inst_cost = t + MAX(0, n + 1.0 - c) * t / c;
+            }
+        }
+        if (!inst_ok) {
+            continue;
+        }
+        if (pair->path != CATS_SEL_LOCAL) {
+            const struct sel_path *p = &sel->paths[pair->path];
+
+            if (p->storm) {
+                continue;
+            }
+            net = p->net_ms;
+        }
+
+        if (policy == CATS_SEL_MIN_LATENCY) {
+            key1 = net + inst_cost;
+            key2 = fill;
+        } else {
+            key1 = fill;
+            key2 = net;
+        }
+        /* Strictly lower only: on a full tie the lower pair index stays. */
+        if (key1 < best_key1 || (key1 == best_key1 && key2 < best_key2)) {
+            best = i;
+            best_key1 = key1;
+            best_key2 = key2;
+        }
+    }
+
+    if (best == SIZE_MAX) {
+        svc->stats.n_conn_none++;
+    } else {
+        svc->stats.n_conn_picks++;
+    }
+    return best;
+}
+
+void
+cats_sel_connection_placed(struct cats_sel_service *svc, size_t pair,
+                           long long now OVS_UNUSED)
+{
+    struct sel_instance *inst = &svc->instances[svc->pairs[pair].instance];
+
+    if (inst->conn_placed < UINT64_MAX) {
+        inst->conn_placed++;
+    }
+    svc->stats.n_conn_placed++;
+}
+
+void
+cats_sel_connection_ended(struct cats_sel_service *svc, size_t instance,
+                          long long now OVS_UNUSED)
+{
+    struct sel_instance *inst = &svc->instances[instance];
+
+    if (inst->conn_ended < UINT64_MAX) {
+        inst->conn_ended++;
+    }
+    svc->stats.n_conn_ended++;
+}
+
+double
+cats_sel_connection_estimate(const struct cats_sel_service *svc,
+                             size_t instance)
+{
+    return conn_occupancy(&svc->instances[instance]);
+}
+
 void
 cats_sel_get_stats(const struct cats_sel_service *svc,
                    struct cats_sel_stats *stats)
@@ -1886,6 +2029,7 @@ explain_pair(const struct cats_sel_service *svc, size_t i,
                         ? svc->reweight_time - inst->report.time : -1);
     e->other_load = svc->planned ? inst->other : NAN;
     e->utilization = svc->planned ? inst->rho : NAN;
+    e->connections = conn_occupancy(inst);
 
     e->stretch = 1.0;
     if (!local && pair->path < svc->n_snap) {
@@ -1952,6 +2096,14 @@ cats_sel_explain_format(const struct cats_sel_service *svc, size_t max_pairs,
         ds_put_format(out, "  arrivals=%.1f/s planned=%.1f/s level=%.3fms\n",
                       svc->arrivals * 1000, svc->planned * 1000, svc->level);
     }
+    bool per_conn = (st->n_conn_picks || st->n_conn_none
+                     || st->n_conn_placed || st->n_conn_ended);
+    if (per_conn) {
+        ds_put_format(out, "  connections: picks=%"PRIu64" none=%"PRIu64
+                      " placed=%"PRIu64" ended=%"PRIu64"\n",
+                      st->n_conn_picks, st->n_conn_none, st->n_conn_placed,
+                      st->n_conn_ended);
+    }
 
     size_t *order = xmalloc(MAX(svc->n_pairs, 1) * sizeof *order);
     for (size_t i = 0; i < svc->n_pairs; i++) {
@@ -1988,6 +2140,9 @@ cats_sel_explain_format(const struct cats_sel_service *svc, size_t max_pairs,
         if (!isnan(e.utilization)) {
             ds_put_format(out, " rho=%.3f other=%.3f", e.utilization,
                           e.other_load);
+        }
+        if (per_conn) {
+            ds_put_format(out, " conns=%.1f", e.connections);
         }
         if (e.report_age_ms >= 0) {
             ds_put_format(out, " age=%lldms", e.report_age_ms);

@@ -6,7 +6,10 @@
  * controller turns into the buckets of the service's select group and the
  * simulator (cats-sim) applies per new connection.  Connections already
  * established never move (conntrack keeps them), so only the spread of new
- * ones is decided here.
+ * ones is decided here.  A controller that sees each new connection (a
+ * packet-in) can also ask for the best pair for that one connection
+ * ("Per-connection decisions" below); the weights are computed all the
+ * same, as the switch's fallback.
  *
  * Pure: no I/O, no clock, no global state.  Every function that depends
  * on time takes 'now' (or a sample's time) in milliseconds on one
@@ -310,6 +313,72 @@
  * share is counted in 'n_changes', and a change in the direction opposite
  * to that pair's previous change in 'n_flips' (an oscillation measure).
  *
+ * Per-connection decisions ("decide=connection")
+ * ----------------------------------------------
+ *
+ * Instead of weights that the switch applies to every new connection, the
+ * controller may decide each one: the switch sends the first packet of a
+ * new connection to the controller (a packet-in with a continuation), the
+ * controller asks cats_sel_pick_connection() for a pair, tells
+ * cats_sel_connection_placed() it sent the connection there, and resumes
+ * the packet; when the connection ends (the instance's FIN, copied to the
+ * controller) it tells cats_sel_connection_ended().  Between two reports
+ * of an instance the controller then knows exactly what it added to the
+ * instance and what left it, which a weight, fixed for a reweight
+ * interval, cannot use.  The weights are still computed by reweights, as
+ * before: they are what the switch's select group does when the
+ * controller is away.
+ *
+ * Occupancy.  The live estimate of the requests at instance I:
+ *
+ *     n(I) = (R + Q of I's last report)
+ *            + connections placed on I since that report
+ *            - connections ended on I since that report,
+ *
+ * floored at 0 and at most CATS_SEL_MAX_COUNT; before I's first report,
+ * R + Q counts as 0 and "since" is since I was added.  Each report resets
+ * the two counts, so a lost FIN (or a connection that never reached the
+ * instance) misleads the estimate for at most one report interval.  A
+ * connection placed before the report and ending after it was in R (or
+ * on its way, which R missed but the estimate did not: the placement
+ * raised it by one, the end takes it back), so subtracting every end
+ * since the report is right.  What it cannot see is the instance's other
+ * load moving since the report (other tenants, other controllers): that
+ * is the error left, and the next report corrects it.
+ *
+ * Cost (policy MIN_LATENCY).  With C the capacity (0 counts as 1) and T
+ * the service time the cost model uses (reported, else learned from the
+ * latency, else 'default_service_ms': "Service time" above), the
+ * expected completion time of one more connection over pair (I, P):
+ *
+ *     cost(I, P) = net(P) + T + max(0, n(I) + 1 - C) * T / C
+ *
+ * the network term of the path as its latest telemetry gives it (not the
+ * reweight's snapshot: a decision is made now), the service, and the wait
+ * for a slot when the new request finds all C busy: each request ahead of
+ * it beyond the free slots takes T / C of the instance's time.  Eligible
+ * pairs are those of the weights (instance selectable, path not in a
+ * storm); the cheapest wins, ties going to the lower (n + 1) / C, then to
+ * the lower pair index (deterministic: a replay decides the same).  This
+ * is the simulator's oracle (shortest expected delay) with the occupancy
+ * and T estimated rather than known.  Unlike a weight, an argmin herds
+ * no more than the estimate is wrong: each placement raises n at once,
+ * so successive picks spread over equally good instances.
+ *
+ * LEAST_LOADED picks the lowest (n + 1) / C (then the lowest net(P), then
+ * the lower pair index), ignoring service times and the network except to
+ * choose among an instance's paths.  STATIC picks the lowest (n + 1) / w,
+ * w the instance's static weight (weighted least connections: the open
+ * connections, rather than the new ones, in proportion to the weights;
+ * an instance of weight 0 gets none), with the same ties.  No policy
+ * looks at the cut-off, hot instances or damping: they exist because a
+ * weight is applied blindly for a whole interval.
+ *
+ * A pick does not count the connection as placed (the caller may fail to
+ * resume it); cats_sel_connection_placed() does.  Picks, picks that found
+ * no eligible pair, placements and ends are counted in cats_sel_stats and
+ * shown by cats_sel_explain_format(), with each instance's n(I).
+ *
  * Scale
  * -----
  *
@@ -319,7 +388,11 @@
  * few pow() calls).  A report is O(1), and so is a count.
  * cats_sel_pick() maps a
  * 32-bit connection hash to a pair in O(log n) over the published
- * weights, as a dp_hash select group would.
+ * weights, as a dp_hash select group would.  cats_sel_pick_connection()
+ * is one pass over the pairs, O(n), with no allocation: fine for a
+ * service of tens to thousands of instances (microseconds), but at
+ * 100,000 instances it costs about a reweight's pass per new connection
+ * (cats-sim --scale measures it); placements and ends are O(1).
  */
 
 #ifndef CATS_SELECTOR_H
@@ -584,6 +657,31 @@ uint16_t cats_sel_weight(const struct cats_sel_service *, size_t pair);
  * weight, in pair order.  SIZE_MAX if every weight is 0. */
 size_t cats_sel_pick(const struct cats_sel_service *, uint32_t hash);
 
+/* Per-connection decisions (top of this file).
+ * ------------------------------------------- */
+
+/* The best pair for a new connection at 'now' under the service's policy,
+ * from the live occupancy estimates and the latest path telemetry, or
+ * SIZE_MAX if no pair is eligible (no selectable instance, or every path
+ * of every selectable one in a storm; under STATIC, also every such
+ * instance of static weight 0).  Does not count the connection as placed:
+ * call cats_sel_connection_placed() once it is sent.  O(pairs). */
+size_t cats_sel_pick_connection(struct cats_sel_service *, long long now);
+
+/* Counts a new connection sent to 'pair' (its instance's occupancy
+ * estimate rises by 1 until its next report). */
+void cats_sel_connection_placed(struct cats_sel_service *, size_t pair,
+                                long long now);
+
+/* Counts a connection of 'instance' that ended (its estimate falls by 1,
+ * never below 0, until its next report). */
+void cats_sel_connection_ended(struct cats_sel_service *, size_t instance,
+                               long long now);
+
+/* The occupancy estimate n(I) of 'instance' now. */
+double cats_sel_connection_estimate(const struct cats_sel_service *,
+                                    size_t instance);
+
 struct cats_sel_stats {
     uint64_t n_reweights;
     uint64_t n_changes;         /* Published share changes, all pairs. */
@@ -597,6 +695,12 @@ struct cats_sel_stats {
     double arrivals_per_s;      /* Counted, smoothed; 0: not known. */
     double planned_per_s;       /* What the rate model planned for; 0: it
                                  * was not used. */
+
+    /* Per-connection decisions, since the service was added. */
+    uint64_t n_conn_picks;      /* Picks that found a pair. */
+    uint64_t n_conn_none;       /* Picks that found none (SIZE_MAX). */
+    uint64_t n_conn_placed;
+    uint64_t n_conn_ended;
 };
 
 void cats_sel_get_stats(const struct cats_sel_service *,
@@ -634,6 +738,8 @@ struct cats_sel_explain {
                                      * (b), backlog to drain included;
                                      * NaN: not used. */
     double utilization;             /* Rate model: planned (rho). */
+    double connections;             /* Per-connection decisions: n(I)
+                                     * now (not as of the reweight). */
 
     /* Network terms (0 for a local pair). */
     double delay_ms;
@@ -656,7 +762,9 @@ size_t cats_sel_explain(const struct cats_sel_service *,
 
 /* Appends the explanation of 'svc' to 'out': a summary line, then one line
  * per pair, highest weight first, at most 'max_pairs' of them (0: all),
- * then a count of the pairs left out by reason. */
+ * then a count of the pairs left out by reason.  Once per-connection
+ * decisions were counted, a line of their counts follows the summary and
+ * each pair's line shows its instance's n(I) ("conns="). */
 void cats_sel_explain_format(const struct cats_sel_service *svc,
                              size_t max_pairs, struct ds *out);
 

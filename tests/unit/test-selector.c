@@ -1808,6 +1808,398 @@ test_large_service(void **state OVS_UNUSED)
     cats_sel_destroy(sel);
 }
 
+
+/* Per-connection decisions. */
+
+/* Picks and places one connection; returns the pair. */
+static size_t
+place(struct cats_sel_service *svc, long long now)
+{
+    size_t pair = cats_sel_pick_connection(svc, now);
+
+    assert_true(pair < cats_sel_n_pairs(svc));
+    cats_sel_connection_placed(svc, pair, now);
+    return pair;
+}
+
+/* A service of 'n' local instances of capacity 'c', one pair each (pair i
+ * is instance i). */
+static struct cats_sel_service *
+conn_service(struct cats_selector *sel, enum cats_sel_policy policy,
+             size_t n, uint32_t c)
+{
+    struct cats_sel_service *svc = cats_sel_service_add(sel, "web", policy);
+
+    for (size_t i = 0; i < n; i++) {
+        char name[16];
+
+        snprintf(name, sizeof name, "i%"PRIuSIZE, i);
+        assert_int_equal(cats_sel_instance_add(svc, name, c, 100), i);
+        assert_int_equal(cats_sel_pair_add(svc, i, CATS_SEL_LOCAL), i);
+    }
+    return svc;
+}
+
+/* The instance with a free slot wins over a full one, whatever the pair
+ * order. */
+static void
+test_conn_free_slots(void **state OVS_UNUSED)
+{
+    struct cats_selector *sel = new_selector(false);
+    struct cats_sel_service *svc = conn_service(sel, CATS_SEL_MIN_LATENCY,
+                                                2, 2);
+
+    report(svc, 0, 0, 2, 0, 10);            /* Full. */
+    report(svc, 1, 0, 1, 0, 10);            /* One slot free. */
+    assert_float_equal(cats_sel_connection_estimate(svc, 0), 2, EPS);
+    assert_float_equal(cats_sel_connection_estimate(svc, 1), 1, EPS);
+    assert_int_equal(cats_sel_pick_connection(svc, 1), 1);
+    /* A pick alone does not count. */
+    assert_int_equal(cats_sel_pick_connection(svc, 1), 1);
+    assert_float_equal(cats_sel_connection_estimate(svc, 1), 1, EPS);
+
+    /* Placed: both full (cost 10 + 1 * 10 / 2 each), the tie goes to the
+     * lower (n + 1) / C, equal too, then to pair 0. */
+    cats_sel_connection_placed(svc, 1, 1);
+    assert_float_equal(cats_sel_connection_estimate(svc, 1), 2, EPS);
+    assert_int_equal(cats_sel_pick_connection(svc, 1), 0);
+
+    struct cats_sel_stats st;
+    cats_sel_get_stats(svc, &st);
+    assert_int_equal(st.n_conn_picks, 3);
+    assert_int_equal(st.n_conn_none, 0);
+    assert_int_equal(st.n_conn_placed, 1);
+    assert_int_equal(st.n_conn_ended, 0);
+    cats_sel_destroy(sel);
+}
+
+/* With free slots on both, the faster instance wins even when smaller;
+ * it keeps winning while its wait is below the difference in service
+ * times: A (C 4, T 20) against B (C 2, T 10). */
+static void
+test_conn_faster_wins(void **state OVS_UNUSED)
+{
+    struct cats_selector *sel = new_selector(false);
+    struct cats_sel_service *svc = cats_sel_service_add(sel, "web",
+                                                        CATS_SEL_MIN_LATENCY);
+    size_t a = cats_sel_instance_add(svc, "a", 4, 100);
+    size_t b = cats_sel_instance_add(svc, "b", 2, 100);
+    size_t pa = cats_sel_pair_add(svc, a, CATS_SEL_LOCAL);
+    size_t pb = cats_sel_pair_add(svc, b, CATS_SEL_LOCAL);
+
+    report(svc, a, 0, 0, 0, 20);
+    report(svc, b, 0, 0, 0, 10);
+    assert_int_equal(place(svc, 1), pb);            /* 10 < 20. */
+    assert_int_equal(place(svc, 1), pb);            /* 10 < 20. */
+    assert_int_equal(place(svc, 1), pb);            /* 10 + 5 < 20. */
+    /* B: 10 + 2 * 10 / 2 = 20, A: 20: tied, A has the lower (n + 1) / C
+     * (1/4 against 4/2). */
+    assert_int_equal(place(svc, 1), pa);
+    assert_float_equal(cats_sel_connection_estimate(svc, a), 1, EPS);
+    assert_float_equal(cats_sel_connection_estimate(svc, b), 3, EPS);
+    cats_sel_destroy(sel);
+}
+
+/* Placements raise the estimate at once: successive picks over equal
+ * instances alternate, 4 picks on two of C = 2 give 2 and 2. */
+static void
+test_conn_spread(void **state OVS_UNUSED)
+{
+    struct cats_selector *sel = new_selector(false);
+    struct cats_sel_service *svc = conn_service(sel, CATS_SEL_MIN_LATENCY,
+                                                2, 2);
+    size_t n[2] = { 0, 0 };
+    static const size_t expected[] = { 0, 1, 0, 1, 0, 1 };
+
+    /* No report: n = placed - ended since added, T the default. */
+    for (size_t k = 0; k < 4; k++) {
+        size_t p = place(svc, k);
+
+        assert_int_equal(p, expected[k]);
+        n[p]++;
+    }
+    assert_int_equal(n[0], 2);
+    assert_int_equal(n[1], 2);
+    assert_float_equal(cats_sel_connection_estimate(svc, 0), 2, EPS);
+    assert_float_equal(cats_sel_connection_estimate(svc, 1), 2, EPS);
+
+    /* Both full now: the queues grow alike. */
+    assert_int_equal(place(svc, 5), expected[4]);
+    assert_int_equal(place(svc, 5), expected[5]);
+    assert_float_equal(cats_sel_connection_estimate(svc, 0), 3, EPS);
+    cats_sel_destroy(sel);
+}
+
+/* Ends lower the estimate (never below 0), and the emptied instance is
+ * picked again. */
+static void
+test_conn_ended(void **state OVS_UNUSED)
+{
+    struct cats_selector *sel = new_selector(false);
+    struct cats_sel_service *svc = conn_service(sel, CATS_SEL_MIN_LATENCY,
+                                                2, 1);
+
+    report(svc, 0, 0, 1, 0, 10);
+    report(svc, 1, 0, 1, 2, 10);
+    assert_int_equal(cats_sel_pick_connection(svc, 1), 0);   /* 20 < 30. */
+    cats_sel_connection_ended(svc, 1, 2);
+    cats_sel_connection_ended(svc, 1, 2);
+    assert_float_equal(cats_sel_connection_estimate(svc, 1), 1, EPS);
+    /* Both at n = 1: tied on cost and (n + 1) / C: pair 0. */
+    assert_int_equal(cats_sel_pick_connection(svc, 2), 0);
+    cats_sel_connection_ended(svc, 1, 3);
+    assert_float_equal(cats_sel_connection_estimate(svc, 1), 0, EPS);
+    assert_int_equal(cats_sel_pick_connection(svc, 3), 1);
+
+    /* More ends than there were (a FIN counted twice): floored at 0,
+     * and one placement shows again at once. */
+    for (int k = 0; k < 5; k++) {
+        cats_sel_connection_ended(svc, 1, 4);
+    }
+    assert_float_equal(cats_sel_connection_estimate(svc, 1), 0, EPS);
+    cats_sel_connection_placed(svc, 1, 4);
+    assert_float_equal(cats_sel_connection_estimate(svc, 1), 0, EPS);
+
+    struct cats_sel_stats st;
+    cats_sel_get_stats(svc, &st);
+    assert_int_equal(st.n_conn_ended, 8);
+    assert_int_equal(st.n_conn_placed, 1);
+    cats_sel_destroy(sel);
+}
+
+/* A report replaces the counts since the previous one; absent R and Q
+ * count as 0; huge values are clamped. */
+static void
+test_conn_report_resets(void **state OVS_UNUSED)
+{
+    struct cats_selector *sel = new_selector(false);
+    struct cats_sel_service *svc = conn_service(sel, CATS_SEL_MIN_LATENCY,
+                                                2, 4);
+
+    for (int k = 0; k < 3; k++) {
+        cats_sel_connection_placed(svc, 0, 1);
+    }
+    cats_sel_connection_ended(svc, 0, 2);
+    assert_float_equal(cats_sel_connection_estimate(svc, 0), 2, EPS);
+
+    report(svc, 0, 10, 1, 0, 10);           /* A FIN was lost: 1, not 2. */
+    assert_float_equal(cats_sel_connection_estimate(svc, 0), 1, EPS);
+    cats_sel_connection_placed(svc, 0, 11);
+    assert_float_equal(cats_sel_connection_estimate(svc, 0), 2, EPS);
+    report(svc, 0, 20, 3, 2.5, 10);
+    assert_float_equal(cats_sel_connection_estimate(svc, 0), 5.5, EPS);
+    cats_sel_connection_ended(svc, 0, 21);
+    assert_float_equal(cats_sel_connection_estimate(svc, 0), 4.5, EPS);
+
+    struct cats_sel_instance_report rep = {
+        .time = 30, .selectable = true,
+    };
+    assert_int_equal(cats_sel_instance_report(svc, 0, &rep), 0);
+    assert_float_equal(cats_sel_connection_estimate(svc, 0), 0, EPS);
+
+    /* Clamped at CATS_SEL_MAX_COUNT, in the sum too. */
+    report(svc, 1, 30, 1e12, 1e12, 10);
+    cats_sel_connection_placed(svc, 1, 31);
+    assert_float_equal(cats_sel_connection_estimate(svc, 1),
+                       CATS_SEL_MAX_COUNT, EPS);
+    assert_int_equal(cats_sel_pick_connection(svc, 31), 0);
+
+    /* A rejected report changes nothing. */
+    cats_sel_connection_placed(svc, 0, 32);
+    rep.has_queue = true;
+    rep.queue = NAN;
+    rep.time = 40;
+    assert_int_equal(cats_sel_instance_report(svc, 0, &rep), EINVAL);
+    assert_float_equal(cats_sel_connection_estimate(svc, 0), 1, EPS);
+    cats_sel_destroy(sel);
+}
+
+/* An instance that is not selectable, and a path in a storm, are never
+ * picked; with nothing eligible, SIZE_MAX. */
+static void
+test_conn_ineligible(void **state OVS_UNUSED)
+{
+    struct cats_selector *sel = new_selector(false);
+    size_t wan_a = cats_sel_path_add(sel, "wan-a", 4);
+    size_t wan_b = cats_sel_path_add(sel, "wan-b", 6);
+    struct cats_sel_service *svc = cats_sel_service_add(sel, "web",
+                                                        CATS_SEL_MIN_LATENCY);
+    struct sample storm = { .rtt_us = -1, .paused_for_us = 300000 };
+
+    assert_int_equal(cats_sel_pick_connection(svc, 0), SIZE_MAX);
+    size_t idle = cats_sel_instance_add(svc, "idle", 8, 100);
+    size_t far = cats_sel_instance_add(svc, "far", 1, 100);
+    size_t p_idle = cats_sel_pair_add(svc, idle, CATS_SEL_LOCAL);
+    size_t p_a = cats_sel_pair_add(svc, far, wan_a);
+    size_t p_b = cats_sel_pair_add(svc, far, wan_b);
+
+    report(svc, far, 0, 5, 5, 10);
+    assert_int_equal(cats_sel_pick_connection(svc, 1), p_idle);
+
+    /* Not selectable: the busy, far one is all there is, over the path
+     * of lower delay (4 + 10 + 9 * 10 against 6 + ...). */
+    cats_sel_instance_set_selectable(svc, idle, false);
+    for (int k = 0; k < 3; k++) {
+        assert_int_equal(place(svc, 1), p_a);
+    }
+
+    /* wan-a in a storm: wan-b. */
+    path_ok(sel, wan_a, 1, 0, &storm);
+    assert_true(cats_sel_path_is_storm(sel, wan_a));
+    assert_int_equal(place(svc, 2), p_b);
+
+    /* Both: nothing. */
+    path_ok(sel, wan_b, 1, 0, &storm);
+    assert_int_equal(cats_sel_pick_connection(svc, 3), SIZE_MAX);
+
+    /* A report that says not selectable counts as well. */
+    cats_sel_instance_set_selectable(svc, idle, true);
+    assert_int_equal(cats_sel_pick_connection(svc, 4), p_idle);
+    struct cats_sel_instance_report rep = { .time = 5, .selectable = false };
+    assert_int_equal(cats_sel_instance_report(svc, idle, &rep), 0);
+    assert_int_equal(cats_sel_pick_connection(svc, 5), SIZE_MAX);
+
+    struct cats_sel_stats st;
+    cats_sel_get_stats(svc, &st);
+    assert_int_equal(st.n_conn_none, 3);
+    assert_int_equal(st.n_conn_picks, 6);
+    assert_int_equal(st.n_conn_placed, 4);
+    cats_sel_destroy(sel);
+}
+
+/* The network term: a local instance beats a remote one of the same
+ * service time and load, and the cheaper path of the remote one wins. */
+static void
+test_conn_network(void **state OVS_UNUSED)
+{
+    struct cats_selector *sel = new_selector(false);
+    size_t slow = cats_sel_path_add(sel, "slow", 6);
+    size_t fast = cats_sel_path_add(sel, "fast", 4);
+    struct cats_sel_service *svc = cats_sel_service_add(sel, "web",
+                                                        CATS_SEL_MIN_LATENCY);
+    size_t remote = cats_sel_instance_add(svc, "remote", 4, 100);
+    size_t local = cats_sel_instance_add(svc, "local", 4, 100);
+    size_t p_slow = cats_sel_pair_add(svc, remote, slow);
+    size_t p_fast = cats_sel_pair_add(svc, remote, fast);
+    size_t p_local = cats_sel_pair_add(svc, local, CATS_SEL_LOCAL);
+
+    report(svc, remote, 0, 0, 0, 10);
+    report(svc, local, 0, 0, 0, 10);
+    /* Local: 10 four times, then 10 + 2.5, against 4 + 10 over the fast
+     * path and 6 + 10 over the slow one. */
+    for (int k = 0; k < 5; k++) {
+        assert_int_equal(place(svc, 1), p_local);
+    }
+    /* Local at 15 now: the remote one's four free slots, fast path. */
+    for (int k = 0; k < 4; k++) {
+        assert_int_equal(place(svc, 1), p_fast);
+    }
+    assert_int_equal(place(svc, 1), p_local);   /* 15 < 4 + 12.5. */
+    assert_int_equal(place(svc, 1), p_fast);    /* 16.5 < 17.5. */
+
+    /* The slow path is always 2 ms worse than the fast one: never. */
+    size_t n_slow = 0;
+    for (int k = 0; k < 20; k++) {
+        n_slow += place(svc, 2) == p_slow;
+    }
+    assert_int_equal(n_slow, 0);
+    cats_sel_destroy(sel);
+}
+
+/* LEAST_LOADED: the lowest (n + 1) / C, service times ignored.  STATIC:
+ * the lowest (n + 1) / w, weight 0 never. */
+static void
+test_conn_policies(void **state OVS_UNUSED)
+{
+    struct cats_selector *sel = new_selector(false);
+    struct cats_sel_service *svc = cats_sel_service_add(
+        sel, "ll", CATS_SEL_LEAST_LOADED);
+    size_t a = cats_sel_instance_add(svc, "a", 1, 100);
+    size_t b = cats_sel_instance_add(svc, "b", 3, 100);
+
+    cats_sel_pair_add(svc, a, CATS_SEL_LOCAL);
+    cats_sel_pair_add(svc, b, CATS_SEL_LOCAL);
+    report(svc, a, 0, 0, 0, 1);             /* Far faster: no matter. */
+    report(svc, b, 0, 0, 0, 100);
+    /* b: 1/3, 2/3, then a 1/1 ties with b's 3/3: pair 0. */
+    assert_int_equal(place(svc, 1), 1);
+    assert_int_equal(place(svc, 1), 1);
+    assert_int_equal(place(svc, 1), 0);
+    assert_int_equal(place(svc, 1), 1);
+
+    struct cats_sel_service *st = cats_sel_service_add(sel, "static",
+                                                       CATS_SEL_STATIC);
+    cats_sel_instance_add(st, "x", 8, 1);
+    cats_sel_instance_add(st, "y", 1, 3);
+    cats_sel_instance_add(st, "z", 100, 0);
+    cats_sel_pair_add(st, 0, CATS_SEL_LOCAL);
+    cats_sel_pair_add(st, 1, CATS_SEL_LOCAL);
+    cats_sel_pair_add(st, 2, CATS_SEL_LOCAL);
+    size_t n[3] = { 0, 0, 0 };
+    for (int k = 0; k < 8; k++) {
+        n[place(st, 1)]++;
+    }
+    assert_int_equal(n[0], 2);
+    assert_int_equal(n[1], 6);
+    assert_int_equal(n[2], 0);
+
+    /* Only the weight-0 instance left: nothing. */
+    cats_sel_instance_set_selectable(st, 0, false);
+    cats_sel_instance_set_selectable(st, 1, false);
+    assert_int_equal(cats_sel_pick_connection(st, 2), SIZE_MAX);
+    cats_sel_destroy(sel);
+}
+
+/* Per-connection calls leave the weights alone: two identical services,
+ * one of them also deciding connections, publish the same weights. */
+static void
+test_conn_weights_unchanged(void **state OVS_UNUSED)
+{
+    struct cats_selector *sel = new_selector(true);
+    struct cats_sel_service *svc[2];
+
+    for (int s = 0; s < 2; s++) {
+        svc[s] = cats_sel_service_add(sel, s ? "b" : "a",
+                                      CATS_SEL_MIN_LATENCY);
+        cats_sel_instance_add(svc[s], "x", 2, 100);
+        cats_sel_instance_add(svc[s], "y", 6, 100);
+        cats_sel_pair_add(svc[s], 0, CATS_SEL_LOCAL);
+        cats_sel_pair_add(svc[s], 1, CATS_SEL_LOCAL);
+    }
+    for (long long t = 0; t < 5000; t += 100) {
+        for (int s = 0; s < 2; s++) {
+            if (t % 500 == 0) {
+                report(svc[s], 0, t, 2, 1, 10);
+                report(svc[s], 1, t, 3, 0, 10);
+                sent(svc[s], 0, 5, t);
+                sent(svc[s], 1, 15, t);
+            }
+            if (s) {
+                size_t p = place(svc[s], t);
+                cats_sel_connection_ended(svc[s], p, t);
+            }
+            cats_sel_reweight(svc[s], t);
+        }
+        for (size_t p = 0; p < 2; p++) {
+            assert_int_equal(cats_sel_weight(svc[0], p),
+                             cats_sel_weight(svc[1], p));
+        }
+    }
+
+    /* And the explanation shows the counts. */
+    struct ds out = DS_EMPTY_INITIALIZER;
+    cats_sel_explain_format(svc[1], 0, &out);
+    assert_non_null(strstr(ds_cstr(&out), "  connections: picks=50 none=0"
+                           " placed=50 ended=50\n"));
+    assert_non_null(strstr(ds_cstr(&out), " conns=3.0 age=400ms"));
+    ds_clear(&out);
+    cats_sel_explain_format(svc[0], 0, &out);
+    assert_null(strstr(ds_cstr(&out), "connections:"));
+    assert_null(strstr(ds_cstr(&out), "conns="));
+    ds_destroy(&out);
+    cats_sel_destroy(sel);
+}
+
 int
 main(void)
 {
@@ -1845,6 +2237,15 @@ main(void)
         cmocka_unit_test(test_rate_step_response),
         cmocka_unit_test(test_rate_paths),
         cmocka_unit_test(test_large_service),
+        cmocka_unit_test(test_conn_free_slots),
+        cmocka_unit_test(test_conn_faster_wins),
+        cmocka_unit_test(test_conn_spread),
+        cmocka_unit_test(test_conn_ended),
+        cmocka_unit_test(test_conn_report_resets),
+        cmocka_unit_test(test_conn_ineligible),
+        cmocka_unit_test(test_conn_network),
+        cmocka_unit_test(test_conn_policies),
+        cmocka_unit_test(test_conn_weights_unchanged),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
