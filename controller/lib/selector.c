@@ -206,6 +206,25 @@ struct sel_plan {
     size_t instance;
 };
 
+/* Per-connection decisions: what a pick reads of an instance and of a
+ * pair, packed, so that its pass over every pair reads a few bytes per
+ * pair rather than the whole of each instance (at 100,000 instances the
+ * pass is memory-bound).  Kept up to date by every call that changes one
+ * of them. */
+struct sel_conn {
+    double n;                       /* conn_base + placed - ended, not yet
+                                     * floored or clamped. */
+    double t;                       /* Service time, as the cost model. */
+    double c;                       /* Capacity. */
+    double w;                       /* Static weight. */
+    bool selectable;
+};
+
+struct sel_conn_pair {
+    size_t instance;
+    size_t path;                    /* CATS_SEL_LOCAL: none. */
+};
+
 /* A path's cost terms as one reweight saw them, for explanations. */
 struct sel_path_snap {
     double delay_ms, stretch, loss_ms, net_ms;
@@ -234,6 +253,9 @@ struct cats_sel_service {
     size_t n_snap;
 
     struct sel_plan *plan;          /* Rate model scratch. */
+
+    struct sel_conn *conn;          /* One per instance. */
+    struct sel_conn_pair *conn_pairs;   /* One per pair. */
     size_t n_plan, allocated_plan;
 
     long long last_reweight;        /* LLONG_MIN: never. */
@@ -395,6 +417,8 @@ service_destroy(struct cats_sel_service *svc)
     free(svc->scratch);
     free(svc->snap);
     free(svc->plan);
+    free(svc->conn);
+    free(svc->conn_pairs);
     free(svc);
 }
 
@@ -766,6 +790,37 @@ cats_sel_service_policy(const struct cats_sel_service *svc)
     return svc->policy;
 }
 
+/* The service time T of 'inst' as the cost model uses it: the reported
+ * one, else the one learned from latency, else the default. */
+static double
+instance_service_ms(const struct cats_sel_config *cfg,
+                    const struct sel_instance *inst)
+{
+    if (inst->has_report && inst->report.has_service) {
+        return inst->report.service_ms;
+    } else if (inst->has_t_est) {
+        return inst->t_est;
+    } else {
+        return cfg->default_service_ms;
+    }
+}
+
+/* Per-connection decisions: brings the packed copy of instance 'i' up to
+ * date (after any change to what a pick reads of it). */
+static void
+conn_refresh(struct cats_sel_service *svc, size_t i)
+{
+    const struct sel_instance *inst = &svc->instances[i];
+    struct sel_conn *conn = &svc->conn[i];
+
+    conn->n = (inst->conn_base + (double) inst->conn_placed
+               - (double) inst->conn_ended);
+    conn->t = instance_service_ms(&svc->sel->cfg, inst);
+    conn->c = inst->capacity;
+    conn->w = inst->static_weight;
+    conn->selectable = inst->selectable;
+}
+
 size_t
 cats_sel_instance_add(struct cats_sel_service *svc, const char *name,
                       uint32_t capacity, uint16_t static_weight)
@@ -774,6 +829,8 @@ cats_sel_instance_add(struct cats_sel_service *svc, const char *name,
         svc->instances = x2nrealloc(svc->instances,
                                     &svc->allocated_instances,
                                     sizeof *svc->instances);
+        svc->conn = xrealloc(svc->conn,
+                             svc->allocated_instances * sizeof *svc->conn);
     }
 
     struct sel_instance *inst = &svc->instances[svc->n_instances];
@@ -785,6 +842,7 @@ cats_sel_instance_add(struct cats_sel_service *svc, const char *name,
     inst->sent_time = LLONG_MIN;
     inst->k = lq_exponent(inst->capacity);
     lq(inst->k, MAX_RHO, &inst->d1_hi);
+    conn_refresh(svc, svc->n_instances);
     return svc->n_instances++;
 }
 
@@ -803,12 +861,18 @@ cats_sel_pair_add(struct cats_sel_service *svc, size_t instance, size_t path)
     if (svc->n_pairs >= svc->allocated_pairs) {
         svc->pairs = x2nrealloc(svc->pairs, &svc->allocated_pairs,
                                 sizeof *svc->pairs);
+        svc->conn_pairs = xrealloc(svc->conn_pairs,
+                                   (svc->allocated_pairs
+                                    * sizeof *svc->conn_pairs));
     }
 
     struct sel_pair *pair = &svc->pairs[svc->n_pairs];
     memset(pair, 0, sizeof *pair);
     pair->instance = instance;
     pair->path = path;
+    svc->conn_pairs[svc->n_pairs] = (struct sel_conn_pair) {
+        .instance = instance, .path = path,
+    };
     return svc->n_pairs++;
 }
 
@@ -1012,6 +1076,7 @@ cats_sel_instance_report(struct cats_sel_service *svc, size_t instance,
                        + (r.has_queue ? r.queue : 0));
     inst->conn_placed = 0;
     inst->conn_ended = 0;
+    conn_refresh(svc, instance);
     return 0;
 }
 
@@ -1020,6 +1085,7 @@ cats_sel_instance_set_selectable(struct cats_sel_service *svc,
                                  size_t instance, bool selectable)
 {
     svc->instances[instance].selectable = selectable;
+    conn_refresh(svc, instance);
 }
 
 void
@@ -1050,21 +1116,6 @@ cats_sel_instance_sent(struct cats_sel_service *svc, size_t instance,
 }
 
 /* Reweighting. */
-
-/* The service time T of 'inst' as the cost model uses it: the reported
- * one, else the one learned from latency, else the default. */
-static double
-instance_service_ms(const struct cats_sel_config *cfg,
-                    const struct sel_instance *inst)
-{
-    if (inst->has_report && inst->report.has_service) {
-        return inst->report.service_ms;
-    } else if (inst->has_t_est) {
-        return inst->t_est;
-    } else {
-        return cfg->default_service_ms;
-    }
-}
 
 /* The instance terms of 'inst' under 'policy' (top of the header). */
 static void
@@ -1871,23 +1922,20 @@ cats_sel_pick(const struct cats_sel_service *svc, uint32_t hash)
 
 /* Per-connection decisions (see the header). */
 
-/* The live occupancy estimate n(I): R + Q of the last report, plus what we
- * placed there since, minus what ended there since; from 0 to
- * CATS_SEL_MAX_COUNT. */
+/* The live occupancy estimate n(I) from its packed copy: R + Q of the
+ * last report, plus what we placed there since, minus what ended there
+ * since; from 0 to CATS_SEL_MAX_COUNT. */
 static double
-conn_occupancy(const struct sel_instance *inst)
+conn_occupancy(const struct sel_conn *conn)
 {
-    double n = (inst->conn_base + (double) inst->conn_placed
-                - (double) inst->conn_ended);
-
-    return n > 0 ? MIN(n, CATS_SEL_MAX_COUNT) : 0;
+    return conn->n > 0 ? MIN(conn->n, CATS_SEL_MAX_COUNT) : 0;
 }
 
 size_t
 cats_sel_pick_connection(struct cats_sel_service *svc,
                          long long now OVS_UNUSED)
 {
-    const struct cats_selector *sel = svc->sel;
+    const struct sel_path *paths = svc->sel->paths;
     enum cats_sel_policy policy = svc->policy;
     size_t best = SIZE_MAX, last = SIZE_MAX;
     double best_key1 = INFINITY, best_key2 = INFINITY;
@@ -1898,36 +1946,31 @@ cats_sel_pick_connection(struct cats_sel_service *svc,
      * its run of consecutive pairs (pairs are usually added instance by
      * instance), and again if its pairs are scattered. */
     for (size_t i = 0; i < svc->n_pairs; i++) {
-        const struct sel_pair *pair = &svc->pairs[i];
+        const struct sel_conn_pair *pair = &svc->conn_pairs[i];
         double net = 0, key1, key2;
 
         if (pair->instance != last) {
-            const struct sel_instance *inst = &svc->instances[pair->instance];
-            double c = inst->capacity;
-            double n = conn_occupancy(inst);
+            const struct sel_conn *conn = &svc->conn[pair->instance];
+            double n = conn_occupancy(conn);
 
             last = pair->instance;
-            inst_ok = (inst->selectable
-                       && (policy != CATS_SEL_STATIC || inst->static_weight));
+            inst_ok = (conn->selectable
+                       && (policy != CATS_SEL_STATIC || conn->w > 0));
             if (!inst_ok) {
                 continue;
             }
-            if (policy == CATS_SEL_STATIC) {
-                fill = (n + 1.0) / inst->static_weight;
-            } else {
-                fill = (n + 1.0) / c;
-            }
+            fill = (n + 1.0) / (policy == CATS_SEL_STATIC ? conn->w
+                                : conn->c);
             if (policy == CATS_SEL_MIN_LATENCY) {
-                double t = instance_service_ms(&sel->cfg, inst);
-
-                inst_cost = t + MAX(0, n + 1.0 - c) * t / c;
+                inst_cost = (conn->t
+                             + MAX(0, n + 1.0 - conn->c) * conn->t / conn->c);
             }
         }
         if (!inst_ok) {
             continue;
         }
         if (pair->path != CATS_SEL_LOCAL) {
-            const struct sel_path *p = &sel->paths[pair->path];
+            const struct sel_path *p = &paths[pair->path];
 
             if (p->storm) {
                 continue;
@@ -1962,11 +2005,13 @@ void
 cats_sel_connection_placed(struct cats_sel_service *svc, size_t pair,
                            long long now OVS_UNUSED)
 {
-    struct sel_instance *inst = &svc->instances[svc->pairs[pair].instance];
+    size_t i = svc->pairs[pair].instance;
+    struct sel_instance *inst = &svc->instances[i];
 
     if (inst->conn_placed < UINT64_MAX) {
         inst->conn_placed++;
     }
+    conn_refresh(svc, i);
     svc->stats.n_conn_placed++;
 }
 
@@ -1979,6 +2024,7 @@ cats_sel_connection_ended(struct cats_sel_service *svc, size_t instance,
     if (inst->conn_ended < UINT64_MAX) {
         inst->conn_ended++;
     }
+    conn_refresh(svc, instance);
     svc->stats.n_conn_ended++;
 }
 
@@ -1986,7 +2032,7 @@ double
 cats_sel_connection_estimate(const struct cats_sel_service *svc,
                              size_t instance)
 {
-    return conn_occupancy(&svc->instances[instance]);
+    return conn_occupancy(&svc->conn[instance]);
 }
 
 void
@@ -2029,7 +2075,7 @@ explain_pair(const struct cats_sel_service *svc, size_t i,
                         ? svc->reweight_time - inst->report.time : -1);
     e->other_load = svc->planned ? inst->other : NAN;
     e->utilization = svc->planned ? inst->rho : NAN;
-    e->connections = conn_occupancy(inst);
+    e->connections = conn_occupancy(&svc->conn[pair->instance]);
 
     e->stretch = 1.0;
     if (!local && pair->path < svc->n_snap) {
