@@ -50,12 +50,20 @@ sim_policy_name(enum sim_policy p)
         return "split";
     case SIM_ORACLE:
         return "oracle";
+    case SIM_OURS_WEIGHTS:
+        return "ours-weights";
     case SIM_OURS:
         return "ours";
     case SIM_N_POLICIES:
         break;
     }
     return "unknown";
+}
+
+bool
+sim_policy_is_ours(enum sim_policy p)
+{
+    return p == SIM_OURS || p == SIM_OURS_WEIGHTS;
 }
 
 bool
@@ -109,6 +117,7 @@ sim_config_init(struct sim_config *c)
     c->telemetry_ms = 100;
     c->reweight_ms = 100;
     c->apply_ms = 2;
+    c->decide_ms = 0.3;
     c->stats_ms = 1000;
     cats_sel_config_init(&c->sel);
     c->sel_policy = CATS_SEL_MIN_LATENCY;
@@ -389,6 +398,7 @@ struct request {
     uint32_t path;              /* NO_PATH: local. */
     bool measured;
     bool stormed;
+    bool placed;                /* Ours: the controller placed it. */
 };
 
 /* Events. */
@@ -692,13 +702,30 @@ pick_applied(const struct sim *s, uint32_t hash)
             ? pick_cum(s->applied_cum, s->n_pairs, hash) : SIZE_MAX);
 }
 
+/* The pair that the weights applied to the switch give 'hash', in
+ * '*inst_out' and '*path_out'.  False if they are all 0. */
+static bool
+choose_applied(const struct sim *s, uint32_t hash, uint32_t *inst_out,
+               uint32_t *path_out)
+{
+    size_t k = pick_applied(s, hash);
+
+    if (k == SIZE_MAX) {
+        return false;
+    }
+    *inst_out = s->pair_inst[k];
+    *path_out = s->pair_path[k];
+    return true;
+}
+
 static void
 choose(struct sim *s, double t, uint32_t hash, double u_fwd,
-       uint32_t *inst_out, uint32_t *path_out)
+       uint32_t *inst_out, uint32_t *path_out, bool *placed)
 {
     size_t n = s->n_insts;
     uint32_t i = 0;
 
+    *placed = false;
     switch (s->policy) {
     case SIM_RR:
         i = s->rr_next;
@@ -733,13 +760,31 @@ choose(struct sim *s, double t, uint32_t hash, double u_fwd,
     case SIM_ORACLE:
         choose_oracle(s, t, u_fwd, inst_out, path_out);
         return;
-    case SIM_SPLIT:
     case SIM_OURS: {
-        size_t k = pick_applied(s, hash);
+        /* The controller decides at the packet-in, with what it knows at
+         * the arrival (nothing it learns within the decide_ms round trip
+         * would change it), and counts the connection as placed. */
+        size_t k = cats_sel_pick_connection(s->svc, (long long) t);
 
         if (k != SIZE_MAX) {
+            cats_sel_connection_placed(s->svc, k, (long long) t);
+            *placed = true;
             *inst_out = s->pair_inst[k];
             *path_out = s->pair_path[k];
+            return;
+        }
+        /* No eligible pair: the packet is resumed into the select
+         * group. */
+        s->n_fallbacks++;
+        if (choose_applied(s, hash, inst_out, path_out)) {
+            return;
+        }
+        i = hash % n;
+        break;
+    }
+    case SIM_SPLIT:
+    case SIM_OURS_WEIGHTS:
+        if (choose_applied(s, hash, inst_out, path_out)) {
             return;
         }
         /* Nothing applied yet (or every weight 0): the group's fallback
@@ -747,7 +792,6 @@ choose(struct sim *s, double t, uint32_t hash, double u_fwd,
         s->n_fallbacks++;
         i = hash % n;
         break;
-    }
     case SIM_N_POLICIES:
         OVS_NOT_REACHED();
     }
@@ -789,7 +833,8 @@ on_arrival(struct sim *s, double t)
     double u_back = rng_uniform(&s->arrivals);
 
     uint32_t i = 0, path = NO_PATH;
-    choose(s, t, hash, u_fwd, &i, &path);
+    bool placed;
+    choose(s, t, hash, u_fwd, &i, &path, &placed);
     s->insts[i].sent++;
 
     uint32_t r = request_new(s);
@@ -803,11 +848,16 @@ on_arrival(struct sim *s, double t)
     req->path = path;
     req->measured = t >= s->t_warm;
     req->stormed = false;
+    req->placed = placed;
     inst->conns++;
     inst->pending++;
     s->outstanding++;
-    schedule(s, send_on(s, path, t, u_fwd, &req->stormed), EV_AT_INSTANCE,
-             r, 0, 0);
+
+    /* Every new connection of ours makes the packet-in and resume round
+     * trip, the ones that the selector then hands to the group too. */
+    double depart = s->policy == SIM_OURS ? t + cfg->decide_ms : t;
+    schedule(s, send_on(s, path, depart, u_fwd, &req->stormed),
+             EV_AT_INSTANCE, r, 0, 0);
 
     if (next < s->t_end) {
         schedule(s, next, EV_ARRIVAL, 0, 0, 0);
@@ -853,6 +903,11 @@ on_response(struct sim *s, uint32_t r, double t)
     struct request *req = &s->reqs[r];
 
     s->insts[req->instance].conns--;
+    if (req->placed) {
+        /* The instance's FIN, copied to the controller as it passes the
+         * switch. */
+        cats_sel_connection_ended(s->svc, req->instance, (long long) t);
+    }
     if (req->measured) {
         if (s->n_samples >= s->allocated_samples) {
             s->samples = x2nrealloc(s->samples, &s->allocated_samples,
@@ -1190,6 +1245,9 @@ check_config(const struct sim_config *cfg, enum sim_policy policy)
         || !(cfg->stats_ms == 0 || cfg->stats_ms >= 1)) {
         return "intervals must be at least 1 ms, apply below reweight";
     }
+    if (!(cfg->decide_ms >= 0 && cfg->decide_ms <= 1000)) {
+        return "decide_ms must be from 0 to 1000";
+    }
     if (!(cfg->background_change_s > 0) || !(cfg->congested_s > 0)
         || !(cfg->calm_s[0] > 0) || !(cfg->calm_s[1] > 0)
         || !(cfg->storm_s > 0) || !(cfg->pause_fraction >= 0
@@ -1281,7 +1339,7 @@ setup(struct sim *s, const struct sim_config *cfg, enum sim_policy policy)
         }
     }
 
-    if (policy == SIM_OURS) {
+    if (sim_policy_is_ours(policy)) {
         s->sel = cats_sel_create(&cfg->sel);
         for (int p = 0; p < 2; p++) {
             char name[16];
@@ -1472,7 +1530,7 @@ sim_format_results(const struct sim_result *r, size_t n, bool csv,
                     "p999_ms,max_ms,imbalance,changes_per_s,flips_per_s,"
                     "storm_held\n");
     } else {
-        ds_put_format(out, "%-7s %5s %9s %8s %8s %8s %9s %9s %6s %9s %8s"
+        ds_put_format(out, "%-12s %5s %9s %8s %8s %8s %9s %9s %6s %9s %8s"
                       " %6s\n", "policy", "load", "requests", "mean_ms",
                       "p50_ms", "p99_ms", "p99.9_ms", "max_ms", "imbal",
                       "changes/s", "flips/s", "storm");
@@ -1493,7 +1551,7 @@ sim_format_results(const struct sim_result *r, size_t n, bool csv,
             }
             ds_put_format(out, ",%"PRIu64"\n", x->n_storm_requests);
         } else {
-            ds_put_format(out, "%-7s %5.2f %9"PRIu64" %8.2f %8.2f %8.2f"
+            ds_put_format(out, "%-12s %5.2f %9"PRIu64" %8.2f %8.2f %8.2f"
                           " %9.2f %9.2f %6.2f", sim_policy_name(x->policy),
                           x->load, x->n_requests, x->mean_ms, x->p50_ms,
                           x->p99_ms, x->p999_ms, x->max_ms, x->imbalance);

@@ -19,15 +19,28 @@
  * So every policy sees the very same arrivals, and the same seed gives the
  * same output, bit for bit, on the same binary.
  *
- * Policy "ours" runs the selector (include/cats/selector.h) unchanged, fed
- * what the controller can know and nothing else: each instance's reports
- * (every 'report_ms', each instance at its own phase, handed over as they
- * come, as controller/steer.c does), each path's telemetry (every
- * 'telemetry_ms'), and the number of new connections the switch sent each
- * instance, as OVS's counters show them to a poll every 'stats_ms'.  It
- * reweights every 'reweight_ms', and its weights reach the simulated
- * switch 'apply_ms' later, where a dp_hash-style group maps each new
+ * Policies "ours" and "ours-weights" run the selector
+ * (include/cats/selector.h) unchanged, fed what the controller can know
+ * and nothing else: each instance's reports (every 'report_ms', each
+ * instance at its own phase, handed over as they come, as
+ * controller/steer.c does), each path's telemetry (every 'telemetry_ms'),
+ * and the number of new connections the switch sent each instance, as
+ * OVS's counters show them to a poll every 'stats_ms'.  Both reweight
+ * every 'reweight_ms', and the weights reach the simulated switch
+ * 'apply_ms' later, where a dp_hash-style group maps each new
  * connection's hash to a pair in proportion to the weights.
+ *
+ * "ours-weights" stops there: the weights decide every connection.
+ * "ours" decides each connection in the controller (decide=connection):
+ * the switch sends a new connection's first packet to the controller,
+ * which picks a pair with cats_sel_pick_connection() at the arrival,
+ * counts it with cats_sel_connection_placed(), and resumes the packet,
+ * which leaves 'decide_ms' after it arrived (the packet-in and resume
+ * round trip).  When the response passes the client-side switch (after
+ * its return trip), the controller sees the connection end (the FIN
+ * copied to it) and calls cats_sel_connection_ended().  If the selector
+ * finds no eligible pair, the packet goes to the select group: the
+ * weights as applied.
  *
  * No I/O: the caller (controller/sim/cats-sim.c, the tests) prints.
  */
@@ -55,11 +68,16 @@ enum sim_policy {
                          * information, applied at once: what weights
                          * could do (sim.c). */
     SIM_ORACLE,         /* Shortest expected delay, perfect information. */
-    SIM_OURS,           /* The selector, on stale reports. */
+    SIM_OURS_WEIGHTS,   /* The selector's weights, on stale reports. */
+    SIM_OURS,           /* The selector deciding each connection, on
+                         * stale reports and its own placements. */
     SIM_N_POLICIES
 };
 
 const char *sim_policy_name(enum sim_policy);
+
+/* True for the policies that run the selector. */
+bool sim_policy_is_ours(enum sim_policy);
 bool sim_policy_from_string(const char *, enum sim_policy *);
 
 /* Policies that scan every instance per connection (O(n)): the simulator
@@ -112,6 +130,9 @@ struct sim_config {
     double telemetry_ms;        /* Path telemetry interval. */
     double reweight_ms;         /* Reweight timer. */
     double apply_ms;            /* Reweight to switch. */
+    double decide_ms;           /* Ours: a new connection's extra delay
+                                 * for the controller's decision (packet-in
+                                 * to resume). */
     double stats_ms;            /* Counter poll: connections sent to each
                                  * instance, as OVS counts them, reach the
                                  * selector this often (0: never). */
@@ -135,10 +156,15 @@ struct sim_result {
     double mean_ms, p50_ms, p99_ms, p999_ms, max_ms;
     double imbalance;           /* Max over mean per-instance utilization
                                  * (client and background work). */
-    double changes_per_s;       /* Ours: published weight changes, all */
-    double flips_per_s;         /* pairs; flips: reversals.  NaN else. */
-    uint64_t n_reweights;       /* Ours. */
-    uint64_t n_fallbacks;       /* Ours: connections with no weight. */
+    double changes_per_s;       /* Ours (both): published weight */
+    double flips_per_s;         /* changes, all pairs; flips: reversals
+                                 * (per connection, of the fallback
+                                 * weights).  NaN else. */
+    uint64_t n_reweights;       /* Ours (both). */
+    uint64_t n_fallbacks;       /* Ours: connections the weights decided
+                                 * (per connection: no eligible pair);
+                                 * ours-weights: connections with no
+                                 * weight. */
     uint64_t n_storm_requests;  /* Requests held by a pause storm. */
 };
 
