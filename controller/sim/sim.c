@@ -1220,10 +1220,11 @@ check_config(const struct sim_config *cfg, enum sim_policy policy)
     if (cfg->n_instances < 2 || cfg->n_instances > 10000000) {
         return "instances must be from 2 to 10000000";
     }
-    if ((policy == SIM_LC || policy == SIM_ORACLE || policy == SIM_SPLIT)
+    if ((policy == SIM_LC || policy == SIM_ORACLE || policy == SIM_SPLIT
+         || policy == SIM_OURS)
         && cfg->n_instances > SIM_SCAN_MAX) {
-        return "lc, split and oracle scan every instance: at most 5000 "
-               "instances";
+        return "lc, split, oracle and ours scan every instance: at most "
+               "5000 instances (ours-weights has no such limit)";
     }
     if (!(cfg->duration_s > 0) || !(cfg->warmup_s >= 0)
         || cfg->warmup_s >= cfg->duration_s) {

@@ -80,8 +80,8 @@ const char *sim_policy_name(enum sim_policy);
 bool sim_policy_is_ours(enum sim_policy);
 bool sim_policy_from_string(const char *, enum sim_policy *);
 
-/* Policies that scan every instance per connection (O(n)): the simulator
- * refuses them above SIM_SCAN_MAX instances. */
+/* Policies that scan every instance (or pair) per connection (O(n)), ours
+ * included: the simulator refuses them above SIM_SCAN_MAX instances. */
 #define SIM_SCAN_MAX 5000
 
 enum sim_dist {

@@ -227,6 +227,10 @@ test_bad_config(void **state OVS_UNUSED)
     assert_int_equal(sim_run(&cfg, SIM_SPLIT, &r, &error), EINVAL);
 
     small_config(&cfg, 1);
+    cfg.n_instances = SIM_SCAN_MAX + 1;
+    assert_int_equal(sim_run(&cfg, SIM_OURS, &r, &error), EINVAL);
+
+    small_config(&cfg, 1);
     cfg.decide_ms = -1;
     assert_int_equal(sim_run(&cfg, SIM_OURS, &r, &error), EINVAL);
     assert_non_null(strstr(error, "decide_ms"));
