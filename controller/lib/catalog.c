@@ -342,6 +342,40 @@ cats_service_set_policy(struct cats_catalog *cat, struct cats_service *s,
     }
 }
 
+const char *
+cats_decide_name(enum cats_decide d)
+{
+    switch (d) {
+    case CATS_DECIDE_WEIGHTS:
+        return "weights";
+    case CATS_DECIDE_CONNECTION:
+        return "connection";
+    }
+    return "unknown";
+}
+
+bool
+cats_decide_from_string(const char *s, enum cats_decide *d)
+{
+    for (int i = CATS_DECIDE_WEIGHTS; i <= CATS_DECIDE_CONNECTION; i++) {
+        if (!strcmp(s, cats_decide_name(i))) {
+            *d = i;
+            return true;
+        }
+    }
+    return false;
+}
+
+void
+cats_service_set_decide(struct cats_catalog *cat, struct cats_service *s,
+                        enum cats_decide decide)
+{
+    if (s->decide != decide) {
+        s->decide = decide;
+        changed(cat, s, true);
+    }
+}
+
 void
 cats_instance_set_path(struct cats_catalog *cat, struct cats_instance *inst,
                        const char *path)
@@ -491,6 +525,7 @@ cats_catalog_sync(struct cats_catalog *dst, const struct cats_catalog *src)
             ovs_assert(!retval);
         }
         cats_service_set_policy(dst, ds, ss->policy);
+        cats_service_set_decide(dst, ds, ss->decide);
         sync_instances(dst, ds, ss);
     }
 }

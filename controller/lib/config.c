@@ -147,9 +147,11 @@ cats_parse_ip_port(const char *s, ovs_be32 *ip, uint16_t *port)
 static char *
 parse_service(struct cats_catalog *cat, int argc, char *argv[])
 {
-    static const char *const keys[] = { "vip", "port", "proto", "policy" };
+    static const char *const keys[] = { "vip", "port", "proto", "policy",
+                                        "decide" };
     bool seen[ARRAY_SIZE(keys)] = { false };
     enum cats_policy policy = CATS_POLICY_MIN_LATENCY;
+    enum cats_decide decide = CATS_DECIDE_WEIGHTS;
     unsigned int port = 0;
     uint8_t proto = IPPROTO_TCP;
     ovs_be32 vip = 0;
@@ -159,7 +161,8 @@ parse_service(struct cats_catalog *cat, int argc, char *argv[])
     if (argc < 2) {
         return xstrdup("service: missing name (usage: service NAME "
                        "vip=IP port=PORT [proto=tcp|udp] "
-                       "[policy=min-latency|least-loaded|static])");
+                       "[policy=min-latency|least-loaded|static] "
+                       "[decide=weights|connection])");
     }
     for (i = 2; i < argc; i++) {
         size_t idx;
@@ -177,6 +180,11 @@ parse_service(struct cats_catalog *cat, int argc, char *argv[])
             if (!cats_policy_from_string(value, &policy)) {
                 error = xasprintf("field 'policy': '%s' is not min-latency, "
                                   "least-loaded or static", value);
+            }
+        } else if (idx == 4) {
+            if (!cats_decide_from_string(value, &decide)) {
+                error = xasprintf("field 'decide': '%s' is not weights or "
+                                  "connection", value);
             }
         } else {
             if (!strcmp(value, "tcp")) {
@@ -200,6 +208,11 @@ parse_service(struct cats_catalog *cat, int argc, char *argv[])
         error = xstrdup("missing field 'port'");
         goto err;
     }
+    if (decide == CATS_DECIDE_CONNECTION && proto != IPPROTO_TCP) {
+        /* The controller learns that a connection ended from its FIN. */
+        error = xstrdup("decide=connection needs proto=tcp");
+        goto err;
+    }
 
     char *add_error;
     struct cats_service *svc;
@@ -207,6 +220,7 @@ parse_service(struct cats_catalog *cat, int argc, char *argv[])
         return add_error;
     }
     cats_service_set_policy(cat, svc, policy);
+    cats_service_set_decide(cat, svc, decide);
     return NULL;
 
 err:

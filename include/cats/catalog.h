@@ -69,6 +69,21 @@ enum cats_policy {
 const char *cats_policy_name(enum cats_policy);
 bool cats_policy_from_string(const char *, enum cats_policy *);
 
+/* Who decides where a service's new connections go. */
+enum cats_decide {
+    CATS_DECIDE_WEIGHTS,            /* The switch, by the select group's
+                                     * weights (default). */
+    CATS_DECIDE_CONNECTION,         /* The controller, per connection (TCP
+                                     * only): the first packet of each new
+                                     * connection is paused and sent to the
+                                     * controller, which picks the instance
+                                     * and resumes it; the group's weights
+                                     * stay as the fallback. */
+};
+
+const char *cats_decide_name(enum cats_decide);
+bool cats_decide_from_string(const char *, enum cats_decide *);
+
 struct cats_service {
     struct hmap_node node;          /* In cats_catalog's 'services'. */
     char *name;
@@ -77,6 +92,7 @@ struct cats_service {
     uint16_t port;                  /* VIP L4 port, host order. */
     uint8_t proto;                  /* IPPROTO_TCP or IPPROTO_UDP. */
     enum cats_policy policy;
+    enum cats_decide decide;
     struct hmap instances;          /* Contains "struct cats_instance"s. */
     uint64_t change_seqno;          /* Catalog seqno of its last change. */
     struct ovs_list change_node;    /* In cats_catalog's 'by_change'. */
@@ -130,6 +146,8 @@ void cats_instance_set_weight(struct cats_catalog *, struct cats_instance *,
 /* Sets the service's policy / the instance's path (NULL: local). */
 void cats_service_set_policy(struct cats_catalog *, struct cats_service *,
                              enum cats_policy);
+void cats_service_set_decide(struct cats_catalog *, struct cats_service *,
+                             enum cats_decide);
 void cats_instance_set_path(struct cats_catalog *, struct cats_instance *,
                             const char *path);
 /* Sets only the weight in use. */

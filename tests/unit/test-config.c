@@ -289,7 +289,8 @@ static const struct error_case error_cases[] = {
       "x:3: unknown statement 'Service' (expected service or instance)" },
     { "", "service",
       "x:1: service: missing name (usage: service NAME vip=IP port=PORT "
-      "[proto=tcp|udp] [policy=min-latency|least-loaded|static])" },
+      "[proto=tcp|udp] [policy=min-latency|least-loaded|static] "
+      "[decide=weights|connection])" },
     { WEB, "instance web",
       "x:2: instance: usage: instance SERVICE IP:PORT [weight=N] "
       "[mac=MAC] [path=LINK]" },
@@ -298,6 +299,11 @@ static const struct error_case error_cases[] = {
       "least-loaded or static" },
     { "", "service web vip=10.0.0.1 port=80 policy=static policy=static",
       "x:1: service web: field 'policy' given twice" },
+    { "", "service web vip=10.0.0.1 port=80 decide=switch",
+      "x:1: service web: field 'decide': 'switch' is not weights or "
+      "connection" },
+    { "", "service dns vip=10.0.0.1 port=53 proto=udp decide=connection",
+      "x:1: service dns: decide=connection needs proto=tcp" },
     { WEB, "instance web 10.0.0.11:80 path=",
       "x:2: instance web 10.0.0.11:80: field 'path' has no value" },
     { WEB, "instance web 10.0.0.11:80 path=a/b",
@@ -309,7 +315,7 @@ static const struct error_case error_cases[] = {
     /* Service keys. */
     { "", "service web vip=10.0.0.1 port=80 ip=10.0.0.2",
       "x:1: service web: unknown field 'ip' (expected vip, port, proto, "
-      "policy)" },
+      "policy, decide)" },
     { "", "service web vip=10.0.0.1 port=80 port=81",
       "x:1: service web: field 'port' given twice" },
     { "", "service web vip=10.0.0.1 vip=10.0.0.1 port=80",
@@ -918,6 +924,45 @@ test_policy_and_path(void **state OVS_UNUSED)
     assert_string_equal(cats_policy_name(CATS_POLICY_STATIC), "static");
 }
 
+/* decide=: default weights; a reload that changes it changes the catalog
+ * and the membership seqno (the controller rebuilds its selector). */
+static void
+test_decide(void **state OVS_UNUSED)
+{
+    struct cats_catalog cat, next;
+    struct cats_service *s;
+    uint64_t seqno, membership;
+
+    cats_catalog_init(&cat);
+    parse_ok(&cat, "service web vip=10.0.0.1 port=80 decide=connection\n"
+             "service llm vip=10.0.0.2 port=80\n");
+    s = cats_catalog_find(&cat, "web");
+    assert_int_equal(s->decide, CATS_DECIDE_CONNECTION);
+    assert_int_equal(cats_catalog_find(&cat, "llm")->decide,
+                     CATS_DECIDE_WEIGHTS);
+
+    cats_catalog_init(&next);
+    parse_ok(&next, "service web vip=10.0.0.1 port=80 decide=weights\n"
+             "service llm vip=10.0.0.2 port=80\n");
+    seqno = cat.seqno;
+    membership = cat.membership_seqno;
+    cats_catalog_sync(&cat, &next);
+    assert_true(cat.seqno > seqno);
+    assert_true(cat.membership_seqno > membership);
+    assert_int_equal(s->decide, CATS_DECIDE_WEIGHTS);
+    seqno = cat.seqno;
+    cats_catalog_sync(&cat, &next);
+    assert_int_equal(cat.seqno, seqno);
+    cats_catalog_destroy(&next);
+    cats_catalog_destroy(&cat);
+
+    enum cats_decide d;
+    assert_true(cats_decide_from_string("connection", &d));
+    assert_int_equal(d, CATS_DECIDE_CONNECTION);
+    assert_false(cats_decide_from_string("Connection", &d));
+    assert_string_equal(cats_decide_name(CATS_DECIDE_WEIGHTS), "weights");
+}
+
 int
 main(void)
 {
@@ -947,6 +992,7 @@ main(void)
         T(test_parse_file_over_size_limit_is_refused),
         cmocka_unit_test(test_parse_ip_port),
         cmocka_unit_test(test_policy_and_path),
+        cmocka_unit_test(test_decide),
     };
 
     return cmocka_run_group_tests_name("config", tests, NULL, NULL);
