@@ -69,6 +69,7 @@ static struct agents_config agents_cfg;
 /* State. */
 static struct cats_catalog catalog;
 static struct cats_desired desired;
+static uint64_t picks_seqno;        /* Catalog seqno of the pick lists. */
 static struct cats_model model;
 static struct ofctrl *switches[MAX_SWITCHES];
 static uint64_t ports_seen[MAX_SWITCHES];   /* Port stats poll handed on. */
@@ -112,6 +113,19 @@ static void update_probes(void);
 static void run_sync_waiters(void);
 static bool all_switches_synced(uint64_t target, struct ds *why);
 
+static bool
+decider_pick(void *aux OVS_UNUSED, uint32_t service_id, ovs_be32 *ip,
+             uint16_t *port)
+{
+    return steer_pick(service_id, time_msec(), ip, port);
+}
+
+static void
+decider_ended(void *aux OVS_UNUSED, ovs_be32 ip, uint16_t port)
+{
+    steer_ended(ip, port, time_msec());
+}
+
 static struct ofctrl_config
 ofctrl_config(void)
 {
@@ -121,7 +135,46 @@ ofctrl_config(void)
         .generation_id = generation_id,
         .stats_interval_ms = stats_interval_ms,
         .probe_interval_ms = probe_interval_ms,
+        .decider = {
+            .pick = decider_pick,
+            .ended = decider_ended,
+        },
     };
+}
+
+/* The services whose new connections the controller decides, for the
+ * switches' leased pick flows. */
+static void
+update_pick_services(struct ofctrl *oc)
+{
+    struct ofctrl_pick_service *picks = NULL;
+    const struct cats_service *s;
+    size_t n = 0, allocated = 0;
+
+    HMAP_FOR_EACH (s, node, &catalog.services) {
+        if (s->decide == CATS_DECIDE_CONNECTION
+            && s->proto == IPPROTO_TCP) {
+            if (n >= allocated) {
+                picks = x2nrealloc(picks, &allocated, sizeof *picks);
+            }
+            picks[n++] = (struct ofctrl_pick_service) {
+                .service_id = s->id,
+                .vip = s->vip,
+                .port = s->port,
+            };
+        }
+    }
+    /* A stable order, so that an unchanged set compares equal. */
+    for (size_t i = 1; i < n; i++) {
+        for (size_t j = i; j > 0
+             && picks[j - 1].service_id > picks[j].service_id; j--) {
+            struct ofctrl_pick_service tmp = picks[j];
+            picks[j] = picks[j - 1];
+            picks[j - 1] = tmp;
+        }
+    }
+    ofctrl_set_pick_services(oc, picks, n, desired.seqno);
+    free(picks);
 }
 
 int
@@ -207,7 +260,8 @@ main(int argc, char *argv[])
                 rconn_connect_unreliably(rconn, vconn, NULL);
                 ports_seen[n_switches] = 0;
                 counters_seen[n_switches] = 0;
-                switches[n_switches++] = ofctrl_create(rconn, true, &oc_cfg);
+                switches[n_switches] = ofctrl_create(rconn, true, &oc_cfg);
+                update_pick_services(switches[n_switches++]);
                 VLOG_INFO("%s: accepted switch connection",
                           rconn_get_name(rconn));
             } else if (retval != EAGAIN) {
@@ -230,9 +284,13 @@ main(int argc, char *argv[])
 
         uint64_t gc_floor = desired.seqno;
         bool counters_polled = false;
+        bool picks_changed = picks_seqno != catalog.seqno;
         for (size_t i = 0; i < n_switches; ) {
             struct ofctrl *oc = switches[i];
 
+            if (picks_changed) {
+                update_pick_services(oc);
+            }
             ofctrl_run(oc, &desired, probes, n_probes);
             if (ofctrl_is_passive(oc) && !ofctrl_is_alive(oc)) {
                 VLOG_INFO("%s: switch disconnected", ofctrl_get_name(oc));
@@ -261,6 +319,7 @@ main(int argc, char *argv[])
             gc_floor = MIN(gc_floor, ofctrl_get_gc_floor(oc));
             i++;
         }
+        picks_seqno = catalog.seqno;
         cats_desired_gc(&desired, gc_floor);
         if (counters_polled) {
             steer_counts(instance_count, time_msec());
@@ -339,7 +398,8 @@ open_switch(const char *name)
         rconn_connect(rconn, name, name);
         ports_seen[n_switches] = 0;
         counters_seen[n_switches] = 0;
-        switches[n_switches++] = ofctrl_create(rconn, false, &oc_cfg);
+        switches[n_switches] = ofctrl_create(rconn, false, &oc_cfg);
+        update_pick_services(switches[n_switches++]);
         return;
     }
 
@@ -1048,7 +1108,8 @@ parse_options(int argc, char *argv[])
             break;
 
         case OPT_TABLE:
-            pipeline.table_base = parse_int_option("table", optarg, 0, 251);
+            pipeline.table_base = parse_int_option("table", optarg, 0,
+                                                    CATS_MAX_TABLE_BASE);
             break;
 
         case OPT_COOKIE:
@@ -1060,6 +1121,7 @@ parse_options(int argc, char *argv[])
             }
             pipeline.cookie = cookie;
             pipeline.learn_cookie = cookie + (1ULL << 48);
+            pipeline.pick_cookie = cookie + (2ULL << 48);
             break;
 
         case OPT_GROUP_BASE:
@@ -1238,7 +1300,7 @@ usage(void)
            "[mac=MAC]\n"
            "\n"
            "Pipeline:\n"
-           "  --table=N               first of the 3 tables used (default 0)\n"
+           "  --table=N               first of the 5 tables used (default 0)\n"
            "  --zone=N                conntrack zone (default %d)\n"
            "  --cookie=C              cookie of our flows (default %#llx);\n"
            "                          flows with other cookies are left "

@@ -156,6 +156,15 @@ struct ofctrl {
     bool probe_now;
     struct rconn_packet_counter *probe_counter;
 
+    /* Per-connection decisions. */
+    struct ofctrl_pick_service *picks;
+    size_t n_picks;
+    uint64_t picks_seqno;           /* Lease once this is installed. */
+    struct ofctrl_pick_service *unpicks;    /* To delete. */
+    size_t n_unpicks;
+    long long int next_lease;
+    struct ofctrl_pick_stats pick_stats;
+
     /* Statistics for cats/show. */
     uint64_t n_connects;
     uint64_t n_bundles;
@@ -220,6 +229,8 @@ ofctrl_destroy(struct ofctrl *oc)
         free(oc->ports);
         free(oc->ports_new);
         rconn_packet_counter_destroy(oc->probe_counter);
+        free(oc->picks);
+        free(oc->unpicks);
         free(oc->switch_groups);
         free(oc->last_error);
         free(oc);
@@ -251,6 +262,7 @@ ofctrl_reset(struct ofctrl *oc)
     oc->desc_pending = false;
     oc->desc_wanted = true;
     oc->n_ports_new = 0;
+    oc->next_lease = 0;
 }
 
 bool
@@ -1030,6 +1042,202 @@ maybe_send_probes(struct ofctrl *oc, const struct ofctrl_probe *probes,
     }
 }
 
+/* Per-connection decisions. */
+
+COVERAGE_DEFINE(ofctrl_pick);
+COVERAGE_DEFINE(ofctrl_unpicked);
+COVERAGE_DEFINE(ofctrl_conn_end);
+COVERAGE_DEFINE(ofctrl_bad_packet_in);
+
+static void
+bad_packet_in(struct ofctrl *oc, const char *why)
+{
+    static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 5);
+
+    oc->pick_stats.bad++;
+    COVERAGE_INC(ofctrl_bad_packet_in);
+    VLOG_WARN_RL(&rl, "%s: packet-in ignored: %s", ofctrl_get_name(oc), why);
+}
+
+static bool
+pick_listed(const struct ofctrl *oc, uint32_t service_id)
+{
+    for (size_t i = 0; i < oc->n_picks; i++) {
+        if (oc->picks[i].service_id == service_id) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* A packet-in from one of our controller actions: a paused new connection
+ * to pick an instance for (answered with a resume, picked or not, so that
+ * the packet is never stranded), or an instance's FIN/RST.  Anything else
+ * is counted and dropped: a switch is a peer to validate like any other. */
+static void
+handle_packet_in(struct ofctrl *oc, const struct ofp_header *oh)
+{
+    struct ofputil_packet_in pin;
+    struct ofpbuf continuation;
+    struct cats_pin_userdata ud;
+    enum ofperr error;
+
+    error = ofputil_decode_packet_in(oh, true, NULL, NULL, &pin, NULL, NULL,
+                                     &continuation);
+    if (error) {
+        bad_packet_in(oc, ofperr_to_string(error));
+        return;
+    }
+    if (pin.reason != OFPR_ACTION || pin.userdata_len != sizeof ud) {
+        /* Not ours: a table miss, or another application's action. */
+        bad_packet_in(oc, "not from an ovs-cats controller action");
+        return;
+    }
+    memcpy(&ud, pin.userdata, sizeof ud);
+    if (ntohs(ud.magic) != CATS_PIN_MAGIC || ud.version != CATS_PIN_VERSION) {
+        bad_packet_in(oc, "unknown userdata");
+        return;
+    }
+
+    if (ud.kind == CATS_PIN_END) {
+        if (!ud.ip || !ud.port || ud.service_id) {
+            bad_packet_in(oc, "malformed connection end");
+            return;
+        }
+        oc->pick_stats.ends++;
+        COVERAGE_INC(ofctrl_conn_end);
+        if (oc->cfg.decider.ended) {
+            oc->cfg.decider.ended(oc->cfg.decider.aux, ud.ip,
+                                  ntohs(ud.port));
+        }
+        return;
+    }
+    if (ud.kind != CATS_PIN_PICK || ud.ip || ud.port) {
+        bad_packet_in(oc, "unknown userdata kind");
+        return;
+    }
+    if (!continuation.size) {
+        bad_packet_in(oc, "pick request without a continuation");
+        return;
+    }
+
+    /* Picked or not, the packet goes on: unpicked, T4 hands it to the
+     * service's group. */
+    uint32_t service_id = ntohl(ud.service_id);
+    ovs_be32 ip = 0;
+    uint16_t port = 0;
+    if (oc->cfg.decider.pick && pick_listed(oc, service_id)
+        && oc->cfg.decider.pick(oc->cfg.decider.aux, service_id, &ip,
+                                &port)) {
+        match_set_reg(&pin.flow_metadata, 0, ntohl(ip));
+        match_set_reg(&pin.flow_metadata, 1, CATS_PICK_PORT_FLAG | port);
+        oc->pick_stats.picks++;
+        COVERAGE_INC(ofctrl_pick);
+    } else {
+        oc->pick_stats.unpicked++;
+        COVERAGE_INC(ofctrl_unpicked);
+    }
+    send_msg(oc, ofputil_encode_resume(&pin, &continuation, oc->protocol));
+}
+
+static void
+send_pick_flow(struct ofctrl *oc, const struct ofctrl_pick_service *p,
+               bool delete)
+{
+    uint64_t stub[256 / 8];
+    struct ofpbuf ofpacts = OFPBUF_STUB_INITIALIZER(stub);
+    struct ofputil_flow_mod fm;
+    struct match match;
+    uint8_t table;
+    uint16_t priority;
+    uint64_t cookie;
+
+    memset(&fm, 0, sizeof fm);
+    cats_model_pick_flow(&oc->pipeline, p->service_id, p->vip, p->port,
+                         &table, &priority, &cookie, &match, &ofpacts);
+    minimatch_init(&fm.match, &match);
+    fm.priority = priority;
+    fm.table_id = table;
+    fm.command = delete ? OFPFC_DELETE_STRICT : OFPFC_ADD;
+    fm.cookie = delete ? htonll(cookie) : 0;
+    fm.cookie_mask = delete ? OVS_BE64_MAX : 0;
+    fm.new_cookie = htonll(cookie);
+    fm.hard_timeout = delete ? 0 : CATS_PICK_LEASE_S;
+    fm.idle_timeout = 0;
+    fm.buffer_id = UINT32_MAX;
+    fm.out_port = OFPP_ANY;
+    fm.out_group = OFPG_ANY;
+    fm.ofpacts = delete ? NULL : ofpacts.data;
+    fm.ofpacts_len = delete ? 0 : ofpacts.size;
+    send_msg(oc, ofputil_encode_flow_mod(&fm, oc->protocol));
+    ofpbuf_uninit(&ofpacts);
+    minimatch_destroy(&fm.match);
+}
+
+void
+ofctrl_set_pick_services(struct ofctrl *oc,
+                         const struct ofctrl_pick_service *picks, size_t n,
+                         uint64_t desired_seqno)
+{
+    bool same = n == oc->n_picks;
+
+    for (size_t i = 0; same && i < n; i++) {
+        same = !memcmp(&picks[i], &oc->picks[i], sizeof *picks);
+    }
+    if (same) {
+        return;
+    }
+    for (size_t i = 0; i < oc->n_picks; i++) {
+        bool kept = false;
+
+        for (size_t j = 0; !kept && j < n; j++) {
+            kept = !memcmp(&picks[j], &oc->picks[i], sizeof *picks);
+        }
+        if (!kept) {
+            oc->unpicks = xrealloc(oc->unpicks, (oc->n_unpicks + 1)
+                                   * sizeof *oc->unpicks);
+            oc->unpicks[oc->n_unpicks++] = oc->picks[i];
+        }
+    }
+    free(oc->picks);
+    oc->picks = n ? xmemdup(picks, n * sizeof *picks) : NULL;
+    oc->n_picks = n;
+    oc->picks_seqno = desired_seqno;
+    oc->next_lease = 0;
+}
+
+void
+ofctrl_get_pick_stats(const struct ofctrl *oc, struct ofctrl_pick_stats *s)
+{
+    *s = oc->pick_stats;
+}
+
+/* Leases the pick flows of the services we decide for, once the switch
+ * runs the T4 flows they resubmit to; deletes those of services that left
+ * (they would also expire on their own within the lease). */
+static void
+maybe_send_leases(struct ofctrl *oc)
+{
+    long long int now = time_msec();
+
+    if (oc->role == OFPCR12_ROLE_SECONDARY) {
+        return;
+    }
+    for (size_t i = 0; i < oc->n_unpicks; i++) {
+        send_pick_flow(oc, &oc->unpicks[i], true);
+    }
+    oc->n_unpicks = 0;
+    if (!oc->n_picks || oc->need_full || oc->installed_seqno < oc->picks_seqno
+        || now < oc->next_lease) {
+        return;
+    }
+    for (size_t i = 0; i < oc->n_picks; i++) {
+        send_pick_flow(oc, &oc->picks[i], false);
+        oc->pick_stats.leases++;
+    }
+    oc->next_lease = now + CATS_PICK_REFRESH_MS;
+}
+
 /* Main loop. */
 
 static void
@@ -1084,6 +1292,10 @@ handle_msg(struct ofctrl *oc, struct ofpbuf *msg)
 
     case OFPTYPE_PORT_STATUS:
         oc->desc_wanted = true;
+        break;
+
+    case OFPTYPE_PACKET_IN:
+        handle_packet_in(oc, oh);
         break;
 
     case OFPTYPE_FLOW_STATS_REPLY:
@@ -1170,6 +1382,10 @@ ofctrl_run(struct ofctrl *oc, const struct cats_desired *desired,
         if (oc->cfg.role != OFPCR12_ROLE_EQUAL) {
             send_role_request(oc);
         }
+        /* NXT_PACKET_IN2: the only format that carries the continuation
+         * of a paused packet and our actions' userdata. */
+        send_msg(oc, ofputil_encode_set_packet_in_format(
+                     oc->version, OFPUTIL_PACKET_IN_NXT2));
         start_group_dump(oc);
     }
 
@@ -1194,6 +1410,7 @@ ofctrl_run(struct ofctrl *oc, const struct cats_desired *desired,
     if (oc->state == S_IDLE || oc->state == S_IN_FLIGHT) {
         maybe_request_stats(oc);
         maybe_send_probes(oc, probes, n_probes);
+        maybe_send_leases(oc);
     }
 }
 
@@ -1215,6 +1432,9 @@ ofctrl_wait(struct ofctrl *oc)
         && oc->installed_seqno) {
         if (oc->cfg.stats_interval_ms > 0 && !oc->stats_pending) {
             poll_timer_wait_until(oc->next_stats);
+        }
+        if (oc->n_picks || oc->n_unpicks) {
+            poll_timer_wait_until(oc->next_lease);
         }
         if (oc->cfg.probe_interval_ms > 0) {
             if (oc->probe_now) {
@@ -1253,6 +1473,16 @@ ofctrl_format(const struct ofctrl *oc, struct ds *s)
     if (oc->n_bundles) {
         ds_put_format(s, "  last bundle: %"PRIuSIZE" changes confirmed in "
                       "%lld ms\n", oc->last_bundle_ops, oc->last_bundle_ms);
+    }
+    if (oc->n_picks || oc->pick_stats.picks || oc->pick_stats.unpicked
+        || oc->pick_stats.bad) {
+        const struct ofctrl_pick_stats *p = &oc->pick_stats;
+
+        ds_put_format(s, "  per-connection: %"PRIuSIZE" services, picks %"
+                      PRIu64", unpicked %"PRIu64", ends %"PRIu64
+                      ", refused packet-ins %"PRIu64", leases %"PRIu64"\n",
+                      oc->n_picks, p->picks, p->unpicked, p->ends, p->bad,
+                      p->leases);
     }
     if (oc->last_error) {
         ds_put_format(s, "  last error: %s\n", oc->last_error);

@@ -50,6 +50,25 @@ struct ofctrl_probe {
     ovs_be32 ip;                    /* ...for this instance's MAC. */
 };
 
+/* Per-connection decisions (decide=connection, cats/flow-model.h). */
+struct ofctrl_decider {
+    /* Picks the instance for a new connection of service 'service_id':
+     * returns true with '*ip' and '*port' set, or false to let the
+     * service's group decide. */
+    bool (*pick)(void *aux, uint32_t service_id, ovs_be32 *ip,
+                 uint16_t *port);
+    /* Instance 'ip':'port' ended a connection (its FIN or RST). */
+    void (*ended)(void *aux, ovs_be32 ip, uint16_t port);
+    void *aux;
+};
+
+/* A service whose pick flow the switch should hold (leased). */
+struct ofctrl_pick_service {
+    uint32_t service_id;
+    ovs_be32 vip;
+    uint16_t port;                  /* TCP. */
+};
+
 struct ofctrl_config {
     const struct cats_pipeline_config *pipeline;
     int role;                       /* OFPCR12_ROLE_*: EQUAL sends no role
@@ -57,6 +76,8 @@ struct ofctrl_config {
     uint64_t generation_id;         /* For PRIMARY: newer wins. */
     int stats_interval_ms;          /* Counter polling; 0 disables. */
     int probe_interval_ms;          /* ARP probes for instances; 0 off. */
+    struct ofctrl_decider decider;  /* 'pick' NULL: paused packets are
+                                     * resumed unpicked (the group). */
 };
 
 /* New connections of one service to one instance, from the pipeline's
@@ -87,6 +108,23 @@ void ofctrl_destroy(struct ofctrl *);
 void ofctrl_run(struct ofctrl *, const struct cats_desired *desired,
                 const struct ofctrl_probe *probes, size_t n_probes);
 void ofctrl_wait(struct ofctrl *);
+
+/* The services whose new connections the controller decides.  Their pick
+ * flows are leased to the switch once it runs 'desired_seqno' (which
+ * holds their T4 flows), refreshed while connected; services no longer
+ * listed have theirs deleted. */
+void ofctrl_set_pick_services(struct ofctrl *,
+                              const struct ofctrl_pick_service *, size_t n,
+                              uint64_t desired_seqno);
+
+struct ofctrl_pick_stats {
+    uint64_t picks;                 /* Paused packets resumed with a pick. */
+    uint64_t unpicked;              /* Resumed without (the group). */
+    uint64_t ends;                  /* FIN/RST copies. */
+    uint64_t bad;                   /* Packet-ins refused. */
+    uint64_t leases;                /* Pick flows sent. */
+};
+void ofctrl_get_pick_stats(const struct ofctrl *, struct ofctrl_pick_stats *);
 
 /* Asks for ARP probes at the next run (e.g. after instances were added). */
 void ofctrl_probe_now(struct ofctrl *);

@@ -49,8 +49,11 @@ struct steer_inst {
 
 struct steer_service {
     struct hmap_node node;              /* In 'services', by name. */
+    struct hmap_node id_node;           /* In 'services_by_id'. */
     char *name;
+    uint32_t id;                        /* Catalog service id. */
     enum cats_policy policy;
+    enum cats_decide decide;
     bool has_agents;                    /* Some instance is registered. */
     struct cats_sel_service *svc;       /* NULL: configured weights. */
     struct steer_inst **insts;
@@ -61,6 +64,7 @@ struct steer_service {
 
 static struct cats_selector *sel;
 static struct hmap services = HMAP_INITIALIZER(&services);
+static struct hmap services_by_id = HMAP_INITIALIZER(&services_by_id);
 static struct hmap instances = HMAP_INITIALIZER(&instances);
 static struct shash paths = SHASH_INITIALIZER(&paths);  /* Name -> idx+1. */
 static bool built;
@@ -127,6 +131,7 @@ clear(void)
     HMAP_FOR_EACH_POP (si, node, &instances) {
         free(si);
     }
+    hmap_clear(&services_by_id);
     HMAP_FOR_EACH_POP (ss, node, &services) {
         free(ss->insts);
         free(ss->name);
@@ -148,6 +153,7 @@ steer_destroy(void)
 {
     clear();
     hmap_destroy(&services);
+    hmap_destroy(&services_by_id);
     hmap_destroy(&instances);
     shash_destroy(&paths);
 }
@@ -223,8 +229,11 @@ rebuild(struct cats_catalog *cat, const struct cats_metrics_store *store,
         size_t n;
 
         ss->name = xstrdup(s->name);
+        ss->id = s->id;
         ss->policy = s->policy;
+        ss->decide = s->decide;
         hmap_insert(&services, &ss->node, hash_string(ss->name, 0));
+        hmap_insert(&services_by_id, &ss->id_node, hash_int(ss->id, 0));
         insts = cats_service_sorted_instances(s, &n);
         for (size_t j = 0; j < n; j++) {
             if (cats_metrics_find(store, s->name, insts[j]->ip,
@@ -328,6 +337,71 @@ steer_counts(steer_count_fn *count_fn, long long int now)
             cats_sel_instance_sent(ss->svc, si->idx, delta, now);
         }
         ss->dirty = true;
+    }
+}
+
+static struct steer_service *
+find_service_by_id(uint32_t id)
+{
+    struct steer_service *ss;
+
+    HMAP_FOR_EACH_WITH_HASH (ss, id_node, hash_int(id, 0), &services_by_id) {
+        if (ss->id == id) {
+            return ss;
+        }
+    }
+    return NULL;
+}
+
+bool
+steer_pick(uint32_t service_id, long long int now, ovs_be32 *ip,
+           uint16_t *port)
+{
+    struct steer_service *ss = built ? find_service_by_id(service_id) : NULL;
+
+    if (!ss || !ss->svc || ss->decide != CATS_DECIDE_CONNECTION) {
+        return false;
+    }
+
+    size_t pair = cats_sel_pick_connection(ss->svc, now);
+    if (pair == SIZE_MAX) {
+        return false;
+    }
+    size_t idx = cats_sel_pair_instance(ss->svc, pair);
+    for (size_t i = 0; i < ss->n_insts; i++) {
+        struct steer_inst *si = ss->insts[i];
+
+        if (si->idx == idx) {
+            cats_sel_connection_placed(ss->svc, pair, now);
+            *ip = si->key.ip;
+            *port = si->key.port;
+            return true;
+        }
+    }
+    return false;
+}
+
+void
+steer_ended(ovs_be32 ip, uint16_t port, long long int now)
+{
+    struct steer_service *ss;
+
+    if (!built) {
+        return;
+    }
+    HMAP_FOR_EACH (ss, node, &services) {
+        if (ss->svc && ss->decide == CATS_DECIDE_CONNECTION) {
+            struct cats_report_key k;
+            struct steer_inst *si;
+
+            ovs_strlcpy(k.service, ss->name, sizeof k.service);
+            k.ip = ip;
+            k.port = port;
+            si = find_inst(&k);
+            if (si) {
+                cats_sel_connection_ended(ss->svc, si->idx, now);
+            }
+        }
     }
 }
 
@@ -489,8 +563,10 @@ cmd_explain(struct unixctl_conn *conn, int argc OVS_UNUSED,
         unixctl_command_reply_error(conn, "no such service");
         return;
     }
-    ds_put_format(&out, "service %s policy=%s\n", ss->name,
-                  cats_policy_name(ss->policy));
+    ds_put_format(&out, "service %s policy=%s decide=%s%s\n", ss->name,
+                  cats_policy_name(ss->policy), cats_decide_name(ss->decide),
+                  (ss->decide == CATS_DECIDE_CONNECTION && !ss->svc
+                   ? " (no agent reports: the group decides)" : ""));
     if (!ss->svc) {
         ds_put_format(&out, "weights: configured (%s)\n",
                       ss->policy == CATS_POLICY_STATIC ? "policy static"

@@ -57,6 +57,16 @@ long long int steer_next_wake(void);
 typedef bool steer_count_fn(const struct cats_instance *, uint64_t *count);
 void steer_counts(steer_count_fn *, long long int now);
 
+/* Per-connection decisions (decide=connection).  steer_pick() picks the
+ * instance for a new connection of the service with catalog id
+ * 'service_id' and counts it as placed; false if the service has no
+ * selector (no agent reports) or nothing is eligible: the group decides.
+ * steer_ended() counts a connection that 'ip':'port' ended, for every
+ * per-connection service with that instance. */
+bool steer_pick(uint32_t service_id, long long int now, ovs_be32 *ip,
+                uint16_t *port);
+void steer_ended(ovs_be32 ip, uint16_t port, long long int now);
+
 void steer_register_commands(void);
 
 #endif /* steer.h */

@@ -26,14 +26,19 @@ VLOG_DEFINE_THIS_MODULE(cats_flow_model);
 /* Priorities, per table. */
 enum {
     PRIO_T0_RESPONDER = 110,
+    PRIO_T0_END = 105,
     PRIO_T0_SERVICE = 100,
     PRIO_T0_VIP_DROP = 80,
+    PRIO_T1_PICK = 101,
     PRIO_T1_NEW = 100,
     PRIO_T1_INVALID = 90,
+    PRIO_T1_END = 55,
     PRIO_T1_DNAT = 50,
     PRIO_T2_COUNT = 100,
     PRIO_T3_LEARNED = 100,
     PRIO_T3_STATIC = 50,
+    PRIO_T4_PICKED = 100,
+    PRIO_T4_UNPICKED = 50,
     PRIO_DEFAULT = 0,
 };
 
@@ -57,6 +62,7 @@ cats_pipeline_config_default(struct cats_pipeline_config *cfg)
     cfg->cookie = CATS_DEFAULT_COOKIE;
     cfg->cookie_mask = CATS_DEFAULT_COOKIE_MASK;
     cfg->learn_cookie = CATS_DEFAULT_LEARN_COOKIE;
+    cfg->pick_cookie = CATS_DEFAULT_PICK_COOKIE;
     cfg->group_base = CATS_DEFAULT_GROUP_BASE;
     cfg->default_normal = true;
 }
@@ -250,6 +256,60 @@ put_ct_nat(struct ofpbuf *ofpacts, uint16_t zone, uint8_t table,
     ct = ofpbuf_at_assert(ofpacts, ct_offset, sizeof *ct);
     ofpacts->header = ct;
     ofpact_finish_CT(ofpacts, &ct);
+}
+
+/* controller(max_len=MAX_LEN, reason=action, userdata=UD[, pause]). */
+static void
+put_controller(struct ofpbuf *ofpacts, uint16_t max_len, bool pause,
+               const struct cats_pin_userdata *ud)
+{
+    size_t ofs = ofpacts->size;
+    struct ofpact_controller *oc = ofpact_put_CONTROLLER(ofpacts);
+
+    oc->max_len = max_len;
+    oc->controller_id = 0;
+    oc->reason = OFPR_ACTION;
+    oc->meter_id = NX_CTLR_NO_METER;
+    oc->pause = pause;
+    ofpbuf_put(ofpacts, ud, sizeof *ud);
+    oc = ofpbuf_at_assert(ofpacts, ofs, sizeof *oc);
+    ofpacts->header = oc;
+    oc->userdata_len = ofpacts->size - (ofs + sizeof *oc);
+    ofpact_finish_CONTROLLER(ofpacts, &oc);
+}
+
+static void
+match_service(struct match *match, ovs_be32 vip, uint8_t proto,
+              uint16_t port)
+{
+    match_init_catchall(match);
+    match_set_dl_type(match, htons(ETH_TYPE_IP));
+    match_set_nw_proto(match, proto);
+    match_set_nw_dst(match, vip);
+    match_set_tp_dst(match, htons(port));
+}
+
+void
+cats_model_pick_flow(const struct cats_pipeline_config *cfg,
+                     uint32_t service_id, ovs_be32 vip, uint16_t port,
+                     uint8_t *table, uint16_t *priority, uint64_t *cookie,
+                     struct match *match, struct ofpbuf *ofpacts)
+{
+    struct cats_pin_userdata ud = {
+        .magic = htons(CATS_PIN_MAGIC),
+        .version = CATS_PIN_VERSION,
+        .kind = CATS_PIN_PICK,
+        .service_id = htonl(service_id),
+    };
+
+    *table = cfg->table_base + 1;
+    *priority = PRIO_T1_PICK;
+    *cookie = cfg->pick_cookie | service_id;
+    match_service(match, vip, IPPROTO_TCP, port);
+    match_set_ct_state_masked(match, CS_NEW | CS_TRACKED,
+                              CS_NEW | CS_TRACKED);
+    put_controller(ofpacts, UINT16_MAX, true, &ud);
+    put_resubmit(ofpacts, cfg->table_base + 4);
 }
 
 /* learn(table=T3, priority=100, cookie=C, eth_type=0x800,
@@ -485,6 +545,17 @@ build_service(struct cats_model *m, const struct cats_service *s,
     ofpact_put_GROUP(&ofpacts)->group_id = group_id;
     add_flow(m, refs, t1, PRIO_T1_NEW, cookie, &match, &ofpacts);
 
+    /* Per-connection decisions: T4 takes the pick from the registers, or
+     * the group if the controller made none. */
+    bool pick = s->decide == CATS_DECIDE_CONNECTION && s->proto == IPPROTO_TCP;
+    if (pick) {
+        ofpbuf_clear(&ofpacts);
+        match_service(&match, s->vip, s->proto, s->port);
+        ofpact_put_GROUP(&ofpacts)->group_id = group_id;
+        add_flow(m, refs, t0 + 4, PRIO_T4_UNPICKED, cookie, &match,
+                 &ofpacts);
+    }
+
     /* Per instance: replies go through conntrack to be un-NATed; a counter
      * of the service's new connections to it (the realized split: exact,
      * and unaffected by group changes, unlike bucket statistics); static
@@ -514,6 +585,63 @@ build_service(struct cats_model *m, const struct cats_service *s,
         match_set_ct_mark(&match, s->id);
         put_resubmit(&ofpacts, t3);
         add_flow(m, refs, t2, PRIO_T2_COUNT, cookie, &match, &ofpacts);
+
+        if (pick) {
+            struct cats_pin_userdata ud = {
+                .magic = htons(CATS_PIN_MAGIC),
+                .version = CATS_PIN_VERSION,
+                .kind = CATS_PIN_END,
+                .ip = inst->ip,
+                .port = htons(inst->port),
+            };
+            static const uint16_t end_flags[] = { TCP_FIN, TCP_RST };
+
+            /* A connection ends once: count the client's FIN or RST (in
+             * T1, where conntrack has DNATed it to the instance) and the
+             * instance's RST (in T0), not the instance's FIN, which a
+             * graceful close adds to the client's.  Each is copied to the
+             * controller (no packet data) and goes on as before.  Shared by
+             * every service of this instance address, hence the
+             * pipeline-wide cookie. */
+            for (size_t f = 0; f < ARRAY_SIZE(end_flags); f++) {
+                ofpbuf_clear(&ofpacts);
+                match_init_catchall(&match);
+                match_set_dl_type(&match, htons(ETH_TYPE_IP));
+                match_set_nw_proto(&match, s->proto);
+                match_set_nw_dst(&match, inst->ip);
+                match_set_tp_dst(&match, htons(inst->port));
+                match_set_ct_state_masked(&match, CS_TRACKED | CS_DST_NAT,
+                                          CS_TRACKED | CS_DST_NAT
+                                          | CS_REPLY_DIR);
+                match_set_tcp_flags_masked(&match, htons(end_flags[f]),
+                                           htons(end_flags[f]));
+                put_controller(&ofpacts, 0, false, &ud);
+                put_resubmit(&ofpacts, t3);
+                add_flow(m, refs, t1, PRIO_T1_END, cfg->cookie, &match,
+                         &ofpacts);
+            }
+            ofpbuf_clear(&ofpacts);
+            match_init_catchall(&match);
+            match_set_dl_type(&match, htons(ETH_TYPE_IP));
+            match_set_nw_proto(&match, s->proto);
+            match_set_nw_src(&match, inst->ip);
+            match_set_tp_src(&match, htons(inst->port));
+            match_set_tcp_flags_masked(&match, htons(TCP_RST),
+                                       htons(TCP_RST));
+            put_controller(&ofpacts, 0, false, &ud);
+            put_ct_nat(&ofpacts, cfg->zone, t1, false, 0, 0, 0);
+            add_flow(m, refs, t0, PRIO_T0_END, cfg->cookie, &match,
+                     &ofpacts);
+
+            ofpbuf_clear(&ofpacts);
+            match_service(&match, s->vip, s->proto, s->port);
+            match_set_reg(&match, 0, ntohl(inst->ip));
+            match_set_reg(&match, 1, CATS_PICK_PORT_FLAG | inst->port);
+            put_ct_nat(&ofpacts, cfg->zone, t2, true, inst->ip, inst->port,
+                       s->id);
+            add_flow(m, refs, t0 + 4, PRIO_T4_PICKED, cookie, &match,
+                     &ofpacts);
+        }
 
         if (inst->has_mac) {
             ofpbuf_clear(&ofpacts);

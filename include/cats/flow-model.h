@@ -68,6 +68,8 @@ extern "C" {
 struct cats_catalog;
 struct cats_desired;
 struct cats_flow;
+struct match;
+struct ofpbuf;
 
 #define CATS_SLOTS 256
 
@@ -77,6 +79,9 @@ struct cats_pipeline_config {
     uint64_t cookie;            /* Our flows: cookie | service id. */
     uint64_t cookie_mask;       /* Bits of 'cookie' that mark ours. */
     uint64_t learn_cookie;      /* Flows created by learn(). */
+    uint64_t pick_cookie;       /* Leased pick flows (decide=connection),
+                                 * | service id: outside 'cookie_mask' so
+                                 * that resyncs leave them alone. */
     uint32_t group_base;        /* Group id = group_base + service id. */
     bool default_normal;        /* Install T0's priority-0 NORMAL flow? */
 };
@@ -85,6 +90,7 @@ struct cats_pipeline_config {
 #define CATS_DEFAULT_COOKIE 0xca75000000000000ULL
 #define CATS_DEFAULT_COOKIE_MASK 0xffffffff00000000ULL
 #define CATS_DEFAULT_LEARN_COOKIE 0xca76000000000000ULL
+#define CATS_DEFAULT_PICK_COOKIE 0xca77000000000000ULL
 #define CATS_DEFAULT_GROUP_BASE 0xca750000U
 
 void cats_pipeline_config_default(struct cats_pipeline_config *);
@@ -116,6 +122,65 @@ uint32_t cats_model_group_id(const struct cats_model *, uint32_t service_id);
 
 /* The Ethernet address the pipeline answers ARP with for 'vip'. */
 struct eth_addr cats_vip_mac(ovs_be32 vip);
+
+/* Per-connection decisions (decide=connection)
+ * ---------------------------------------------
+ *
+ * For such a service the pipeline has, besides everything above:
+ *
+ *   T1 101  +new+trk, tcp, VIP, port    -> controller(pause, userdata=PICK),
+ *                                          resubmit(,T4)
+ *          (the "pick flow": not in the desired table but leased, added by
+ *           ofctrl with a hard timeout of CATS_PICK_LEASE_S and refreshed
+ *           every CATS_PICK_REFRESH_MS while the controller is connected,
+ *           so that when the controller dies its services fall back to
+ *           the group within the lease)
+ *   T4 100  reg0=instance IP, reg1=0x10000|instance port, tcp, VIP, port
+ *                                       -> the instance's bucket actions
+ *       50  tcp, VIP, port              -> group:SERVICE  (no pick made)
+ *   T1  55  +trk+dnat-rpl, tcp, instance IP, port, FIN (and again for
+ *           RST): the client ends it   -> controller(max_len=0,
+ *                                          userdata=END), resubmit(,T3)
+ *   T0 105  tcp, from instance IP, port, RST: the instance resets it
+ *                                       -> controller(max_len=0,
+ *                                          userdata=END), ct(zone, nat,
+ *                                          table=T1)
+ *
+ * The controller answers each paused packet with a resume that sets reg0
+ * and reg1 to the instance it picked; the FIN/RST copies tell it which
+ * connections ended (each once: the instance's FIN is not counted, as a
+ * graceful close has the client's too).  T4 is T0 + 4, hence table_base at most 250. */
+#define CATS_PIN_MAGIC 0xca75
+#define CATS_PIN_VERSION 1
+#define CATS_PICK_LEASE_S 2
+#define CATS_PICK_REFRESH_MS 500
+#define CATS_PICK_PORT_FLAG 0x10000     /* In reg1: a pick was made. */
+#define CATS_MAX_TABLE_BASE 250
+
+enum cats_pin_kind {
+    CATS_PIN_PICK = 1,              /* A new connection waits for a pick. */
+    CATS_PIN_END = 2,               /* An instance ended a connection. */
+};
+
+/* The userdata of our controller actions, network byte order. */
+struct cats_pin_userdata {
+    ovs_be16 magic;                 /* CATS_PIN_MAGIC. */
+    uint8_t version;                /* CATS_PIN_VERSION. */
+    uint8_t kind;                   /* enum cats_pin_kind. */
+    ovs_be32 service_id;            /* PICK: the service; END: 0. */
+    ovs_be32 ip;                    /* END: the instance; PICK: 0. */
+    ovs_be16 port;                  /* END: the instance's port. */
+    uint8_t pad[2];
+};
+
+/* Builds the pick flow of service 'service_id' (VIP 'vip', TCP port
+ * 'port'): its table, priority, cookie, match and actions (appended to
+ * 'ofpacts'). */
+void cats_model_pick_flow(const struct cats_pipeline_config *,
+                          uint32_t service_id, ovs_be32 vip, uint16_t port,
+                          uint8_t *table, uint16_t *priority,
+                          uint64_t *cookie, struct match *,
+                          struct ofpbuf *ofpacts);
 
 /* Apportions 'slots' among 'n' instances in proportion to 'weights'
  * (largest remainder), storing each share in 'out'.  All-zero weights give

@@ -173,11 +173,38 @@ pop_sent(enum ofptype type)
     return msg;
 }
 
+/* Pops the oldest message, which must ask for NXT_PACKET_IN2 packet-ins
+ * (the format that carries continuations and userdata). */
+static void
+pop_packet_in_format(void)
+{
+    struct ofpbuf *msg = pop_sent(OFPTYPE_SET_PACKET_IN_FORMAT);
+    enum ofputil_packet_in_format format;
+
+    assert_int_equal(ofputil_decode_set_packet_in_format(msg->data,
+                                                         &format), 0);
+    assert_int_equal(format, OFPUTIL_PACKET_IN_NXT2);
+    ofpbuf_delete(msg);
+}
+
+static bool
+front_is(enum ofptype type)
+{
+    return (!ovs_list_is_empty(&sent)
+            && msg_type(CONTAINER_OF(ovs_list_front(&sent), struct ofpbuf,
+                                     list_node)) == type);
+}
+
 /* Pops the oldest message, a group-desc request for every group, and
- * returns its xid. */
+ * returns its xid.  Right after a connection, the packet-in format
+ * request that precedes it is popped (and checked) first. */
 static ovs_be32
 pop_group_dump_request(void)
 {
+    if (front_is(OFPTYPE_SET_PACKET_IN_FORMAT)) {
+        pop_packet_in_format();
+    }
+
     struct ofpbuf *msg = pop_sent(OFPTYPE_GROUP_DESC_STATS_REQUEST);
     ovs_be32 xid = msg_xid(msg);
 
@@ -1404,10 +1431,11 @@ test_connect_dumps_groups_before_anything_else(void **state)
 {
     struct fixture *fx = *state;
 
-    /* The fixture's set-up ran until connected: one group dump, and
-     * nothing more until it is answered. */
+    /* The fixture's set-up ran until connected: the packet-in format, one
+     * group dump, and nothing more until it is answered. */
     build_desired(fx);
-    assert_int_equal(n_sent(), 1);
+    assert_int_equal(n_sent(), 2);
+    pop_packet_in_format();
     pop_group_dump_request();
     run(fx);
     run(fx);
