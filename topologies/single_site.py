@@ -71,12 +71,13 @@ def parse_instances(text):
     return res
 
 
-def catalog(service, vip, port, instances, weight=100):
+def catalog(service, vip, port, instances, weight=100, decide=None):
     """Catalog text; instances: [(ip, port)].  No mac=: the controller
     learns the instances' MACs by ARP.  (With every instance's MAC
     pinned, cats-controller as of this writing spins: it has no ARP probe
     to send but keeps asking to send one now, ofctrl_wait().)"""
-    lines = ["service %s vip=%s port=%d proto=tcp" % (service, vip, port)]
+    lines = ["service %s vip=%s port=%d proto=tcp%s"
+             % (service, vip, port, " decide=%s" % decide if decide else "")]
     for ip, p in instances:
         lines.append("instance %s %s:%d weight=%d"
                      % (service, ip, p, weight))
@@ -100,7 +101,8 @@ class SingleSite:
                  instance_prefix="i", subnet="10.0.0.0/24",
                  build_dir=cw.BUILD, controller=None, service_time="fixed:10",
                  interval_ms=250, lease_ms=None, controller_args=(),
-                 node_cpu=cw.NODE_CPU_NONE, log_level="warning", site=None):
+                 node_cpu=cw.NODE_CPU_NONE, log_level="warning", site=None,
+                 decide=None):
         self.workdir = os.path.abspath(workdir)
         self.specs = list(instances or DEFAULT_INSTANCES)
         self.build = os.path.abspath(build_dir)
@@ -111,6 +113,7 @@ class SingleSite:
         self.lease_ms = lease_ms
         self.controller_args = list(controller_args)
         self.node_cpu = node_cpu
+        self.decide = decide            # None: the default (weights).
         # Another topology (a CatsSite whose instances are, in order,
         # the instances to start; two_site.TwoSite) may be given instead.
         self.site = site or CatsSite(n_clients=n_clients,
@@ -146,7 +149,8 @@ class SingleSite:
             self.addrs = dict((h.name, "%s:%d" % (ip, port)) for h, ip in
                               zip(site.instances, site.instance_ips))
             conf = catalog(SERVICE, site.vip, port,
-                           [(ip, port) for ip in site.instance_ips])
+                           [(ip, port) for ip in site.instance_ips],
+                           decide=self.decide)
             self.ctl = CatsController(
                 self.binary, self.workdir, conf,
                 extra_args=cw.grpc_args(self.workdir, self.interval_ms,
