@@ -33,6 +33,7 @@
 #define T1 11
 #define T2 12
 #define T3 13
+#define T4 14
 #define ZONE 77
 #define GROUP_BASE 0x1000
 
@@ -1656,6 +1657,178 @@ test_pipeline_defaults_and_owned_groups(void **state OVS_UNUSED)
 
 #define T(NAME) cmocka_unit_test_setup_teardown(NAME, setup, teardown)
 
+/* decide=connection: T4 takes the controller's pick from reg0/reg1 (or
+ * the group), the client's FIN/RST after DNAT and the instance's RST are
+ * copied to the controller with END userdata naming the instance; none
+ * of it for a weights service; the leased pick flow pauses new
+ * connections with PICK userdata and resubmits to T4. */
+static const struct ofpact_controller *
+controller_action(const struct cats_flow *f)
+{
+    const struct ofpact *a = find_action(f->ofpacts, f->ofpacts_len,
+                                         OFPACT_CONTROLLER);
+    assert_non_null(a);
+    return ofpact_get_CONTROLLER(a);
+}
+
+static void
+check_userdata(const struct ofpact_controller *oc, uint8_t kind,
+               uint32_t service_id, ovs_be32 addr, uint16_t port)
+{
+    struct cats_pin_userdata ud;
+
+    assert_int_equal(oc->userdata_len, sizeof ud);
+    memcpy(&ud, oc->userdata, sizeof ud);
+    assert_int_equal(ntohs(ud.magic), CATS_PIN_MAGIC);
+    assert_int_equal(ud.version, CATS_PIN_VERSION);
+    assert_int_equal(ud.kind, kind);
+    assert_int_equal(ntohl(ud.service_id), service_id);
+    assert_int_equal(ud.ip, addr);
+    assert_int_equal(ntohs(ud.port), port);
+}
+
+static void
+test_decide_connection_flows(void **state)
+{
+    struct fixture *fx = *state;
+    const struct cats_flow *f;
+    struct cats_service *s, *w;
+    struct match m;
+
+    s = add_service(&fx->cat, "llm", "10.0.0.1", IPPROTO_TCP, 80);
+    add_instance(&fx->cat, s, "10.0.1.1", 8080, 100, NULL);
+    add_instance(&fx->cat, s, "10.0.1.2", 8080, 100, NULL);
+    w = add_service(&fx->cat, "web", "10.0.0.2", IPPROTO_TCP, 80);
+    add_instance(&fx->cat, w, "10.0.2.1", 8080, 100, NULL);
+    cats_model_run(&fx->model, &fx->cat);
+    size_t n_weights = fx->desired.n_live_flows;
+
+    cats_service_set_decide(&fx->cat, s, CATS_DECIDE_CONNECTION);
+    assert_int_equal(cats_model_run(&fx->model, &fx->cat), 1);
+    /* Per instance: T4 pick, two client ends in T1, one instance reset in
+     * T0; per service: T4's unpicked flow. */
+    assert_int_equal(count_live_flows(&fx->desired, T4, 100), 2);
+    assert_int_equal(count_live_flows(&fx->desired, T4, 50), 1);
+    assert_int_equal(count_live_flows(&fx->desired, T1, 55), 4);
+    assert_int_equal(count_live_flows(&fx->desired, T0, 105), 2);
+    assert_int_equal(fx->desired.n_live_flows, n_weights + 2 + 1 + 4 + 2);
+    assert_int_equal(fx->desired.n_conflicts, 0);
+    /* The group stays: the fallback. */
+    assert_int_equal(fx->desired.n_live_groups, 2);
+
+    /* T4: reg0 = instance IP, reg1 = flag | port -> commit + DNAT to it. */
+    match_init_catchall(&m);
+    match_set_dl_type(&m, htons(ETH_TYPE_IP));
+    match_set_nw_proto(&m, IPPROTO_TCP);
+    match_set_nw_dst(&m, s->vip);
+    match_set_tp_dst(&m, htons(80));
+    f = find_flow(&fx->desired, T4, 50, &m);
+    assert_non_null(f);
+    assert_int_equal(ofpact_get_GROUP(find_action(f->ofpacts, f->ofpacts_len,
+                                                  OFPACT_GROUP))->group_id,
+                     GROUP_BASE + s->id);
+    match_set_reg(&m, 0, 0x0a000102);
+    match_set_reg(&m, 1, CATS_PICK_PORT_FLAG | 8080);
+    f = find_flow(&fx->desired, T4, 100, &m);
+    assert_non_null(f);
+    assert_true(f->refcount > 0);
+    const struct ofpact_conntrack *ct
+        = ofpact_get_CT(find_action(f->ofpacts, f->ofpacts_len, OFPACT_CT));
+    assert_true(ct->flags & NX_CT_F_COMMIT);
+    assert_int_equal(ct->recirc_table, T2);
+    const struct ofpact_nat *nat
+        = ofpact_get_NAT(find_action(ct->actions,
+                                     ofpact_ct_get_action_len(ct),
+                                     OFPACT_NAT));
+    assert_int_equal(nat->range.addr.ipv4.min, ip("10.0.1.2"));
+    assert_int_equal(nat->range.proto.min, 8080);
+
+    /* T1: the client's RST to instance 10.0.1.1 after DNAT. */
+    match_init_catchall(&m);
+    match_set_dl_type(&m, htons(ETH_TYPE_IP));
+    match_set_nw_proto(&m, IPPROTO_TCP);
+    match_set_nw_dst(&m, ip("10.0.1.1"));
+    match_set_tp_dst(&m, htons(8080));
+    match_set_ct_state_masked(&m, CS_TRACKED | CS_DST_NAT,
+                              CS_TRACKED | CS_DST_NAT | CS_REPLY_DIR);
+    match_set_tcp_flags_masked(&m, htons(TCP_RST), htons(TCP_RST));
+    f = find_flow(&fx->desired, T1, 55, &m);
+    assert_non_null(f);
+    assert_int_equal(controller_action(f)->max_len, 0);
+    assert_false(controller_action(f)->pause);
+    check_userdata(controller_action(f), CATS_PIN_END, 0, ip("10.0.1.1"),
+                   8080);
+    assert_non_null(find_action(f->ofpacts, f->ofpacts_len,
+                                OFPACT_RESUBMIT));
+
+    /* T0: the instance's RST, before conntrack. */
+    match_init_catchall(&m);
+    match_set_dl_type(&m, htons(ETH_TYPE_IP));
+    match_set_nw_proto(&m, IPPROTO_TCP);
+    match_set_nw_src(&m, ip("10.0.1.2"));
+    match_set_tp_src(&m, htons(8080));
+    match_set_tcp_flags_masked(&m, htons(TCP_RST), htons(TCP_RST));
+    f = find_flow(&fx->desired, T0, 105, &m);
+    assert_non_null(f);
+    check_userdata(controller_action(f), CATS_PIN_END, 0, ip("10.0.1.2"),
+                   8080);
+    ct = ofpact_get_CT(find_action(f->ofpacts, f->ofpacts_len, OFPACT_CT));
+    assert_int_equal(ct->recirc_table, T1);
+
+    /* The instance's FIN is not counted (the client's is). */
+    match_set_tcp_flags_masked(&m, htons(TCP_FIN), htons(TCP_FIN));
+    assert_null(find_flow(&fx->desired, T0, 105, &m));
+
+    /* Back to weights: all of it goes. */
+    cats_service_set_decide(&fx->cat, s, CATS_DECIDE_WEIGHTS);
+    cats_model_run(&fx->model, &fx->cat);
+    assert_int_equal(fx->desired.n_live_flows, n_weights);
+    assert_int_equal(count_live_flows(&fx->desired, T4, 100), 0);
+}
+
+static void
+test_pick_flow_pauses_and_resubmits_to_t4(void **state)
+{
+    struct fixture *fx = *state;
+    uint64_t stub[256 / 8];
+    struct ofpbuf ofpacts = OFPBUF_STUB_INITIALIZER(stub);
+    struct match m, want;
+    uint8_t table;
+    uint16_t priority;
+    uint64_t cookie;
+
+    cats_model_pick_flow(&fx->cfg, 7, ip("10.0.0.1"), 443, &table,
+                         &priority, &cookie, &m, &ofpacts);
+    assert_int_equal(table, T1);
+    assert_int_equal(priority, 101);
+    assert_int_equal(cookie, CATS_DEFAULT_PICK_COOKIE | 7);
+    /* Outside our cookie mask: resyncs leave it alone. */
+    assert_int_not_equal(cookie & fx->cfg.cookie_mask, fx->cfg.cookie);
+
+    match_init_catchall(&want);
+    match_set_dl_type(&want, htons(ETH_TYPE_IP));
+    match_set_nw_proto(&want, IPPROTO_TCP);
+    match_set_nw_dst(&want, ip("10.0.0.1"));
+    match_set_tp_dst(&want, htons(443));
+    match_set_ct_state_masked(&want, CS_NEW | CS_TRACKED,
+                              CS_NEW | CS_TRACKED);
+    assert_true(match_equal(&m, &want));
+
+    const struct ofpact *a = find_action(ofpacts.data, ofpacts.size,
+                                         OFPACT_CONTROLLER);
+    assert_non_null(a);
+    const struct ofpact_controller *oc = ofpact_get_CONTROLLER(a);
+    assert_true(oc->pause);
+    assert_int_equal(oc->max_len, UINT16_MAX);
+    check_userdata(oc, CATS_PIN_PICK, 7, 0, 0);
+    const struct ofpact_resubmit *r = ofpact_get_RESUBMIT(
+        find_action(ofpacts.data, ofpacts.size, OFPACT_RESUBMIT));
+    assert_int_equal(r->table_id, T4);
+    /* The controller action comes first: the pick is made before T4. */
+    assert_ptr_equal(a, ofpacts.data);
+    ofpbuf_uninit(&ofpacts);
+}
+
 int
 main(void)
 {
@@ -1685,6 +1858,8 @@ main(void)
         T(test_each_instance_gets_a_reply_flow),
         T(test_each_instance_counts_its_services_new_connections),
         T(test_vip_traffic_without_service_is_dropped),
+        T(test_decide_connection_flows),
+        T(test_pick_flow_pauses_and_resubmits_to_t4),
         T(test_static_mac_flow_only_with_mac),
         T(test_model_run_without_catalog_change_does_nothing),
         T(test_change_to_other_service_touches_nothing_of_first),
