@@ -53,7 +53,6 @@ ZONE = 3206
 PORT = 80
 # Client source ports, the same in the client and proxy namespaces.
 PORT_RANGE = (1024, 65535)
-MAX_CRASHES = 4
 CT_ASSERT = "conntrack.c:1063: assertion"
 BINARIES = ("cats-controller", "cats-agent", "cats-serve", "cats-load")
 
@@ -88,6 +87,10 @@ def parse_args():
                     help="agent report interval, ms (100)")
     ap.add_argument("--timeout", type=int, default=int(env("TIMEOUT", 5000)),
                     help="cats-load request timeout, ms (5000)")
+    ap.add_argument("--ovn-stateful", action="store_true",
+                    default=env("OVN_STATEFUL", "") not in ("", "0"),
+                    help="OVN's default: the instances' ports in conntrack "
+                    "too (crashes Debian 12's ovs-vswitchd, see README)")
     ap.add_argument("--out", default=None,
                     help="plot and data directory (BUILD/bench)")
     ap.add_argument("--keep", action="store_true",
@@ -151,13 +154,15 @@ class Result:
         self.busy = 0.0          # machine CPU seconds over the windows
         self.wall = 0.0
         self.notes = []
-        self.crashes = 0
+        self.runs = 0
+        self.crashes = 0         # runs during which ovs-vswitchd died
+        self.crash_lost = 0      # failed window requests of those runs
         self.run_p99 = []        # p99 of each run alone, ms
 
     def add_samples(self, path, warmup_s, duration_s, timeout_ms):
-        """Adds a run's requests scheduled in its window; returns the p99
-        of that run alone."""
-        n0 = len(self.lat)
+        """Adds a run's requests scheduled in its window; returns how many
+        of them failed."""
+        n0, e0 = len(self.lat), self.errors
         lo, hi = warmup_s * 1e6, (warmup_s + duration_s) * 1e6
         with open(path) as f:
             for line in f:
@@ -183,14 +188,24 @@ class Result:
         run = sorted(self.lat[n0:])
         self.run_p99.append(run[max(0, int(math.ceil(0.99 * len(run))) - 1)]
                             if run else float("nan"))
+        return self.errors - e0
 
     def commit(self, run):
+        """Adds a run, whatever happened during it.  A run during which
+        ovs-vswitchd died is not thrown away: the requests it could not
+        answer failed, and count as failures (the timeout) as any other
+        would; the run is counted in 'crashes'."""
         a = self.opts
         for k, v in run["cpu"].items():
             self.cpu[k] = self.cpu.get(k, 0.0) + v
         self.busy += run["busy"]
         self.wall += run["wall"]
-        self.add_samples(run["samples"], a.warmup, a.duration, a.timeout)
+        failed = self.add_samples(run["samples"], a.warmup, a.duration,
+                                  a.timeout)
+        self.runs += 1
+        if run["crashed"]:
+            self.crashes += 1
+            self.crash_lost += failed
         self.notes += run["notes"]
 
     def finish(self):
@@ -298,8 +313,7 @@ class Bench:
         self.site = None
         self.servers = {}
         self.ways = {}
-        self.crashed = set()      # ways that crashed ovs-vswitchd
-        self.crashes = {}         # way -> runs that crashed it
+        self.crashes = {}         # way -> runs during which it crashed
 
     @property
     def ovn_gw_ip(self):
@@ -418,35 +432,30 @@ class Bench:
             d["cats-serve:" + name] = p.pid
         return d
 
-    def measure(self, way, res, seed, tries=2):
-        """One run of 'way' at res.rate, added to res.  A run during which
-        the (private) ovs-vswitchd died is thrown away: the switch is
-        started again (bridges and ports come back from its database,
-        flows from enter()) and the run done again, up to 'tries' times;
-        after MAX_CRASHES in the whole bench the way gets no more runs."""
+    def measure(self, way, res, seed):
+        """One run of 'way' at res.rate, added to res.  Each run is done
+        once and kept, whatever happens: when the (private) ovs-vswitchd
+        dies during it, the requests left unanswered are failures, counted
+        as the timeout like every other failure, and the run is counted as
+        crashed in the table; the switch is started again for the next run
+        (bridges and ports come back from its database, flows from
+        enter()).  Not retried: a second try that survives would hide the
+        crash (tests/bench/README.md)."""
         site = self.site
-        for attempt in range(tries):
-            log0 = site.log_size()
-            run = self._measure_once(way, res, seed)
-            if not run["crashed"]:
-                res.commit(run)
-                return
+        log0 = site.log_size()
+        run = self._measure_once(way, res, seed)
+        if run["crashed"]:
             log = site.log_since(log0)
             why = ("aborted in its userspace conntrack (%s...)" % CT_ASSERT
                    if CT_ASSERT in log else "exited (%s)"
                    % site.log_tail("ovs-vswitchd", 2))
-            res.crashes += 1
             self.crashes[way.name] = self.crashes.get(way.name, 0) + 1
-            res.notes.append("ovs-vswitchd %s, %s: run discarded"
-                             % (why, crash_point(run)))
+            run["notes"].append("ovs-vswitchd %s, %s: the run's "
+                                "unanswered requests count as failures"
+                                % (why, crash_point(run)))
             print("steer: ovs-vswitchd %s during %s (%s); restarted"
                   % (why, way.name, crash_point(run)), flush=True)
-            if self.crashes[way.name] >= MAX_CRASHES:
-                self.crashed.add(way.name)
-                print("steer: %s: ovs-vswitchd died in %d of its runs: no "
-                      "more runs of %s" % (way.name, MAX_CRASHES,
-                                           way.name), flush=True)
-                return
+        res.commit(run)
 
     def _measure_once(self, way, res, seed):
         a = self.opts
@@ -529,10 +538,8 @@ def print_table(a, bench, results):
             r = results[(w, load)]
             label = bench.ways[w].label
             if not r.lat:
-                print("%-18s %4.0f%% %7.0f   no result: %s"
-                      % (label, load, r.rate,
-                         "ovs-vswitchd crashed (see below)" if r.crashes
-                         else "not run"))
+                print("%-18s %4.0f%% %7.0f   no result: not run"
+                      % (label, load, r.rate))
                 continue
             if r.crashes:
                 label = label[:16] + " *"
@@ -551,10 +558,18 @@ def print_table(a, bench, results):
                      100 * r.busy / wall,
                      100 * r.cpu.get("ovs-vswitchd", 0) / wall,
                      100 * way_cpu / wall))
-    if any(results[(w, l)].crashes and results[(w, l)].lat
-           for w in a.ways for l in a.loads):
-        print("* some runs discarded: ovs-vswitchd crashed during them "
-              "(see below); the numbers are from the runs it survived")
+    crashed = [(w, l) for l in a.loads for w in a.ways
+               if results[(w, l)].crashes]
+    if crashed:
+        print("* ovs-vswitchd crashed during some runs: %s; those runs "
+              "are in the numbers, their unanswered requests as failures "
+              "(%d ms)"
+              % (", ".join("%s @%g%% in %d of %d runs (%d of their window "
+                           "requests failed, overload and crash alike)"
+                           % (w, l, results[(w, l)].crashes,
+                              results[(w, l)].runs,
+                              results[(w, l)].crash_lost)
+                           for w, l in crashed), a.timeout))
     print("(shares: %% of ok requests per instance, speeds %s; errors "
           "count as %d ms in the percentiles; CPU: %% of one core over the "
           "run, 'all' = the whole machine of %d cores)"
@@ -713,16 +728,15 @@ def main():
                 seed = a.seed + 1000 * rnd + int(load)
                 for w in order:
                     r = results[(w, load)]
-                    if w in bench.crashed:
-                        continue
                     t0 = time.monotonic()
+                    c0 = r.crashes
                     bench.measure(bench.ways[w], r, seed)
-                    if len(r.run_p99) <= rnd:      # no run this round
-                        continue
                     print("steer: %-8s %3g%% round %d: p99 %s ms; so far "
-                          "%d requests, %d errors (%.0f s)"
+                          "%d requests, %d errors (%.0f s)%s"
                           % (w, load, rnd + 1, fmt_ms(r.run_p99[-1]),
-                             len(r.lat), r.errors, time.monotonic() - t0),
+                             len(r.lat), r.errors, time.monotonic() - t0,
+                             "; ovs-vswitchd crashed" if r.crashes > c0
+                             else ""),
                           flush=True)
             for w in a.ways:
                 results[(w, load)].finish()
@@ -770,6 +784,17 @@ def main():
         r = results.get((w, top))
         return r.pct(99) if r else float("nan")
     x, y, z, w4 = p99("ours"), p99("ovn"), p99("haproxy"), p99("ecmp")
+    # Every way that ran has a number: a run during which the switch died
+    # is in it, its unanswered requests as failures.  Say so here too,
+    # just above the last line.
+    n_runs = sum(r.runs for r in results.values())
+    n_crash = sum(r.crashes for r in results.values())
+    print("steer: ovs-vswitchd crashed in %d of %d runs%s"
+          % (n_crash, n_runs, "" if not n_crash else
+             " (%s); the p99s include those runs, unanswered requests "
+             "counted as %d ms" % (", ".join(
+                 "%s %d" % kv for kv in sorted(bench.crashes.items())),
+                 a.timeout)))
     print("steer: p99_ours_ms=%.2f p99_ovn_ms=%.2f p99_haproxy_ms=%.2f "
           "p99_ecmp_ms=%.2f ratio_ovn=%.3f ratio_haproxy=%.3f"
           % (x, y, z, w4, x / y if y else float("nan"),

@@ -6,9 +6,11 @@
     site.stop()           # everything, by PID and by name
 
 Why not the machine's ovs-vswitchd (topologies/cats_topo.py's CatsSite):
-an OVN load balancer under this workload makes OVS 3.1.0's userspace
-conntrack abort (conntrack.c:1063, tests/bench/README.md), and a crash of
-the machine's switch is a crash of everybody's tests.  Here the switch is
+an OVN load balancer in OVN's default configuration makes OVS 3.1.0's
+userspace conntrack abort under this workload (conntrack.c:1063,
+tests/bench/README.md; steer_ways.py avoids it, STEER_OVN_STATEFUL=1
+brings it back), and a crash of the machine's switch is a crash of
+everybody's tests.  Here the switch is
 Debian's same ovs-vswitchd binary, userspace datapath, run in a network
 namespace of its own (one netdev vswitchd per namespace is possible,
 ../shared/DESIGN.md), with its database, sockets and logs in

@@ -17,7 +17,9 @@ ovs-* command of the process at it).
            host fed by cats-serve's reports; weights follow load.
   ovn      ovn-northd, NB/SB databases and an ovn-controller on the same
            private OVS, whose integration bridge gets the very same veths
-           for the run; an OVN load balancer on the logical switch.
+           for the run; an OVN load balancer on the logical switch, the
+           instances' own ports kept out of conntrack by allow-stateless
+           ACLs (OvnWay.stateless_backends(): OVS 3.1.0 crashes otherwise).
   haproxy  HAProxy (mode tcp, balance leastconn) on C2, which holds the VIP
            address for the run; the bridge is a plain L2 switch.
   ecmp     topologies/ofctl_pipeline.py's static pipeline: the same
@@ -499,6 +501,8 @@ class OvnWay(Way):
         self.nbctl("lb-add", "steer-lb", "%s:%d" % (site.vip, b.port),
                    backends, "tcp")
         self.nbctl("ls-lb-add", ls, "steer-lb")
+        if not b.opts.ovn_stateful:
+            self.stateless_backends([h.name for h in site.instances])
         self.nbctl("lr-add", lr)
         self.nbctl("lrp-add", lr, "steer-lrp", b.ovn_gw_mac,
                    "%s/%d" % (b.ovn_gw_ip, site.prefixlen))
@@ -512,6 +516,41 @@ class OvnWay(Way):
             raise RuntimeError("ovn-controller never registered its chassis "
                                "(log: %s)" % self.log_tail("ovn-controller"))
         self.nbctl("--wait=hv", "sync")
+
+    def stateless_backends(self, lsps):
+        """Keeps the instances' own ports out of conntrack: two
+        allow-stateless ACLs on a port group of them, as OVN documents for
+        traffic that needs no connection tracking on a switch with load
+        balancers (ovn-nb(5), ACL action; ovn-northd skips pre-LB
+        conntrack for it).
+
+        Why: a switch with a load balancer is "stateful", and by default
+        OVN commits every new connection in the zone of the port it
+        leaves by (ls_out_acl "ip && !ct.est" -> ls_out_stateful
+        ct_commit), which ovn-controller turns into ct(commit,nat(src))
+        (an all-zero SNAT) when the datapath has ct_zero_snat.  OVS 3.1.0's
+        userspace conntrack keeps such a connection as two entries in one
+        hash chain, the connection and its reverse-NAT entry; a new SYN on
+        the same 5-tuple while the old one is in TIME_WAIT (or expired and
+        not yet swept) expires the connection, finds the reverse-NAT entry
+        instead, and conn_update_state() asserts (conntrack.c:1063).  The
+        client reuses its source ports within seconds (Linux picks the
+        next port with small random steps and wraps after about 7,000
+        connections; --close=rst leaves no TIME_WAIT on the client), so
+        under this load ovs-vswitchd died in nearly every run
+        (tests/bench/README.md).  Fixed upstream in OVS 3.1.3 (6753b108,
+        "conntrack: Remove nat_conn introducing key directionality").
+
+        With these ACLs the only conntrack left is the load balancer's
+        DNAT in the client's port zone (and its un-DNAT of the replies on
+        the way back), one zone as in the ovs-cats and ECMP pipelines."""
+        self.nbctl("pg-add", "steer_backends", *lsps)
+        self.nbctl("--type=port-group", "acl-add", "steer_backends",
+                   "to-lport", "1001", "outport == @steer_backends && ip",
+                   "allow-stateless")
+        self.nbctl("--type=port-group", "acl-add", "steer_backends",
+                   "from-lport", "1001", "inport == @steer_backends && ip",
+                   "allow-stateless")
 
     def log_tail(self, name, n=10):
         try:
