@@ -24,6 +24,14 @@
  *                     OpenFlow 1.5, the negotiated one.  As vconn_recv()
  *                     does, a message of another version is dropped unless
  *                     it is a hello, an error or an echo.
+ *           bit 5     also await a port-stats reply, with xid
+ *                     ARMED_XID - 3.
+ *           bit 6     no decider (per-connection decisions): paused
+ *                     packets are resumed unpicked, ends told to nobody.
+ *
+ * Services 1 (VIP 10.0.0.100:80) and 2 (10.0.0.101:80) are listed for
+ * per-connection decisions; unless bit 6 is set, the decider picks
+ * 10.0.0.12:80 for service 1 and declines service 2.
  *
  * Besides crashes and sanitizer reports (leaks included), it checks the
  * handlers' contract against a model of what each message must do:
@@ -41,6 +49,19 @@
  *     service's group changed without a snapshot, else unchanged; a
  *     malformed reply, or one that is not awaited, changes no counter; an
  *     error reply ends the wait; no counter's baseline exceeds its count;
+ *   - a packet-in is never a bad message (nor a switch error), and counts
+ *     as exactly one of: a pick, an unpicked resume, a connection end or a
+ *     refused packet-in, as decoded here: ours only if it decodes, comes
+ *     from a controller action (reason ACTION) and carries exactly our
+ *     16-byte userdata (magic, version); an END (service 0, nonzero ip
+ *     and port) tells the decider's ended() that ip and port and sends
+ *     nothing; a PICK (ip and port 0, a continuation) is answered with
+ *     exactly one NXT_RESUME of the same packet and continuation, with
+ *     reg0 = the picked ip and reg1 = 0x10000 | port when the decider
+ *     picked, else with the registers as they came; the decider's pick()
+ *     is asked only for a listed service's valid PICK, with its id;
+ *     anything else is refused: nothing sent, nobody told;
+ *   - nothing leases a pick flow (only ofctrl_run() does);
  *   - the installed tables stay empty: nothing here confirms an update.
  *
  * Build: make build/fuzz/fuzz-openflow.  Run: tests/fuzz/run.sh (seeds in
@@ -64,11 +85,14 @@
 #include "openvswitch/ofp-port.h"
 #include "openflow/openflow.h"
 #include "openvswitch/dynamic-string.h"
+#include "openvswitch/list.h"
+#include "openvswitch/match.h"
 #include "openvswitch/ofp-connection.h"
 #include "openvswitch/ofp-errors.h"
 #include "openvswitch/ofp-flow.h"
 #include "openvswitch/ofp-group.h"
 #include "openvswitch/ofp-msgs.h"
+#include "openvswitch/ofp-packet.h"
 #include "openvswitch/ofpbuf.h"
 #include "openvswitch/rconn.h"
 #include "openvswitch/vlog.h"
@@ -76,6 +100,14 @@
 #include "util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int __wrap_rconn_send(struct rconn *, struct ofpbuf *,
+                      struct rconn_packet_counter *);
+int __real_rconn_send(struct rconn *, struct ofpbuf *,
+                      struct rconn_packet_counter *);
+int __wrap_rconn_send_with_limit(struct rconn *, struct ofpbuf *,
+                                 struct rconn_packet_counter *, int limit);
+int __real_rconn_send_with_limit(struct rconn *, struct ofpbuf *,
+                                 struct rconn_packet_counter *, int limit);
 
 /* Far from the xids that libopenvswitch allocates (counting from 1), so
  * that no request the ofctrl makes meanwhile (a group dump after a failed
@@ -86,6 +118,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define F_FIX_XID 0x04
 #define F_STREAM 0x08
 #define F_KEEP_VERSION 0x10
+#define F_PORT_STATS 0x20
+#define F_NO_DECIDER 0x40
+
+/* The armed state, from the low 2 bits of the flags. */
+static const enum ofctrl_test_state armed_states[4] = {
+    OFCTRL_TEST_DUMP_GROUPS,
+    OFCTRL_TEST_STATS,
+    OFCTRL_TEST_SNAPSHOT,
+    OFCTRL_TEST_IN_FLIGHT,
+};
 
 /* What ofctrl_set_state_for_testing() arms for OFCTRL_TEST_SNAPSHOT. */
 #define REBASED_SERVICE 1
@@ -102,6 +144,83 @@ violation(const char *format, ...)
     va_end(args);
     fputc('\n', stderr);
     abort();
+}
+
+/* Messages the ofctrl sends.  Its rconn is not connected, so the real
+ * rconn_send() drops them; the wrappers (-Wl,--wrap) keep a copy for the
+ * checks first. */
+
+static struct ovs_list sent = OVS_LIST_INITIALIZER(&sent);
+
+static void
+keep_sent(const struct ofpbuf *b)
+{
+    struct ofpbuf *copy = ofpbuf_clone(b);
+
+    ofpmsg_update_length(copy);
+    ovs_list_push_back(&sent, &copy->list_node);
+}
+
+int
+__wrap_rconn_send(struct rconn *rc, struct ofpbuf *b,
+                  struct rconn_packet_counter *counter)
+{
+    keep_sent(b);
+    return __real_rconn_send(rc, b, counter);
+}
+
+int
+__wrap_rconn_send_with_limit(struct rconn *rc, struct ofpbuf *b,
+                             struct rconn_packet_counter *counter, int limit)
+{
+    keep_sent(b);
+    return __real_rconn_send_with_limit(rc, b, counter, limit);
+}
+
+/* The decider: picks PICKED_IP:PICKED_PORT for service 1, declines the
+ * others, and records what it is asked. */
+
+#define PICKED_IP 0x0a00000c            /* 10.0.0.12 */
+#define PICKED_PORT 80
+
+static const struct ofctrl_pick_service pick_services[] = {
+    { .service_id = 1, .vip = CONSTANT_HTONL(0x0a000064), .port = 80 },
+    { .service_id = 2, .vip = CONSTANT_HTONL(0x0a000065), .port = 80 },
+};
+
+struct decider {
+    unsigned int n_picks;           /* Calls of pick(). */
+    uint32_t pick_sid;              /* The last one's service. */
+    unsigned int n_ended;           /* Calls of ended(). */
+    ovs_be32 ended_ip;              /* The last one's instance. */
+    uint16_t ended_port;
+};
+
+static bool
+decider_pick(void *d_, uint32_t service_id, ovs_be32 *ip, uint16_t *port)
+{
+    struct decider *d = d_;
+
+    d->n_picks++;
+    d->pick_sid = service_id;
+    if (service_id == 1) {
+        *ip = htonl(PICKED_IP);
+        *port = PICKED_PORT;
+        return true;
+    }
+    *ip = htonl(0xdeadbeef);        /* Left behind: must not be used. */
+    *port = 4321;
+    return false;
+}
+
+static void
+decider_ended(void *d_, ovs_be32 ip, uint16_t port)
+{
+    struct decider *d = d_;
+
+    d->n_ended++;
+    d->ended_ip = ip;
+    d->ended_port = port;
 }
 
 /* The model. */
@@ -124,6 +243,8 @@ struct model {
     bool in_flight;
     bool bundle_failed;
     bool resync_requested;          /* A role status made us primary. */
+    bool has_decider;
+    struct decider decider;
 
     struct model_counter *counters;
     size_t n_counters, allocated_counters;
@@ -315,6 +436,204 @@ port_desc_reply_decodes(const struct ofp_header *oh)
     return retval == EOF;
 }
 
+/* What a packet-in must do. */
+enum pin_outcome {
+    PIN_REFUSED,
+    PIN_PICKED,
+    PIN_UNPICKED,
+    PIN_END,
+};
+
+static const char *const pin_outcome_names[] = {
+    [PIN_REFUSED] = "refused packet-in",
+    [PIN_PICKED] = "picked packet-in",
+    [PIN_UNPICKED] = "unpicked packet-in",
+    [PIN_END] = "connection end packet-in",
+};
+
+struct pin_expect {
+    enum pin_outcome outcome;
+    bool asks;                      /* The decider's pick() is asked... */
+    uint32_t sid;                   /* ...for this service. */
+    ovs_be32 ip;                    /* PIN_END: the instance. */
+    uint16_t port;
+    struct ofputil_packet_in pin;   /* Points into the message. */
+    struct ofpbuf continuation;
+};
+
+static void
+model_packet_in(const struct model *m, const struct ofp_header *oh,
+                struct pin_expect *e)
+{
+    struct cats_pin_userdata ud;
+
+    memset(e, 0, sizeof *e);
+    e->outcome = PIN_REFUSED;
+    if (ofputil_decode_packet_in(oh, true, NULL, NULL, &e->pin, NULL, NULL,
+                                 &e->continuation)
+        || e->pin.reason != OFPR_ACTION
+        || e->pin.userdata_len != sizeof ud) {
+        return;
+    }
+    memcpy(&ud, e->pin.userdata, sizeof ud);
+    if (ud.magic != htons(CATS_PIN_MAGIC) || ud.version != CATS_PIN_VERSION) {
+        return;
+    }
+    if (ud.kind == CATS_PIN_END) {
+        if (ud.ip && ud.port && !ud.service_id) {
+            e->outcome = PIN_END;
+            e->ip = ud.ip;
+            e->port = ntohs(ud.port);
+        }
+    } else if (ud.kind == CATS_PIN_PICK && !ud.ip && !ud.port
+               && e->continuation.size) {
+        bool listed = false;
+
+        e->sid = ntohl(ud.service_id);
+        for (size_t i = 0; i < ARRAY_SIZE(pick_services); i++) {
+            listed = listed || pick_services[i].service_id == e->sid;
+        }
+        e->asks = m->has_decider && listed;
+        e->outcome = e->asks && e->sid == 1 ? PIN_PICKED : PIN_UNPICKED;
+    }
+}
+
+static bool
+pick_stats_equal(const struct ofctrl_pick_stats *a,
+                 const struct ofctrl_pick_stats *b)
+{
+    return (a->picks == b->picks && a->unpicked == b->unpicked
+            && a->ends == b->ends && a->bad == b->bad
+            && a->leases == b->leases);
+}
+
+/* Checks the one NXT_RESUME that packet-in 'e' must have been answered
+ * with, and deletes it. */
+static void
+check_resume(const struct pin_expect *e, struct ofpbuf *msg)
+{
+    const char *what = pin_outcome_names[e->outcome];
+    struct ofputil_packet_in resume;
+    struct ofpbuf continuation;
+    enum ofperr error;
+    enum ofptype type;
+
+    if (ofptype_decode(&type, msg->data) || type != OFPTYPE_NXT_RESUME) {
+        violation("%s: answered with something else than a resume", what);
+    }
+    error = ofputil_decode_packet_in(msg->data, false, NULL, NULL, &resume,
+                                     NULL, NULL, &continuation);
+    if (error) {
+        violation("%s: the resume does not decode (%s)", what,
+                  ofperr_to_string(error));
+    }
+    if (resume.packet_len != e->pin.packet_len
+        || memcmp(resume.packet, e->pin.packet, e->pin.packet_len)) {
+        violation("%s: the resume's packet (%"PRIuSIZE" bytes) is not the "
+                  "packet-in's (%"PRIuSIZE")", what, resume.packet_len,
+                  e->pin.packet_len);
+    }
+    if (continuation.size != e->continuation.size
+        || memcmp(continuation.data, e->continuation.data,
+                  continuation.size)) {
+        violation("%s: the resume's continuation (%"PRIu32" bytes) is not "
+                  "the packet-in's (%"PRIu32")", what, continuation.size,
+                  e->continuation.size);
+    }
+
+    const struct match *got = &resume.flow_metadata;
+    const struct match *had = &e->pin.flow_metadata;
+    for (int i = 0; i < 2; i++) {
+        uint32_t value, mask;
+
+        if (e->outcome == PIN_PICKED) {
+            value = i ? 0x10000 | PICKED_PORT : PICKED_IP;
+            mask = UINT32_MAX;
+        } else {
+            mask = had->wc.masks.regs[i];
+            value = had->flow.regs[i] & mask;
+        }
+        if (got->wc.masks.regs[i] != mask
+            || (got->flow.regs[i] & got->wc.masks.regs[i]) != value) {
+            violation("%s: the resume has reg%d=%#"PRIx32"/%#"PRIx32
+                      ", expected %#"PRIx32"/%#"PRIx32, what, i,
+                      got->flow.regs[i], got->wc.masks.regs[i], value,
+                      mask);
+        }
+    }
+    ofpbuf_delete(msg);
+}
+
+/* After packet-in 'e': one of the stats went up by one, the decider was
+ * asked or told only what it should, and only a paused packet was
+ * answered. */
+static void
+check_packet_in(const struct model *m, const struct ofctrl *oc,
+                const struct pin_expect *e,
+                const struct ofctrl_pick_stats *before,
+                const struct decider *d_before)
+{
+    const char *what = pin_outcome_names[e->outcome];
+    const struct decider *d = &m->decider;
+    struct ofctrl_pick_stats want = *before, got;
+
+    switch (e->outcome) {
+    case PIN_REFUSED:
+        want.bad++;
+        break;
+    case PIN_PICKED:
+        want.picks++;
+        break;
+    case PIN_UNPICKED:
+        want.unpicked++;
+        break;
+    case PIN_END:
+        want.ends++;
+        break;
+    }
+    ofctrl_get_pick_stats(oc, &got);
+    if (!pick_stats_equal(&got, &want)) {
+        violation("%s: pick stats went from picks %"PRIu64", unpicked %"
+                  PRIu64", ends %"PRIu64", bad %"PRIu64", leases %"PRIu64
+                  " to %"PRIu64", %"PRIu64", %"PRIu64", %"PRIu64", %"PRIu64,
+                  what, before->picks, before->unpicked, before->ends,
+                  before->bad, before->leases, got.picks, got.unpicked,
+                  got.ends, got.bad, got.leases);
+    }
+
+    if (d->n_picks != d_before->n_picks + e->asks) {
+        violation("%s: the decider's pick() was called %u times, expected "
+                  "%d", what, d->n_picks - d_before->n_picks, e->asks);
+    }
+    if (e->asks && d->pick_sid != e->sid) {
+        violation("%s: the decider was asked about service %"PRIu32
+                  ", not %"PRIu32, what, d->pick_sid, e->sid);
+    }
+    bool tells = e->outcome == PIN_END && m->has_decider;
+    if (d->n_ended != d_before->n_ended + tells) {
+        violation("%s: the decider's ended() was called %u times, expected "
+                  "%d", what, d->n_ended - d_before->n_ended, tells);
+    }
+    if (tells && (d->ended_ip != e->ip || d->ended_port != e->port)) {
+        violation("%s: the decider was told "IP_FMT":%"PRIu16" ended, not "
+                  IP_FMT":%"PRIu16, what, IP_ARGS(d->ended_ip),
+                  d->ended_port, IP_ARGS(e->ip), e->port);
+    }
+
+    size_t n_sent = ovs_list_size(&sent);
+    if (e->outcome == PIN_PICKED || e->outcome == PIN_UNPICKED) {
+        if (n_sent != 1) {
+            violation("%s: %"PRIuSIZE" messages sent, expected one resume",
+                      what, n_sent);
+        }
+        check_resume(e, CONTAINER_OF(ovs_list_pop_front(&sent),
+                                     struct ofpbuf, list_node));
+    } else if (n_sent) {
+        violation("%s: %"PRIuSIZE" messages sent, expected none", what,
+                  n_sent);
+    }
+}
+
 /* Feeding one message. */
 
 struct before {
@@ -335,7 +654,13 @@ feed(struct model *m, struct ofctrl *oc, struct ofpbuf *msg)
         .n_errors = ofctrl_get_n_errors(oc),
         .need_full = ofctrl_needs_full_resync(oc),
     };
+    struct ofctrl_pick_stats pick_stats;
+    struct decider decider = m->decider;
+    struct pin_expect pin_expect;
+    bool packet_in = false;
     enum ofptype type;
+
+    ofctrl_get_pick_stats(oc, &pick_stats);
 
     /* What the message must do, decided before the ofctrl sees it. */
     if (ofptype_decode(&type, oh)) {
@@ -419,6 +744,11 @@ feed(struct model *m, struct ofctrl *oc, struct ofpbuf *msg)
             break;
         }
 
+        case OFPTYPE_PACKET_IN:
+            packet_in = true;
+            model_packet_in(m, oh, &pin_expect);
+            break;
+
         default:
             break;
         }
@@ -430,6 +760,7 @@ feed(struct model *m, struct ofctrl *oc, struct ofpbuf *msg)
     const char *what = (bad ? "bad message"
                         : error ? "error message"
                         : counted ? "flow stats reply"
+                        : packet_in ? pin_outcome_names[pin_expect.outcome]
                         : "message");
     uint64_t n_bad = ofctrl_get_n_bad_messages(oc);
     uint64_t n_errors = ofctrl_get_n_errors(oc);
@@ -459,6 +790,22 @@ feed(struct model *m, struct ofctrl *oc, struct ofpbuf *msg)
         violation("%s: installed %"PRIuSIZE" flows and %"PRIuSIZE" groups",
                   what, hmap_count(&inst->flows), hmap_count(&inst->groups));
     }
+
+    if (packet_in) {
+        check_packet_in(m, oc, &pin_expect, &pick_stats, &decider);
+    } else {
+        struct ofctrl_pick_stats after;
+
+        ofctrl_get_pick_stats(oc, &after);
+        if (!pick_stats_equal(&after, &pick_stats)) {
+            violation("%s: changed the pick stats", what);
+        }
+        if (m->decider.n_picks != decider.n_picks
+            || m->decider.n_ended != decider.n_ended) {
+            violation("%s: called the decider", what);
+        }
+    }
+    ofpbuf_list_delete(&sent);
 }
 
 /* Hands 'data' (at least a header, with the length fixed up by the caller)
@@ -515,7 +862,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     memset(&m, 0, sizeof m);
     cats_pipeline_config_default(&m.pipeline);
-    m.armed = flags & F_STATE;
+    m.armed = armed_states[flags & F_STATE];
+    m.has_decider = !(flags & F_NO_DECIDER);
     m.dump_pending = m.armed == OFCTRL_TEST_DUMP_GROUPS;
     m.stats_pending = m.armed == OFCTRL_TEST_STATS;
     m.snapshot_pending = m.armed == OFCTRL_TEST_SNAPSHOT;
@@ -527,9 +875,22 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         .stats_interval_ms = 1000,
         .probe_interval_ms = 10000,
     };
+    if (m.has_decider) {
+        cfg.decider = (struct ofctrl_decider) {
+            .pick = decider_pick,
+            .ended = decider_ended,
+            .aux = &m.decider,
+        };
+    }
     oc = ofctrl_create(rconn_create(5, 2, DSCP_DEFAULT,
                                     1u << OFP15_VERSION), false, &cfg);
     ofctrl_set_state_for_testing(oc, m.armed, htonl(ARMED_XID));
+    if (flags & F_PORT_STATS) {
+        ofctrl_set_state_for_testing(oc, OFCTRL_TEST_PORT_STATS,
+                                     htonl(ARMED_XID - 3));
+    }
+    ofctrl_set_pick_services(oc, pick_services, ARRAY_SIZE(pick_services),
+                             1);
 
     if (!(flags & F_STREAM)) {
         deliver(&m, oc, data, MIN(size, UINT16_MAX), flags);
@@ -553,6 +914,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ofctrl_format(oc, &s);
     ds_destroy(&s);
     ofctrl_destroy(oc);
+    ofpbuf_list_delete(&sent);
     free(m.counters);
     return 0;
 }

@@ -17,3 +17,8 @@ $(B)/fuzz/fuzz-acl: tests/fuzz/fuzz-acl.c controller/lib/acl.c \
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ tests/fuzz/fuzz-acl.c \
 	    controller/lib/acl.c $(OVS_LIBS)
+
+# fuzz-openflow (its rule is in the top-level Makefile) sees what the ofctrl
+# sends, as test-ofctrl does: rconn_send() wrapped.
+$(B)/fuzz/fuzz-openflow: private FUZZ_CFLAGS += -Wl,--wrap=rconn_send \
+	-Wl,--wrap=rconn_send_with_limit

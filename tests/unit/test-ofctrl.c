@@ -44,6 +44,7 @@
 #include "cats/catalog.h"
 #include "cats/flow-model.h"
 #include "cats/flow-table.h"
+#include "dp-packet.h"
 #include "flow.h"
 #include "ofctrl.h"
 #include "openflow/openflow.h"
@@ -57,6 +58,7 @@
 #include "openvswitch/ofp-flow.h"
 #include "openvswitch/ofp-group.h"
 #include "openvswitch/ofp-msgs.h"
+#include "openvswitch/ofp-packet.h"
 #include "openvswitch/ofp-port.h"
 #include "netdev.h"
 #include "openvswitch/ofp-protocol.h"
@@ -66,6 +68,7 @@
 #include "openvswitch/vlog.h"
 #include "packets.h"
 #include "socket-util.h"
+#include "timeval.h"
 #include "util.h"
 
 #define VERSIONS (1u << OFP15_VERSION)
@@ -627,6 +630,52 @@ assert_installed_empty(const struct ofctrl *oc)
     assert_int_equal(ofctrl_get_installed_seqno(oc), 0);
 }
 
+/* The decider (per-connection decisions): records what it is asked. */
+
+struct test_decider {
+    bool answer;                /* What pick() returns. */
+    ovs_be32 ip;                /* What it picks, when it picks. */
+    uint16_t port;
+
+    unsigned int n_picks;       /* Calls of pick(). */
+    uint32_t pick_sid;          /* The last one's service. */
+    unsigned int n_ended;       /* Calls of ended(). */
+    ovs_be32 ended_ip;          /* The last one's instance. */
+    uint16_t ended_port;
+};
+
+static struct test_decider decider;
+
+static bool
+decider_pick(void *aux, uint32_t service_id, ovs_be32 *ip, uint16_t *port)
+{
+    struct test_decider *d = aux;
+
+    assert_ptr_equal(d, &decider);
+    d->n_picks++;
+    d->pick_sid = service_id;
+    if (d->answer) {
+        *ip = d->ip;
+        *port = d->port;
+    } else {
+        /* A sloppy decider: what it leaves behind must not be used. */
+        *ip = IP3;
+        *port = 4321;
+    }
+    return d->answer;
+}
+
+static void
+decider_ended(void *aux, ovs_be32 ip, uint16_t port)
+{
+    struct test_decider *d = aux;
+
+    assert_ptr_equal(d, &decider);
+    d->n_ended++;
+    d->ended_ip = ip;
+    d->ended_port = port;
+}
+
 /* Fixtures. */
 
 struct fixture {
@@ -649,6 +698,11 @@ make_config(struct fixture *fx, enum ofp12_controller_role role,
         .generation_id = 1,
         .stats_interval_ms = stats_interval_ms,
         .probe_interval_ms = 0,
+        .decider = {
+            .pick = decider_pick,
+            .ended = decider_ended,
+            .aux = &decider,
+        },
     };
 }
 
@@ -661,6 +715,11 @@ fixture_create(void)
     fx->pipeline.table_base = TABLE_BASE;
     cats_desired_init(&fx->desired);
     sent_clear();
+    decider = (struct test_decider) {
+        .answer = true,
+        .ip = IP2,
+        .port = PORT,
+    };
     return fx;
 }
 
@@ -670,6 +729,20 @@ setup_armed(void **state)
     struct fixture *fx = fixture_create();
     struct ofctrl_config cfg = make_config(fx, OFPCR12_ROLE_EQUAL, 0);
 
+    fx->oc = ofctrl_create(rconn_create(5, 2, DSCP_DEFAULT, VERSIONS),
+                           false, &cfg);
+    *state = fx;
+    return 0;
+}
+
+/* As setup_armed(), with no decider: paused packets are resumed unpicked. */
+static int
+setup_armed_no_decider(void **state)
+{
+    struct fixture *fx = fixture_create();
+    struct ofctrl_config cfg = make_config(fx, OFPCR12_ROLE_EQUAL, 0);
+
+    memset(&cfg.decider, 0, sizeof cfg.decider);
     fx->oc = ofctrl_create(rconn_create(5, 2, DSCP_DEFAULT, VERSIONS),
                            false, &cfg);
     *state = fx;
@@ -1951,6 +2024,650 @@ test_port_stats_are_named_and_kept(void **state)
     assert_true(ofctrl_get_n_bad_messages(fx->oc) > bad);
 }
 
+/* Per-connection decisions: packet-ins (armed). */
+
+#define VIP CONSTANT_HTONL(0x0a000064)  /* 10.0.0.100: service 1's VIP. */
+#define VIP2 CONSTANT_HTONL(0x0a000065) /* 10.0.0.101: service 2's. */
+#define T1 (TABLE_BASE + 1)
+#define T4 (TABLE_BASE + 4)
+#define PIN_IN_PORT 3
+
+static const struct ofctrl_pick_service pick_svc1 = {
+    .service_id = 1, .vip = VIP, .port = PORT,
+};
+static const struct ofctrl_pick_service pick_svc2 = {
+    .service_id = 2, .vip = VIP2, .port = PORT,
+};
+/* Both.  Lists of services are built with zeroed padding (static storage
+ * here, memset() elsewhere): ofctrl_set_pick_services() compares them
+ * with memcmp(), padding included. */
+static const struct ofctrl_pick_service pick_both[] = {
+    { .service_id = 1, .vip = VIP, .port = PORT },
+    { .service_id = 2, .vip = VIP2, .port = PORT },
+};
+
+static struct cats_pin_userdata
+pin_userdata(uint8_t kind, uint32_t sid, ovs_be32 ip, uint16_t port)
+{
+    return (struct cats_pin_userdata) {
+        .magic = htons(CATS_PIN_MAGIC),
+        .version = CATS_PIN_VERSION,
+        .kind = kind,
+        .service_id = htonl(sid),
+        .ip = ip,
+        .port = htons(port),
+    };
+}
+
+/* An NXT_PACKET_IN2 as ovs-vswitchd sends it for a controller action in
+ * T1: a TCP segment with 'tcp_flags' from 10.0.0.1:40000 to the VIP, from
+ * port PIN_IN_PORT, with 'userdata' and, if 'continuation' (a paused
+ * packet), what the switch needs to resume it: its bridge, the conntrack
+ * state and the rest of the actions, resubmit(,T4). */
+static struct ofpbuf *
+packet_in(enum ofp_packet_in_reason reason, const void *userdata,
+          size_t userdata_len, bool continuation, uint16_t tcp_flags)
+{
+    struct ofputil_packet_in_private pin;
+    uint64_t packet_stub[128 / 8];
+    struct dp_packet packet;
+    struct ofpbuf ofpacts;
+    struct ofpbuf *msg;
+    struct flow flow;
+
+    memset(&flow, 0, sizeof flow);
+    flow.dl_src = (struct eth_addr) ETH_ADDR_C(02,00,00,00,00,01);
+    flow.dl_dst = (struct eth_addr) ETH_ADDR_C(02,00,00,00,00,64);
+    flow.dl_type = htons(ETH_TYPE_IP);
+    flow.nw_src = htonl(0x0a000001);
+    flow.nw_dst = VIP;
+    flow.nw_proto = IPPROTO_TCP;
+    flow.nw_ttl = 64;
+    flow.tp_src = htons(40000);
+    flow.tp_dst = htons(PORT);
+    flow.tcp_flags = htons(tcp_flags);
+    dp_packet_use_stub(&packet, packet_stub, sizeof packet_stub);
+    flow_compose(&packet, &flow, NULL, 0);
+
+    memset(&pin, 0, sizeof pin);
+    pin.base.packet = dp_packet_data(&packet);
+    pin.base.packet_len = dp_packet_size(&packet);
+    match_init_catchall(&pin.base.flow_metadata);
+    match_set_in_port(&pin.base.flow_metadata, u16_to_ofp(PIN_IN_PORT));
+    pin.base.reason = reason;
+    pin.base.table_id = T1;
+    pin.base.cookie = htonll(CATS_DEFAULT_PICK_COOKIE | 1);
+    pin.base.userdata = CONST_CAST(void *, userdata);
+    pin.base.userdata_len = userdata_len;
+
+    ofpbuf_init(&ofpacts, 0);
+    if (continuation) {
+        struct ofpact_resubmit *resubmit = ofpact_put_RESUBMIT(&ofpacts);
+
+        resubmit->in_port = OFPP_IN_PORT;
+        resubmit->table_id = T4;
+        pin.bridge.parts[0] = 0xca75ca75;
+        pin.conntracked = true;
+        pin.odp_port = u32_to_odp(PIN_IN_PORT);
+        pin.actions = ofpacts.data;
+        pin.actions_len = ofpacts.size;
+    }
+    msg = ofputil_encode_packet_in_private(&pin, PROTOCOL,
+                                           OFPUTIL_PACKET_IN_NXT2);
+    ofpbuf_uninit(&ofpacts);
+    dp_packet_uninit(&packet);
+    return msg;
+}
+
+/* A paused new connection of service 'sid': the pick flow's packet-in. */
+static struct ofpbuf *
+pick_packet_in(uint32_t sid)
+{
+    struct cats_pin_userdata ud = pin_userdata(CATS_PIN_PICK, sid, 0, 0);
+
+    return packet_in(OFPR_ACTION, &ud, sizeof ud, true, TCP_SYN);
+}
+
+/* The copy of a FIN or RST of instance ip:port's connection. */
+static struct ofpbuf *
+end_packet_in(ovs_be32 ip, uint16_t port)
+{
+    struct cats_pin_userdata ud = pin_userdata(CATS_PIN_END, 0, ip, port);
+
+    return packet_in(OFPR_ACTION, &ud, sizeof ud, false, TCP_FIN | TCP_ACK);
+}
+
+/* Arms 'fx' (the packet-in handler needs only the negotiated protocol)
+ * and lists service 1 for per-connection decisions. */
+static void
+arm_for_packet_ins(struct fixture *fx)
+{
+    ofctrl_set_state_for_testing(fx->oc, OFCTRL_TEST_STATS,
+                                 htonl(ARMED_XID));
+    ofctrl_set_pick_services(fx->oc, &pick_svc1, 1, 1);
+}
+
+static void
+assert_pick_stats(const struct fixture *fx, uint64_t picks,
+                  uint64_t unpicked, uint64_t ends, uint64_t bad)
+{
+    struct ofctrl_pick_stats ps;
+
+    ofctrl_get_pick_stats(fx->oc, &ps);
+    assert_int_equal(ps.picks, picks);
+    assert_int_equal(ps.unpicked, unpicked);
+    assert_int_equal(ps.ends, ends);
+    assert_int_equal(ps.bad, bad);
+    assert_int_equal(ps.leases, 0);
+    assert_int_equal(ofctrl_get_n_bad_messages(fx->oc), 0);
+    assert_int_equal(ofctrl_get_n_errors(fx->oc), 0);
+}
+
+/* Feeds the packet-in 'pin_msg' (and deletes it), which must be answered
+ * by exactly one NXT_RESUME: the same packet, in port and continuation,
+ * with reg0 and reg1 set to 'reg0' and 'reg1' if 'picked', else unset. */
+static void
+check_resume(struct fixture *fx, struct ofpbuf *pin_msg, bool picked,
+             uint32_t reg0, uint32_t reg1)
+{
+    struct ofputil_packet_in pin, resume;
+    struct ofpbuf pin_cont, resume_cont;
+    struct ofpbuf *msg;
+    size_t total_len;
+
+    ofpmsg_update_length(pin_msg);
+    assert_int_equal(ofputil_decode_packet_in(pin_msg->data, false, NULL,
+                                              NULL, &pin, NULL, NULL,
+                                              &pin_cont), 0);
+    assert_true(pin_cont.size > 0);
+    ofctrl_receive_for_testing(fx->oc, pin_msg);
+
+    assert_int_equal(n_sent(), 1);
+    msg = pop_sent(OFPTYPE_NXT_RESUME);
+    assert_int_equal(ofputil_decode_packet_in(msg->data, false, NULL, NULL,
+                                              &resume, &total_len, NULL,
+                                              &resume_cont), 0);
+    assert_int_equal(resume.packet_len, pin.packet_len);
+    assert_int_equal(total_len, pin.packet_len);
+    assert_memory_equal(resume.packet, pin.packet, pin.packet_len);
+    assert_int_equal(resume_cont.size, pin_cont.size);
+    assert_memory_equal(resume_cont.data, pin_cont.data, pin_cont.size);
+    assert_int_equal(resume.reason, OFPR_ACTION);
+    assert_int_equal(ofp_to_u16(resume.flow_metadata.flow.in_port.ofp_port),
+                     PIN_IN_PORT);
+    if (picked) {
+        assert_int_equal(resume.flow_metadata.wc.masks.regs[0], UINT32_MAX);
+        assert_int_equal(resume.flow_metadata.wc.masks.regs[1], UINT32_MAX);
+        assert_int_equal(resume.flow_metadata.flow.regs[0], reg0);
+        assert_int_equal(resume.flow_metadata.flow.regs[1], reg1);
+    } else {
+        assert_int_equal(resume.flow_metadata.wc.masks.regs[0], 0);
+        assert_int_equal(resume.flow_metadata.wc.masks.regs[1], 0);
+        assert_int_equal(resume.flow_metadata.flow.regs[0], 0);
+        assert_int_equal(resume.flow_metadata.flow.regs[1], 0);
+    }
+    /* Nothing else of the metadata changed: in_port only, plus the
+     * registers. */
+    for (size_t i = 2; i < FLOW_N_REGS; i++) {
+        assert_int_equal(resume.flow_metadata.wc.masks.regs[i], 0);
+    }
+    ofpbuf_delete(msg);
+    ofpbuf_delete(pin_msg);
+}
+
+static void
+test_pick_resumes_with_the_picked_instance(void **state)
+{
+    struct fixture *fx = *state;
+
+    arm_for_packet_ins(fx);
+    check_resume(fx, pick_packet_in(1), true, 0x0a00000c, 0x10050);
+    assert_int_equal(decider.n_picks, 1);
+    assert_int_equal(decider.pick_sid, 1);
+    assert_int_equal(decider.n_ended, 0);
+    assert_pick_stats(fx, 1, 0, 0, 0);
+
+    char *s = format_ofctrl(fx->oc);
+    assert_non_null(strstr(s, "per-connection: 1 services, picks 1, "
+                           "unpicked 0, ends 0, refused packet-ins 0"));
+    free(s);
+}
+
+static void
+test_pick_declined_resumes_unpicked(void **state)
+{
+    struct fixture *fx = *state;
+
+    arm_for_packet_ins(fx);
+    decider.answer = false;
+    check_resume(fx, pick_packet_in(1), false, 0, 0);
+    assert_int_equal(decider.n_picks, 1);
+    assert_int_equal(decider.pick_sid, 1);
+    assert_pick_stats(fx, 0, 1, 0, 0);
+}
+
+static void
+test_pick_for_unlisted_service_resumes_unpicked(void **state)
+{
+    struct fixture *fx = *state;
+
+    arm_for_packet_ins(fx);
+    check_resume(fx, pick_packet_in(2), false, 0, 0);
+    assert_int_equal(decider.n_picks, 0);
+    assert_pick_stats(fx, 0, 1, 0, 0);
+
+    /* Listed, then no longer: the decider is not asked either. */
+    ofctrl_set_pick_services(fx->oc, &pick_svc2, 1, 1);
+    check_resume(fx, pick_packet_in(2), true, 0x0a00000c,
+                 CATS_PICK_PORT_FLAG | PORT);
+    assert_int_equal(decider.n_picks, 1);
+    assert_int_equal(decider.pick_sid, 2);
+    ofctrl_set_pick_services(fx->oc, NULL, 0, 1);
+    check_resume(fx, pick_packet_in(2), false, 0, 0);
+    assert_int_equal(decider.n_picks, 1);
+    assert_pick_stats(fx, 1, 2, 0, 0);
+}
+
+static void
+test_pick_without_decider_resumes_unpicked(void **state)
+{
+    struct fixture *fx = *state;
+
+    arm_for_packet_ins(fx);
+    check_resume(fx, pick_packet_in(1), false, 0, 0);
+    assert_int_equal(decider.n_picks, 0);
+    assert_pick_stats(fx, 0, 1, 0, 0);
+
+    /* And an end is counted, with nobody to tell. */
+    feed(fx->oc, end_packet_in(IP1, PORT));
+    assert_int_equal(n_sent(), 0);
+    assert_int_equal(decider.n_ended, 0);
+    assert_pick_stats(fx, 0, 1, 1, 0);
+}
+
+static void
+test_end_tells_the_decider_and_sends_nothing(void **state)
+{
+    struct fixture *fx = *state;
+
+    arm_for_packet_ins(fx);
+    feed(fx->oc, end_packet_in(IP1, 8080));
+    assert_int_equal(n_sent(), 0);
+    assert_int_equal(decider.n_ended, 1);
+    assert_true(decider.ended_ip == IP1);
+    assert_int_equal(decider.ended_port, 8080);
+    assert_int_equal(decider.n_picks, 0);
+    assert_pick_stats(fx, 0, 0, 1, 0);
+
+    /* An end is not about a listed service: counted all the same. */
+    ofctrl_set_pick_services(fx->oc, NULL, 0, 1);
+    feed(fx->oc, end_packet_in(IP3, PORT));
+    assert_int_equal(n_sent(), 0);
+    assert_int_equal(decider.n_ended, 2);
+    assert_true(decider.ended_ip == IP3);
+    assert_int_equal(decider.ended_port, PORT);
+    assert_pick_stats(fx, 0, 0, 2, 0);
+}
+
+/* Packet-ins that are not ours, or not well-formed: each counted as a
+ * refused packet-in (not as a bad OpenFlow message: it decodes, or is at
+ * least a packet-in), nothing sent, nobody told. */
+static void
+test_malformed_packet_ins_are_refused(void **state)
+{
+    struct fixture *fx = *state;
+    struct cats_pin_userdata ud;
+    uint8_t ud17[sizeof ud + 1];
+    struct ofpbuf *msgs[20];
+    size_t n = 0;
+
+    arm_for_packet_ins(fx);
+
+    /* Wrong magic, wrong version. */
+    ud = pin_userdata(CATS_PIN_PICK, 1, 0, 0);
+    ud.magic = htons(CATS_PIN_MAGIC + 1);
+    msgs[n++] = packet_in(OFPR_ACTION, &ud, sizeof ud, true, TCP_SYN);
+    ud = pin_userdata(CATS_PIN_PICK, 1, 0, 0);
+    ud.version = CATS_PIN_VERSION + 1;
+    msgs[n++] = packet_in(OFPR_ACTION, &ud, sizeof ud, true, TCP_SYN);
+
+    /* Userdata of 15 and 17 bytes, and none. */
+    ud = pin_userdata(CATS_PIN_PICK, 1, 0, 0);
+    msgs[n++] = packet_in(OFPR_ACTION, &ud, sizeof ud - 1, true, TCP_SYN);
+    memcpy(ud17, &ud, sizeof ud);
+    ud17[sizeof ud] = 0;
+    msgs[n++] = packet_in(OFPR_ACTION, ud17, sizeof ud17, true, TCP_SYN);
+    msgs[n++] = packet_in(OFPR_ACTION, NULL, 0, true, TCP_SYN);
+
+    /* Kinds 3 and 0. */
+    ud = pin_userdata(3, 1, 0, 0);
+    msgs[n++] = packet_in(OFPR_ACTION, &ud, sizeof ud, true, TCP_SYN);
+    ud = pin_userdata(0, 1, 0, 0);
+    msgs[n++] = packet_in(OFPR_ACTION, &ud, sizeof ud, true, TCP_SYN);
+
+    /* A pick with an instance ip, or port. */
+    ud = pin_userdata(CATS_PIN_PICK, 1, IP1, 0);
+    msgs[n++] = packet_in(OFPR_ACTION, &ud, sizeof ud, true, TCP_SYN);
+    ud = pin_userdata(CATS_PIN_PICK, 1, 0, PORT);
+    msgs[n++] = packet_in(OFPR_ACTION, &ud, sizeof ud, true, TCP_SYN);
+
+    /* An end without a port, without an ip, with a service. */
+    ud = pin_userdata(CATS_PIN_END, 0, IP1, 0);
+    msgs[n++] = packet_in(OFPR_ACTION, &ud, sizeof ud, false, TCP_FIN);
+    ud = pin_userdata(CATS_PIN_END, 0, 0, PORT);
+    msgs[n++] = packet_in(OFPR_ACTION, &ud, sizeof ud, false, TCP_FIN);
+    ud = pin_userdata(CATS_PIN_END, 1, IP1, PORT);
+    msgs[n++] = packet_in(OFPR_ACTION, &ud, sizeof ud, false, TCP_FIN);
+
+    /* A table miss (with our userdata: no controller action of ours). */
+    ud = pin_userdata(CATS_PIN_PICK, 1, 0, 0);
+    msgs[n++] = packet_in(OFPR_NO_MATCH, &ud, sizeof ud, true, TCP_SYN);
+    ud = pin_userdata(CATS_PIN_END, 0, IP1, PORT);
+    msgs[n++] = packet_in(OFPR_NO_MATCH, &ud, sizeof ud, false, TCP_FIN);
+
+    /* A pick without a continuation: not paused, nothing to resume. */
+    ud = pin_userdata(CATS_PIN_PICK, 1, 0, 0);
+    msgs[n++] = packet_in(OFPR_ACTION, &ud, sizeof ud, false, TCP_SYN);
+
+    /* A packet-in that does not decode: its packet property cut off. */
+    struct ofpbuf *msg = ofpraw_alloc_xid(OFPRAW_NXT_PACKET_IN2,
+                                          OFP15_VERSION, htonl(0), 0);
+    ofpmsg_update_length(msg);
+    msgs[n++] = msg;
+
+    /* An OpenFlow 1.5 standard packet-in: no userdata. */
+    struct ofputil_packet_in_private pin;
+    uint8_t frame[64] = { 0 };
+    memset(&pin, 0, sizeof pin);
+    pin.base.packet = frame;
+    pin.base.packet_len = sizeof frame;
+    match_init_catchall(&pin.base.flow_metadata);
+    pin.base.reason = OFPR_ACTION;
+    pin.base.cookie = OVS_BE64_MAX;
+    msgs[n++] = ofputil_encode_packet_in_private(&pin, PROTOCOL,
+                                                 OFPUTIL_PACKET_IN_STD);
+
+    assert_true(n <= ARRAY_SIZE(msgs));
+    for (size_t i = 0; i < n; i++) {
+        feed(fx->oc, msgs[i]);
+        if (n_sent()) {
+            fail_msg("malformed packet-in %"PRIuSIZE" was answered", i);
+        }
+        if (decider.n_picks || decider.n_ended) {
+            fail_msg("malformed packet-in %"PRIuSIZE" reached the decider",
+                     i);
+        }
+        assert_pick_stats(fx, 0, 0, 0, i + 1);
+    }
+
+    /* The well-formed ones still work after all that. */
+    check_resume(fx, pick_packet_in(1), true, 0x0a00000c,
+                 CATS_PICK_PORT_FLAG | PORT);
+    feed(fx->oc, end_packet_in(IP2, PORT));
+    assert_pick_stats(fx, 1, 0, 1, n);
+
+    char *s = format_ofctrl(fx->oc);
+    char *want = xasprintf("refused packet-ins %"PRIuSIZE, n);
+    assert_non_null(strstr(s, want));
+    free(want);
+    free(s);
+}
+
+/* Per-connection decisions: leased pick flows (connected). */
+
+/* Pops the oldest message, a pick flow for 'svc': an add with the lease's
+ * hard timeout, or a strict delete of exactly our flow. */
+static void
+pop_pick_flow(const struct ofctrl_pick_service *svc, bool delete)
+{
+    struct ofpbuf *msg = pop_sent(OFPTYPE_FLOW_MOD);
+    struct cats_pipeline_config pipeline;
+    struct ofputil_flow_mod fm;
+    struct ofpbuf ofpacts, want_ofpacts;
+    struct match want_match;
+    uint64_t want_cookie;
+    uint16_t want_priority;
+    uint8_t want_table;
+
+    cats_pipeline_config_default(&pipeline);
+    pipeline.table_base = TABLE_BASE;
+    ofpbuf_init(&want_ofpacts, 0);
+    cats_model_pick_flow(&pipeline, svc->service_id, svc->vip, svc->port,
+                         &want_table, &want_priority, &want_cookie,
+                         &want_match, &want_ofpacts);
+    assert_int_equal(want_table, T1);
+    assert_int_equal(want_priority, 101);
+    assert_true(want_cookie == (0xca77000000000000ULL | svc->service_id));
+
+    ofpbuf_init(&ofpacts, 0);
+    assert_int_equal(ofputil_decode_flow_mod(&fm, msg->data, PROTOCOL, NULL,
+                                             NULL, &ofpacts, OFPP_MAX, 255),
+                     0);
+    assert_int_equal(fm.table_id, T1);
+    assert_int_equal(fm.priority, 101);
+    /* As ovs-ofctl would show them (decoding OXM adds an exact
+     * packet_type=ethernet that ours leaves implicit). */
+    struct ds got_s = DS_EMPTY_INITIALIZER, want_s = DS_EMPTY_INITIALIZER;
+    minimatch_format(&fm.match, NULL, NULL, &got_s, OFP_DEFAULT_PRIORITY);
+    match_format(&want_match, NULL, &want_s, OFP_DEFAULT_PRIORITY);
+    assert_string_equal(ds_cstr(&got_s), ds_cstr(&want_s));
+    assert_string_equal(ds_cstr(&got_s),
+                        svc->vip == VIP
+                        ? "ct_state=+new+trk,tcp,nw_dst=10.0.0.100,tp_dst=80"
+                        : ds_cstr(&want_s));
+    ds_clear(&got_s);
+    ds_clear(&want_s);
+    if (delete) {
+        assert_int_equal(fm.command, OFPFC_DELETE_STRICT);
+        assert_true(fm.cookie == htonll(want_cookie));
+        assert_true(fm.cookie_mask == OVS_BE64_MAX);
+        assert_true(fm.out_port == OFPP_ANY);
+        assert_int_equal(fm.out_group, OFPG_ANY);
+    } else {
+        assert_int_equal(fm.command, OFPFC_ADD);
+        assert_true(fm.new_cookie == htonll(want_cookie));
+        assert_int_equal(fm.hard_timeout, 2);
+        assert_int_equal(fm.hard_timeout, CATS_PICK_LEASE_S);
+        assert_int_equal(fm.idle_timeout, 0);
+        assert_int_equal(fm.buffer_id, UINT32_MAX);
+        /* As shown, too: decoding fills in what encoding left out. */
+        struct ofpact_format_params fp = { .s = &got_s };
+        ofpacts_format(ofpacts.data, ofpacts.size, &fp);
+        fp.s = &want_s;
+        ofpacts_format(want_ofpacts.data, want_ofpacts.size, &fp);
+        assert_string_equal(ds_cstr(&got_s), ds_cstr(&want_s));
+        assert_non_null(strstr(ds_cstr(&got_s), ",pause),resubmit(,14)"));
+    }
+    ds_destroy(&got_s);
+    ds_destroy(&want_s);
+    minimatch_destroy(&fm.match);
+    ofpbuf_uninit(&ofpacts);
+    ofpbuf_uninit(&want_ofpacts);
+    ofpbuf_delete(msg);
+}
+
+static uint64_t
+n_leases(const struct fixture *fx)
+{
+    struct ofctrl_pick_stats ps;
+
+    ofctrl_get_pick_stats(fx->oc, &ps);
+    return ps.leases;
+}
+
+static void
+test_pick_flow_is_leased_and_refreshed(void **state)
+{
+    struct fixture *fx = *state;
+    long long int start;
+
+    build_desired(fx);
+    install_desired(fx);
+    run(fx);
+    assert_int_equal(n_sent(), 0);
+
+    ofctrl_set_pick_services(fx->oc, &pick_svc1, 1, fx->desired.seqno);
+    start = time_msec();
+    run(fx);
+    assert_int_equal(n_sent(), 1);
+    pop_pick_flow(&pick_svc1, false);
+    assert_int_equal(n_leases(fx), 1);
+
+    /* Not again before the refresh interval. */
+    run(fx);
+    run(fx);
+    if (time_msec() - start < CATS_PICK_REFRESH_MS) {
+        assert_int_equal(n_sent(), 0);
+    } else {
+        sent_clear();           /* A very slow machine: can't tell. */
+    }
+
+    /* The same list again is no change: no early refresh. */
+    start = time_msec();
+    ofctrl_set_pick_services(fx->oc, &pick_svc1, 1, fx->desired.seqno);
+    run(fx);
+    if (time_msec() - start < CATS_PICK_REFRESH_MS) {
+        assert_int_equal(n_sent(), 0);
+    } else {
+        sent_clear();
+    }
+
+    /* After it: refreshed, with the same lease. */
+    xnanosleep((CATS_PICK_REFRESH_MS + 20) * 1000LL * 1000);
+    sent_clear();
+    run(fx);
+    assert_int_equal(n_sent(), 1);
+    pop_pick_flow(&pick_svc1, false);
+    assert_true(n_leases(fx) >= 2);
+
+    char *s = format_ofctrl(fx->oc);
+    assert_non_null(strstr(s, "per-connection: 1 services"));
+    free(s);
+}
+
+static void
+test_pick_flow_of_removed_service_is_deleted(void **state)
+{
+    struct fixture *fx = *state;
+    struct ofctrl_pick_service moved;
+
+    memset(&moved, 0, sizeof moved);
+    moved.service_id = 1;
+    moved.vip = htonl(0x0a000066);
+    moved.port = PORT;
+
+    build_desired(fx);
+    install_desired(fx);
+    ofctrl_set_pick_services(fx->oc, pick_both, 2, fx->desired.seqno);
+    run(fx);
+    assert_int_equal(n_sent(), 2);
+    pop_pick_flow(&pick_svc1, false);
+    pop_pick_flow(&pick_svc2, false);
+
+    /* Service 2 leaves: its flow is deleted, service 1's re-leased (the
+     * list changed). */
+    ofctrl_set_pick_services(fx->oc, &pick_svc1, 1, fx->desired.seqno);
+    run(fx);
+    assert_int_equal(n_sent(), 2);
+    pop_pick_flow(&pick_svc2, true);
+    pop_pick_flow(&pick_svc1, false);
+    run(fx);
+    assert_int_equal(n_sent(), 0);
+
+    /* Service 1's VIP changes: the old flow goes, the new one comes. */
+    ofctrl_set_pick_services(fx->oc, &moved, 1, fx->desired.seqno);
+    run(fx);
+    assert_int_equal(n_sent(), 2);
+    pop_pick_flow(&pick_svc1, true);
+    pop_pick_flow(&moved, false);
+
+    /* None left: deleted, and nothing leased any more. */
+    ofctrl_set_pick_services(fx->oc, NULL, 0, fx->desired.seqno);
+    run(fx);
+    assert_int_equal(n_sent(), 1);
+    pop_pick_flow(&moved, true);
+    xnanosleep((CATS_PICK_REFRESH_MS + 20) * 1000LL * 1000);
+    run(fx);
+    assert_int_equal(n_sent(), 0);
+    assert_int_equal(n_leases(fx), 4);
+}
+
+static void
+test_pick_flow_waits_for_its_desired_seqno(void **state)
+{
+    struct fixture *fx = *state;
+    struct sent_bundle b;
+    ovs_be32 xid;
+
+    /* Listed before the first install: nothing during the group dump, nor
+     * with the resync in flight. */
+    build_desired(fx);
+    ofctrl_set_pick_services(fx->oc, &pick_svc1, 1, fx->desired.seqno);
+    run(fx);
+    run(fx);
+    xid = pop_group_dump_request();
+    assert_int_equal(n_sent(), 0);
+    feed(fx->oc, group_desc_reply(xid, NULL, 0, false));
+    run(fx);
+    pop_bundle(&b);
+    sent_bundle_destroy(&b);
+    assert_int_equal(n_sent(), 0);
+    run(fx);
+    assert_int_equal(n_sent(), 0);
+
+    /* Installed: leased at the next run. */
+    feed(fx->oc, barrier_reply(b.barrier_xid));
+    assert_int_equal(n_sent(), 0);
+    run(fx);
+    assert_int_equal(n_sent(), 1);
+    pop_pick_flow(&pick_svc1, false);
+
+    /* Service 2 needs a desired table the switch does not run yet: no
+     * lease (for either) until it does. */
+    set_service_group(fx, 64, 192);
+    ofctrl_set_pick_services(fx->oc, pick_both, 2, fx->desired.seqno);
+    run(fx);
+    pop_bundle(&b);
+    sent_bundle_destroy(&b);
+    assert_int_equal(n_sent(), 0);
+    feed(fx->oc, barrier_reply(b.barrier_xid));
+    assert_int_equal(ofctrl_get_installed_seqno(fx->oc), fx->desired.seqno);
+    run(fx);
+    assert_int_equal(n_sent(), 2);
+    pop_pick_flow(&pick_svc1, false);
+    pop_pick_flow(&pick_svc2, false);
+    assert_int_equal(n_leases(fx), 3);
+}
+
+static void
+test_secondary_never_leases_pick_flows(void **state)
+{
+    struct fixture *fx = *state;
+    char *s;
+
+    build_desired(fx);
+    install_desired(fx);
+
+    /* Another controller became primary. */
+    feed(fx->oc, role_status(OFPCR12_ROLE_SECONDARY));
+    ofctrl_set_pick_services(fx->oc, &pick_svc1, 1, fx->desired.seqno);
+    run(fx);
+    assert_int_equal(n_sent(), 0);
+    xnanosleep((CATS_PICK_REFRESH_MS + 20) * 1000LL * 1000);
+    run(fx);
+    assert_int_equal(n_sent(), 0);
+
+    /* Nor deletes one. */
+    ofctrl_set_pick_services(fx->oc, NULL, 0, fx->desired.seqno);
+    run(fx);
+    assert_int_equal(n_sent(), 0);
+    assert_int_equal(n_leases(fx), 0);
+
+    s = format_ofctrl(fx->oc);
+    assert_non_null(strstr(s, "role secondary"));
+    free(s);
+}
+
 int
 main(void)
 {
@@ -2005,6 +2722,20 @@ main(void)
         cmocka_unit_test_setup_teardown(
             test_port_stats_are_named_and_kept,
             setup_connected_stats, teardown),
+
+        ARMED(test_pick_resumes_with_the_picked_instance),
+        ARMED(test_pick_declined_resumes_unpicked),
+        ARMED(test_pick_for_unlisted_service_resumes_unpicked),
+        cmocka_unit_test_setup_teardown(
+            test_pick_without_decider_resumes_unpicked,
+            setup_armed_no_decider, teardown),
+        ARMED(test_end_tells_the_decider_and_sends_nothing),
+        ARMED(test_malformed_packet_ins_are_refused),
+
+        CONNECTED(test_pick_flow_is_leased_and_refreshed),
+        CONNECTED(test_pick_flow_of_removed_service_is_deleted),
+        CONNECTED(test_pick_flow_waits_for_its_desired_seqno),
+        CONNECTED(test_secondary_never_leases_pick_flows),
     };
 
     vlog_set_levels(NULL, VLF_ANY_DESTINATION, VLL_OFF);
