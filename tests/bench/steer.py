@@ -85,6 +85,11 @@ def parse_args():
     ap.add_argument("--interval", type=int,
                     default=int(env("INTERVAL", 100)),
                     help="agent report interval, ms (100)")
+    ap.add_argument("--decide", default=env("DECIDE", "connection"),
+                    choices=("connection", "weights"),
+                    help="ovs-cats: who places new connections, the "
+                    "controller per connection or the group's weights "
+                    "(connection)")
     ap.add_argument("--timeout", type=int, default=int(env("TIMEOUT", 5000)),
                     help="cats-load request timeout, ms (5000)")
     ap.add_argument("--ovn-stateful", action="store_true",
@@ -704,11 +709,11 @@ def main():
         cap = bench.capacity()
         print("steer: %d instances, %d slots, %s ms x speeds %s: capacity "
               "%.0f req/s; loads %s%%; %g s warm-up + %g s per way, %d "
-              "round(s); seed %d; workdir %s"
+              "round(s); seed %d; ovs-cats decide=%s; workdir %s"
               % (len(a.speeds), a.slots, a.service_time,
                  ",".join("%g" % s for s in a.speeds), cap,
                  ",".join("%g" % x for x in a.loads), a.warmup, a.duration,
-                 a.rounds, a.seed, workdir), flush=True)
+                 a.rounds, a.seed, a.decide, workdir), flush=True)
         bench.client_ports()
         bench.start_servers()
         for w in a.ways:

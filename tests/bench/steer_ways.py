@@ -143,8 +143,8 @@ class OursWay(Way):
     def config_text(self):
         b = self.b
         lines = ["# tests/bench/steer.py",
-                 "service %s vip=%s port=%d proto=tcp"
-                 % (SERVICE, b.site.vip, b.port)]
+                 "service %s vip=%s port=%d proto=tcp decide=%s"
+                 % (SERVICE, b.site.vip, b.port, b.opts.decide)]
         for ip in b.site.instance_ips:
             # No mac=: the controller learns the MACs by ARP, as in its
             # README.
