@@ -1174,6 +1174,15 @@ send_pick_flow(struct ofctrl *oc, const struct ofctrl_pick_service *p,
     minimatch_destroy(&fm.match);
 }
 
+/* Field by field: the structs' padding is whatever the caller left. */
+static bool
+pick_service_equal(const struct ofctrl_pick_service *a,
+                   const struct ofctrl_pick_service *b)
+{
+    return (a->service_id == b->service_id && a->vip == b->vip
+            && a->port == b->port);
+}
+
 void
 ofctrl_set_pick_services(struct ofctrl *oc,
                          const struct ofctrl_pick_service *picks, size_t n,
@@ -1182,7 +1191,7 @@ ofctrl_set_pick_services(struct ofctrl *oc,
     bool same = n == oc->n_picks;
 
     for (size_t i = 0; same && i < n; i++) {
-        same = !memcmp(&picks[i], &oc->picks[i], sizeof *picks);
+        same = pick_service_equal(&picks[i], &oc->picks[i]);
     }
     if (same) {
         return;
@@ -1191,7 +1200,7 @@ ofctrl_set_pick_services(struct ofctrl *oc,
         bool kept = false;
 
         for (size_t j = 0; !kept && j < n; j++) {
-            kept = !memcmp(&picks[j], &oc->picks[i], sizeof *picks);
+            kept = pick_service_equal(&picks[j], &oc->picks[i]);
         }
         if (!kept) {
             oc->unpicks = xrealloc(oc->unpicks, (oc->n_unpicks + 1)
@@ -1475,7 +1484,7 @@ ofctrl_format(const struct ofctrl *oc, struct ds *s)
                       "%lld ms\n", oc->last_bundle_ops, oc->last_bundle_ms);
     }
     if (oc->n_picks || oc->pick_stats.picks || oc->pick_stats.unpicked
-        || oc->pick_stats.bad) {
+        || oc->pick_stats.ends || oc->pick_stats.bad) {
         const struct ofctrl_pick_stats *p = &oc->pick_stats;
 
         ds_put_format(s, "  per-connection: %"PRIuSIZE" services, picks %"

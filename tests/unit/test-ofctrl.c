@@ -2668,6 +2668,28 @@ test_secondary_never_leases_pick_flows(void **state)
     free(s);
 }
 
+/* Lists are compared field by field: padding left over in the caller's
+ * memory changes nothing. */
+static void
+test_same_pick_services_with_other_padding_change_nothing(void **state)
+{
+    struct fixture *fx = *state;
+    struct ofctrl_pick_service svc;
+
+    build_desired(fx);
+    install_desired(fx);
+    ofctrl_set_pick_services(fx->oc, &pick_svc1, 1, fx->desired.seqno);
+    run(fx);
+    pop_pick_flow(&pick_svc1, false);
+    memset(&svc, 0xa5, sizeof svc);
+    svc.service_id = pick_svc1.service_id;
+    svc.vip = pick_svc1.vip;
+    svc.port = pick_svc1.port;
+    ofctrl_set_pick_services(fx->oc, &svc, 1, fx->desired.seqno + 1);
+    run(fx);
+    assert_int_equal(n_sent(), 0);
+}
+
 int
 main(void)
 {
@@ -2734,6 +2756,7 @@ main(void)
 
         CONNECTED(test_pick_flow_is_leased_and_refreshed),
         CONNECTED(test_pick_flow_of_removed_service_is_deleted),
+        CONNECTED(test_same_pick_services_with_other_padding_change_nothing),
         CONNECTED(test_pick_flow_waits_for_its_desired_seqno),
         CONNECTED(test_secondary_never_leases_pick_flows),
     };
