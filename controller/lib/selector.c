@@ -357,6 +357,7 @@ cats_sel_config_init(struct cats_sel_config *cfg)
     cfg->drain_ms = CATS_SEL_DRAIN_MS;
     cfg->plan_tau_ms = CATS_SEL_PLAN_TAU_MS;
     cfg->path_sharpness = CATS_SEL_PATH_SHARPNESS;
+    cfg->conn_wait_factor = CATS_SEL_CONN_WAIT_FACTOR;
 }
 
 /* Replaces '*x' by 'dflt' unless lo <= *x <= hi (NaN fails both). */
@@ -390,6 +391,7 @@ sanitize_config(struct cats_sel_config *c)
              CATS_SEL_DROP_PENALTY_MS);
     sanitize(&c->min_plan_load, 0, 0.95, CATS_SEL_MIN_PLAN_LOAD);
     sanitize(&c->path_sharpness, 1e-3, 64, CATS_SEL_PATH_SHARPNESS);
+    sanitize(&c->conn_wait_factor, 1, 100, CATS_SEL_CONN_WAIT_FACTOR);
     c->ecn_period_ms = MAX(c->ecn_period_ms, 1);
     c->watchdog_ms = MAX(c->watchdog_ms, 1);
 }
@@ -1963,7 +1965,9 @@ cats_sel_pick_connection(struct cats_sel_service *svc,
                                 : conn->c);
             if (policy == CATS_SEL_MIN_LATENCY) {
                 inst_cost = (conn->t
-                             + MAX(0, n + 1.0 - conn->c) * conn->t / conn->c);
+                             + (svc->sel->cfg.conn_wait_factor
+                                * MAX(0, n + 1.0 - conn->c) * conn->t
+                                / conn->c));
             }
         }
         if (!inst_ok) {

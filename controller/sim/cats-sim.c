@@ -90,6 +90,7 @@ usage(void)
            "  --path-tau-ms=MS --stale-factor=X --max-step=X --deadband=X\n"
            "  --hot-factor=X --occupancy-tau-ms=MS --min-plan-load=X\n"
            "  --drain-ms=MS --plan-tau-ms=MS --path-sharpness=K\n"
+           "  --conn-wait-factor=A\n"
            "                        selector settings (cats/selector.h)\n"
            "\n"
            "Output:\n"
@@ -191,7 +192,7 @@ enum {
     OPT_SHARPNESS, OPT_CUT_RATIO, OPT_LATENCY_WEIGHT, OPT_TAU, OPT_PATH_TAU,
     OPT_STALE, OPT_REPORT_SERVICE, OPT_MAX_STEP, OPT_DEADBAND,
     OPT_HOT_FACTOR, OPT_STATS, OPT_SMOOTH, OPT_OCC_TAU, OPT_PLAN_LOAD,
-    OPT_DRAIN, OPT_PLAN_TAU, OPT_PATH_SHARPNESS, OPT_DECIDE,
+    OPT_DRAIN, OPT_PLAN_TAU, OPT_PATH_SHARPNESS, OPT_CONN_WAIT, OPT_DECIDE,
     OPT_POLICIES, OPT_CSV, OPT_PLOT, OPT_SCALE, OPT_BENCH,
 };
 
@@ -236,6 +237,7 @@ parse_options(int argc, char *argv[], struct options *o)
         {"drain-ms", required_argument, NULL, OPT_DRAIN},
         {"plan-tau-ms", required_argument, NULL, OPT_PLAN_TAU},
         {"path-sharpness", required_argument, NULL, OPT_PATH_SHARPNESS},
+        {"conn-wait-factor", required_argument, NULL, OPT_CONN_WAIT},
         {"policies", required_argument, NULL, OPT_POLICIES},
         {"csv", no_argument, NULL, OPT_CSV},
         {"plot", required_argument, NULL, OPT_PLOT},
@@ -387,6 +389,9 @@ parse_options(int argc, char *argv[], struct options *o)
             break;
         case OPT_PATH_SHARPNESS:
             c->sel.path_sharpness = parse_double(name, optarg);
+            break;
+        case OPT_CONN_WAIT:
+            c->sel.conn_wait_factor = parse_double(name, optarg);
             break;
         case OPT_POLICIES:
             parse_policies(o, optarg);

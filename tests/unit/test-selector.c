@@ -81,6 +81,17 @@ new_selector(bool damped)
     return cats_sel_create(&cfg);
 }
 
+/* An undamped selector whose per-connection wait factor is 'a'. */
+static struct cats_selector *
+new_conn_selector(double a)
+{
+    struct cats_sel_config cfg;
+
+    undamped_config(&cfg);
+    cfg.conn_wait_factor = a;
+    return cats_sel_create(&cfg);
+}
+
 /* Reports R, Q and a service time T (T < 0: none) at 'time'. */
 static void
 report(struct cats_sel_service *svc, size_t inst, long long time, double r,
@@ -1879,7 +1890,7 @@ test_conn_free_slots(void **state OVS_UNUSED)
 static void
 test_conn_faster_wins(void **state OVS_UNUSED)
 {
-    struct cats_selector *sel = new_selector(false);
+    struct cats_selector *sel = new_conn_selector(1);
     struct cats_sel_service *svc = cats_sel_service_add(sel, "web",
                                                         CATS_SEL_MIN_LATENCY);
     size_t a = cats_sel_instance_add(svc, "a", 4, 100);
@@ -1897,6 +1908,42 @@ test_conn_faster_wins(void **state OVS_UNUSED)
     assert_int_equal(place(svc, 1), pa);
     assert_float_equal(cats_sel_connection_estimate(svc, a), 1, EPS);
     assert_float_equal(cats_sel_connection_estimate(svc, b), 3, EPS);
+    cats_sel_destroy(sel);
+}
+
+/* The default wait factor, 2, charges a queued request's wait twice: the
+ * slower idle instance gets the third connection that a = 1 would queue
+ * at the faster one (test_conn_faster_wins).  Out-of-range factors fall
+ * back to the default. */
+static void
+test_conn_wait_factor(void **state OVS_UNUSED)
+{
+    struct cats_sel_config cfg;
+
+    cats_sel_config_init(&cfg);
+    assert_float_equal(cfg.conn_wait_factor, 2.0, EPS);
+
+    struct cats_selector *sel = new_selector(false);
+    struct cats_sel_service *svc = cats_sel_service_add(sel, "web",
+                                                        CATS_SEL_MIN_LATENCY);
+    size_t a = cats_sel_instance_add(svc, "a", 4, 100);
+    size_t b = cats_sel_instance_add(svc, "b", 2, 100);
+    size_t pa = cats_sel_pair_add(svc, a, CATS_SEL_LOCAL);
+    size_t pb = cats_sel_pair_add(svc, b, CATS_SEL_LOCAL);
+
+    report(svc, a, 0, 0, 0, 20);
+    report(svc, b, 0, 0, 0, 10);
+    assert_int_equal(place(svc, 1), pb);            /* 10 < 20. */
+    assert_int_equal(place(svc, 1), pb);            /* 10 < 20. */
+    /* B: 10 + 2 * 1 * 10 / 2 = 20, A: 20: tied, A has the lower fill. */
+    assert_int_equal(place(svc, 1), pa);
+    cats_sel_destroy(sel);
+
+    sel = new_conn_selector(0.5);
+    assert_float_equal(cats_sel_get_config(sel)->conn_wait_factor, 2.0, EPS);
+    cats_sel_destroy(sel);
+    sel = new_conn_selector(NAN);
+    assert_float_equal(cats_sel_get_config(sel)->conn_wait_factor, 2.0, EPS);
     cats_sel_destroy(sel);
 }
 
@@ -2072,7 +2119,7 @@ test_conn_ineligible(void **state OVS_UNUSED)
 static void
 test_conn_network(void **state OVS_UNUSED)
 {
-    struct cats_selector *sel = new_selector(false);
+    struct cats_selector *sel = new_conn_selector(1);
     size_t slow = cats_sel_path_add(sel, "slow", 6);
     size_t fast = cats_sel_path_add(sel, "fast", 4);
     struct cats_sel_service *svc = cats_sel_service_add(sel, "web",
@@ -2239,6 +2286,7 @@ main(void)
         cmocka_unit_test(test_large_service),
         cmocka_unit_test(test_conn_free_slots),
         cmocka_unit_test(test_conn_faster_wins),
+        cmocka_unit_test(test_conn_wait_factor),
         cmocka_unit_test(test_conn_spread),
         cmocka_unit_test(test_conn_ended),
         cmocka_unit_test(test_conn_report_resets),
