@@ -385,6 +385,7 @@ handle_telemetry(struct cats_grpc_event *ev, long long int now)
 void
 agents_switch_ports(const char *switch_name,
                     const struct ofctrl_port_stats *ports, size_t n,
+                    const struct ofctrl_queue_stats *queues, size_t n_queues,
                     uint64_t seqno, long long int epoch)
 {
     struct cats_report_telemetry t;
@@ -403,7 +404,7 @@ agents_switch_ports(const char *switch_name,
     }
     t.seq = seqno;
     t.counters_epoch = epoch;
-    t.links = xcalloc(n ? n : 1, sizeof *t.links);
+    t.links = xcalloc(n + n_queues ? n + n_queues : 1, sizeof *t.links);
     for (size_t i = 0; i < n; i++) {
         const struct ofctrl_port_stats *p = &ports[i];
         struct cats_report_link *l = &t.links[k];
@@ -418,6 +419,23 @@ agents_switch_ports(const char *switch_name,
         l->drops = p->tx_dropped + p->tx_errors;
         l->speed_bps = p->speed_bps;
         k++;
+
+        /* The port's queues, as links "PORT:qN": what each carried and
+         * failed to (OpenFlow queue statistics have no depth). */
+        for (size_t j = 0; j < n_queues; j++) {
+            const struct ofctrl_queue_stats *q = &queues[j];
+
+            if (q->port_no == p->port_no) {
+                struct cats_report_link *ql = &t.links[k++];
+
+                snprintf(ql->id, sizeof ql->id, "%s:q%"PRIu32, p->name,
+                         q->queue_id);
+                ql->kind = CATS_LINK_KIND_LINK;
+                ql->tx_packets = q->tx_packets;
+                ql->tx_bytes = q->tx_bytes;
+                ql->drops = q->tx_errors;
+            }
+        }
     }
     t.n_links = k;
     if (apply_telemetry(&t, time_msec(), &last_seq, &error_msg)) {

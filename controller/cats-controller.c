@@ -312,8 +312,13 @@ main(int argc, char *argv[])
                 = ofctrl_get_ports(oc, &n_ports, &ports_seqno);
             if (ports_seqno != ports_seen[i]) {
                 ports_seen[i] = ports_seqno;
+                size_t n_queues;
+                uint64_t queues_seqno;
+                const struct ofctrl_queue_stats *queues
+                    = ofctrl_get_queues(oc, &n_queues, &queues_seqno);
+
                 agents_switch_ports(ofctrl_get_name(oc), ports, n_ports,
-                                    ports_seqno,
+                                    queues, n_queues, ports_seqno,
                                     ofctrl_get_connection_seqno(oc));
             }
             gc_floor = MIN(gc_floor, ofctrl_get_gc_floor(oc));

@@ -27,6 +27,7 @@
 #include "openvswitch/ofp-msgs.h"
 #include "openvswitch/ofp-packet.h"
 #include "openvswitch/ofp-print.h"
+#include "openvswitch/ofp-queue.h"
 #include "openvswitch/ofp-util.h"
 #include "openvswitch/ofp-port.h"
 #include "openvswitch/shash.h"
@@ -145,6 +146,11 @@ struct ofctrl {
     struct ofctrl_port_stats *ports, *ports_new;
     size_t n_ports, n_ports_new;
     uint64_t ports_seqno;
+    ovs_be32 queues_xid;
+    bool queues_pending;
+    struct ofctrl_queue_stats *queues, *queues_new;
+    size_t n_queues, n_queues_new;
+    uint64_t queues_seqno;
     ovs_be32 desc_xid;
     bool desc_pending;
     bool desc_wanted;               /* Refresh port names. */
@@ -228,6 +234,8 @@ ofctrl_destroy(struct ofctrl *oc)
         shash_destroy_free_data(&oc->port_names);
         free(oc->ports);
         free(oc->ports_new);
+        free(oc->queues);
+        free(oc->queues_new);
         rconn_packet_counter_destroy(oc->probe_counter);
         free(oc->picks);
         free(oc->unpicks);
@@ -259,6 +267,8 @@ ofctrl_reset(struct ofctrl *oc)
     oc->snapshot_pending = false;
     counters_clear(oc);
     oc->ports_pending = false;
+    oc->queues_pending = false;
+    oc->n_queues_new = 0;
     oc->desc_pending = false;
     oc->desc_wanted = true;
     oc->n_ports_new = 0;
@@ -870,6 +880,69 @@ maybe_request_stats(struct ofctrl *oc)
         oc->n_ports_new = 0;
         send_msg(oc, req);
     }
+    if (!oc->queues_pending) {
+        struct ofputil_queue_stats_request qsr = {
+            .port_no = OFPP_ANY,
+            .queue_id = OFPQ_ALL,
+        };
+
+        req = ofputil_encode_queue_stats_request(version, &qsr);
+        oc->queues_xid = ((struct ofp_header *) req->data)->xid;
+        oc->queues_pending = true;
+        oc->n_queues_new = 0;
+        send_msg(oc, req);
+    }
+}
+
+static void
+handle_queue_stats_reply(struct ofctrl *oc, const struct ofp_header *oh)
+{
+    struct ofpbuf b = ofpbuf_const_initializer(oh, ntohs(oh->length));
+    struct ofputil_queue_stats qs;
+    int error;
+
+    while (!(error = ofputil_decode_queue_stats(&qs, &b))) {
+        struct ofctrl_queue_stats *q;
+
+        if (ofp_to_u16(qs.port_no) >= ofp_to_u16(OFPP_MAX)
+            || oc->n_queues_new >= MAX_PORTS) {
+            continue;
+        }
+        oc->queues_new = xrealloc(oc->queues_new, (oc->n_queues_new + 1)
+                                  * sizeof *oc->queues_new);
+        q = &oc->queues_new[oc->n_queues_new++];
+        q->port_no = ofp_to_u16(qs.port_no);
+        q->queue_id = qs.queue_id;
+        /* UINT64_MAX means "not supported". */
+        q->tx_packets = qs.tx_packets == UINT64_MAX ? 0 : qs.tx_packets;
+        q->tx_bytes = qs.tx_bytes == UINT64_MAX ? 0 : qs.tx_bytes;
+        q->tx_errors = qs.tx_errors == UINT64_MAX ? 0 : qs.tx_errors;
+    }
+    if (error != EOF) {
+        oc->n_bad_messages++;
+        COVERAGE_INC(ofctrl_bad_message);
+        oc->queues_pending = false;
+        oc->n_queues_new = 0;
+        return;
+    }
+    if (!ofpmp_more(oh)) {
+        struct ofctrl_queue_stats *tmp = oc->queues;
+
+        oc->queues = oc->queues_new;
+        oc->n_queues = oc->n_queues_new;
+        oc->queues_new = tmp;
+        oc->n_queues_new = 0;
+        oc->queues_seqno++;
+        oc->queues_pending = false;
+    }
+}
+
+const struct ofctrl_queue_stats *
+ofctrl_get_queues(const struct ofctrl *oc, size_t *n, uint64_t *seqno)
+{
+    *n = oc->n_queues;
+    *seqno = oc->queues_seqno;
+    return oc->queues;
 }
 
 static void
@@ -1290,6 +1363,12 @@ handle_msg(struct ofctrl *oc, struct ofpbuf *msg)
     case OFPTYPE_PORT_STATS_REPLY:
         if (oc->ports_pending && oh->xid == oc->ports_xid) {
             handle_port_stats_reply(oc, oh);
+        }
+        break;
+
+    case OFPTYPE_QUEUE_STATS_REPLY:
+        if (oc->queues_pending && oh->xid == oc->queues_xid) {
+            handle_queue_stats_reply(oc, oh);
         }
         break;
 

@@ -163,6 +163,20 @@ struct ofctrl_port_stats {
     uint64_t speed_bps;             /* Current speed, 0 if unknown. */
 };
 
+/* One queue of one port, from OpenFlow queue statistics (a port has queues
+ * where QoS gives it some; most userspace bridges have none). */
+struct ofctrl_queue_stats {
+    uint32_t port_no;
+    uint32_t queue_id;
+    uint64_t tx_packets, tx_bytes, tx_errors;
+};
+
+/* The queues as of the last complete poll, '*n' of them; '*seqno' changes
+ * with each poll (0: none yet). */
+const struct ofctrl_queue_stats *ofctrl_get_queues(const struct ofctrl *,
+                                                   size_t *n,
+                                                   uint64_t *seqno);
+
 /* The ports as of the last complete poll, '*n' of them; '*seqno' changes
  * with each poll (0: none yet). */
 /* Bumped each time a poll (or snapshot) of the counters completes. */

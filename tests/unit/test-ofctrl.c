@@ -60,6 +60,7 @@
 #include "openvswitch/ofp-msgs.h"
 #include "openvswitch/ofp-packet.h"
 #include "openvswitch/ofp-port.h"
+#include "openvswitch/ofp-queue.h"
 #include "netdev.h"
 #include "openvswitch/ofp-protocol.h"
 #include "openvswitch/ofpbuf.h"
@@ -218,7 +219,7 @@ pop_group_dump_request(void)
 
 /* Pops the oldest message, a flow-stats request for the counters (table
  * T2, our cookie), and returns its xid. */
-static ovs_be32 port_desc_xid, port_stats_xid;
+static ovs_be32 port_desc_xid, port_stats_xid, queue_stats_xid;
 
 static ovs_be32
 pop_counters_request(void)
@@ -236,8 +237,8 @@ pop_counters_request(void)
     ofpbuf_delete(msg);
 
     /* The same poll asks for port descriptions (once per connection or
-     * port change) and port statistics. */
-    port_desc_xid = port_stats_xid = 0;
+     * port change), port statistics and queue statistics. */
+    port_desc_xid = port_stats_xid = queue_stats_xid = 0;
     while (!ovs_list_is_empty(&sent)) {
         struct ofpbuf *next = CONTAINER_OF(ovs_list_front(&sent),
                                            struct ofpbuf, list_node);
@@ -247,6 +248,14 @@ pop_counters_request(void)
             port_desc_xid = msg_xid(next);
         } else if (t == OFPTYPE_PORT_STATS_REQUEST) {
             port_stats_xid = msg_xid(next);
+        } else if (t == OFPTYPE_QUEUE_STATS_REQUEST) {
+            struct ofputil_queue_stats_request qsr;
+
+            assert_int_equal(ofputil_decode_queue_stats_request(next->data,
+                                                                &qsr), 0);
+            assert_true(qsr.port_no == OFPP_ANY);
+            assert_int_equal(qsr.queue_id, OFPQ_ALL);
+            queue_stats_xid = msg_xid(next);
         } else {
             break;
         }
@@ -2690,6 +2699,110 @@ test_same_pick_services_with_other_padding_change_nothing(void **state)
     assert_int_equal(n_sent(), 0);
 }
 
+/* Queue statistics: every queue of a real port is kept (UINT64_MAX, "not
+ * supported", as 0), reserved ports are left out. */
+static void
+test_queue_stats_are_kept(void **state)
+{
+    struct fixture *fx = *state;
+    const struct ofctrl_queue_stats *queues;
+    struct ofputil_queue_stats qs;
+    struct ovs_list replies;
+    struct ofpbuf *msg, *req;
+    struct ofputil_queue_stats_request qsr = {
+        .port_no = OFPP_ANY, .queue_id = OFPQ_ALL,
+    };
+    uint64_t seqno;
+    size_t n;
+
+    build_desired(fx);
+    install_desired(fx);
+    run(fx);
+    pop_counters_request();
+    assert_true(queue_stats_xid != 0);
+    queues = ofctrl_get_queues(fx->oc, &n, &seqno);
+    assert_int_equal(n, 0);
+    assert_int_equal(seqno, 0);
+
+    req = ofputil_encode_queue_stats_request(OFP15_VERSION, &qsr);
+    set_xid(req, queue_stats_xid);
+    ofpmp_init(&replies, req->data);
+    memset(&qs, 0, sizeof qs);
+    qs.port_no = u16_to_ofp(1);
+    qs.queue_id = 3;
+    qs.tx_packets = 500;
+    qs.tx_bytes = 32000;
+    qs.tx_errors = 4;
+    qs.duration_sec = qs.duration_nsec = UINT32_MAX;
+    ofputil_append_queue_stat(&replies, &qs);
+    qs.queue_id = 5;
+    qs.tx_errors = UINT64_MAX;
+    ofputil_append_queue_stat(&replies, &qs);
+    qs.port_no = OFPP_LOCAL;
+    ofputil_append_queue_stat(&replies, &qs);
+    msg = CONTAINER_OF(ovs_list_pop_front(&replies), struct ofpbuf,
+                       list_node);
+    feed(fx->oc, msg);
+    ofpbuf_delete(req);
+
+    queues = ofctrl_get_queues(fx->oc, &n, &seqno);
+    assert_int_equal(n, 2);
+    assert_int_equal(seqno, 1);
+    assert_int_equal(queues[0].port_no, 1);
+    assert_int_equal(queues[0].queue_id, 3);
+    assert_int_equal(queues[0].tx_packets, 500);
+    assert_int_equal(queues[0].tx_bytes, 32000);
+    assert_int_equal(queues[0].tx_errors, 4);
+    assert_int_equal(queues[1].queue_id, 5);
+    assert_int_equal(queues[1].tx_errors, 0);
+
+}
+
+/* A queue-stats reply cut short is refused and counted, ends the wait
+ * (a late good reply is not taken) and keeps nothing. */
+static void
+test_malformed_queue_stats_are_refused(void **state)
+{
+    struct fixture *fx = *state;
+    struct ofputil_queue_stats_request qsr = {
+        .port_no = OFPP_ANY, .queue_id = OFPQ_ALL,
+    };
+    struct ofputil_queue_stats qs;
+    struct ovs_list replies;
+    struct ofpbuf *msg, *req;
+    uint64_t seqno, bad;
+    size_t n;
+
+    build_desired(fx);
+    install_desired(fx);
+    run(fx);
+    pop_counters_request();
+    assert_true(queue_stats_xid != 0);
+    bad = ofctrl_get_n_bad_messages(fx->oc);
+
+    memset(&qs, 0, sizeof qs);
+    qs.port_no = u16_to_ofp(2);
+    qs.queue_id = 1;
+    qs.tx_packets = 10;
+    for (int k = 0; k < 2; k++) {
+        req = ofputil_encode_queue_stats_request(OFP15_VERSION, &qsr);
+        set_xid(req, queue_stats_xid);
+        ofpmp_init(&replies, req->data);
+        ofputil_append_queue_stat(&replies, &qs);
+        msg = CONTAINER_OF(ovs_list_pop_front(&replies), struct ofpbuf,
+                           list_node);
+        ofpbuf_delete(req);
+        if (!k) {
+            msg->size -= 8;     /* feed() fixes the header's length. */
+        }
+        feed(fx->oc, msg);
+    }
+    assert_int_equal(ofctrl_get_n_bad_messages(fx->oc), bad + 1);
+    ofctrl_get_queues(fx->oc, &n, &seqno);
+    assert_int_equal(n, 0);
+    assert_int_equal(seqno, 0);
+}
+
 int
 main(void)
 {
@@ -2744,6 +2857,11 @@ main(void)
         cmocka_unit_test_setup_teardown(
             test_port_stats_are_named_and_kept,
             setup_connected_stats, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_queue_stats_are_kept, setup_connected_stats, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_malformed_queue_stats_are_refused, setup_connected_stats,
+            teardown),
 
         ARMED(test_pick_resumes_with_the_picked_instance),
         ARMED(test_pick_declined_resumes_unpicked),
