@@ -23,6 +23,8 @@ thread received -> applied in the metrics store); streams: streams still
 open at the end of the window.  Nothing is clamped: when the machine cannot
 offer or absorb the load, the numbers say so.
 
+BENCH_CTL_ARGS='--OPTION=VALUE ...' adds options to the controller's
+command line (e.g. --agent-ack-interval=1000).
 BENCH_SERVER='CMD {port}' runs another server instead of the controller
 (e.g. the gRPC spike server): there is no agent-stats then, so
 reports_per_s is what the load generator saw acked and p99_ingest_ms is
@@ -155,6 +157,7 @@ class Bench:
         self.instances = env_int('BENCH_INSTANCES', 1)
         self.per_instance = os.environ.get('BENCH_PER_INSTANCE') == '1'
         self.server_cmd = os.environ.get('BENCH_SERVER', '')
+        self.ctl_args = os.environ.get('BENCH_CTL_ARGS', '').split()
         self.perf_target = os.environ.get('BENCH_PERF', '')
         if self.perf_target not in ('', 'loadgen', 'controller'):
             sys.exit('bench-agent: BENCH_PERF must be loadgen or controller')
@@ -191,6 +194,7 @@ class Bench:
                     '--unixctl=' + self.ctl, '--log-file=' + self.log,
                     '-vconsole:off',
                     'punix:' + os.path.join(self.dir, 'sw.sock')]
+            argv[1:1] = self.ctl_args
         self.server = subprocess.Popen(argv, stdout=out,
                                        stderr=subprocess.STDOUT,
                                        stdin=subprocess.DEVNULL)
