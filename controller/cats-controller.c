@@ -1049,6 +1049,7 @@ parse_options(int argc, char *argv[])
         OPT_AGENT_MAX_RATE,
         OPT_AGENT_STREAM_RATE,
         OPT_AGENT_ACK_INTERVAL,
+        OPT_PICK_WAIT_FACTOR,
         VLOG_OPTION_ENUMS,
         DAEMON_OPTION_ENUMS,
         SSL_OPTION_ENUMS,
@@ -1082,6 +1083,7 @@ parse_options(int argc, char *argv[])
          OPT_AGENT_STREAM_RATE},
         {"agent-ack-interval", required_argument, NULL,
          OPT_AGENT_ACK_INTERVAL},
+        {"pick-wait-factor", required_argument, NULL, OPT_PICK_WAIT_FACTOR},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         DAEMON_LONG_OPTIONS,
@@ -1258,6 +1260,18 @@ parse_options(int argc, char *argv[])
                 "agent-ack-interval", optarg, 0, 60000);
             break;
 
+        case OPT_PICK_WAIT_FACTOR: {
+            char *end;
+            double a = strtod(optarg, &end);
+
+            if (end == optarg || *end || !(a >= 1 && a <= 100)) {
+                ovs_fatal(0, "--pick-wait-factor: '%s' is not a number "
+                          "from 1 to 100", optarg);
+            }
+            steer_set_conn_wait_factor(a);
+            break;
+        }
+
         case '?':
             exit(EXIT_FAILURE);
 
@@ -1359,6 +1373,10 @@ usage(void)
            "often\n"
            "                          (default 250; errors go at once; 0: "
            "every report)\n"
+           "  --pick-wait-factor=A    decide=connection: weight of a queued "
+           "request's wait\n"
+           "                          (default 2; 1: each connection's own "
+           "delay only)\n"
            "\n"
            "Daemon:\n"
            "  --unixctl=SOCKET        ovs-appctl control socket\n",

@@ -63,6 +63,7 @@ struct steer_service {
 };
 
 static struct cats_selector *sel;
+static double conn_wait_factor = CATS_SEL_CONN_WAIT_FACTOR;
 static struct hmap services = HMAP_INITIALIZER(&services);
 static struct hmap services_by_id = HMAP_INITIALIZER(&services_by_id);
 static struct hmap instances = HMAP_INITIALIZER(&instances);
@@ -149,6 +150,12 @@ steer_init(void)
 }
 
 void
+steer_set_conn_wait_factor(double a)
+{
+    conn_wait_factor = a;
+}
+
+void
 steer_destroy(void)
 {
     clear();
@@ -220,7 +227,10 @@ rebuild(struct cats_catalog *cat, const struct cats_metrics_store *store,
     clear();
     COVERAGE_INC(cats_steer_rebuild);
     n_rebuilds++;
-    sel = cats_sel_create(NULL);
+    struct cats_sel_config cfg;
+    cats_sel_config_init(&cfg);
+    cfg.conn_wait_factor = conn_wait_factor;
+    sel = cats_sel_create(&cfg);
     svcs = cats_catalog_sorted_services(cat, &n_svcs);
     for (size_t i = 0; i < n_svcs; i++) {
         struct cats_service *s = svcs[i];

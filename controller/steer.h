@@ -32,6 +32,9 @@ struct cats_report_telemetry;
 struct ds;
 
 void steer_init(void);
+/* The selector's conn_wait_factor (cats/selector.h), for the selectors
+ * built from now on. */
+void steer_set_conn_wait_factor(double);
 void steer_destroy(void);
 
 /* A report from 'minst' was applied at 'now'. */

@@ -90,6 +90,10 @@ def parse_args():
                     help="ovs-cats: who places new connections, the "
                     "controller per connection or the group's weights "
                     "(connection)")
+    ap.add_argument("--pick-wait-factor", type=float,
+                    default=float(env("PICK_WAIT", 0)),
+                    help="ovs-cats: cats-controller --pick-wait-factor "
+                    "(0: its default)")
     ap.add_argument("--timeout", type=int, default=int(env("TIMEOUT", 5000)),
                     help="cats-load request timeout, ms (5000)")
     ap.add_argument("--ovn-stateful", action="store_true",

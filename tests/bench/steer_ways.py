@@ -165,6 +165,8 @@ class OursWay(Way):
         args = ["--grpc-listen=unix:" + self.grpc_sock,
                 "--agent-report-interval=%d" % b.opts.interval,
                 "--zone=%d" % b.zone]
+        if b.opts.pick_wait_factor:
+            args.append("--pick-wait-factor=%g" % b.opts.pick_wait_factor)
         # The switch socket in the private OVS's run directory: vswitchd
         # connects to unix: controllers only there.
         self.ctl = CatsController(
