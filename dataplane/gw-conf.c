@@ -639,7 +639,9 @@ int
 gw_conf_read_file(struct gw_conf *conf, const char *path, char **errorp)
 {
     struct gw_conf *copy;
-    char line[STATEMENT_MAX + 2];
+    char *line = NULL;
+    size_t allocated = 0;
+    ssize_t len;
     int error = 0;
     int lineno = 0;
     FILE *f;
@@ -656,18 +658,23 @@ gw_conf_read_file(struct gw_conf *conf, const char *path, char **errorp)
         abort();
     }
     *copy = *conf;
-    while (!error && fgets(line, sizeof line, f)) {
+    while (!error && (len = getline(&line, &allocated, f)) >= 0) {
         char origin[256];
 
         lineno++;
         snprintf(origin, sizeof origin, "%s:%d", path, lineno);
-        if (!strchr(line, '\n') && !feof(f)) {
+        if (len > STATEMENT_MAX + 1) {
             error = error_msg(errorp, "%s: line longer than %d bytes",
                               origin, STATEMENT_MAX);
             break;
         }
+        if (memchr(line, '\0', len)) {
+            error = error_msg(errorp, "%s: NUL byte in the line", origin);
+            break;
+        }
         error = gw_conf_parse(copy, line, origin, errorp);
     }
+    free(line);
     if (!error && ferror(f)) {
         error = EIO;
         error_msg(errorp, "%s: read error", path);

@@ -291,6 +291,51 @@ write_file(const char *text)
     return path;
 }
 
+static char *
+write_bytes(const char *data, size_t len)
+{
+    char *path = xstrdup("/tmp/test-gw-conf.XXXXXX");
+    int fd = mkstemp(path);
+
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, data, len), len);
+    close(fd);
+    return path;
+}
+
+/* A NUL byte is named as such (it used to read as an overlong line), an
+ * overlong line as that, each with its line number, changing nothing. */
+static void
+test_file_nul_byte_and_long_line(void **state OVS_UNUSED)
+{
+    static const char nul[] = "port 0 name=a\nport 1\0 name=b\n";
+    struct gw_conf *conf = new_conf(), *before = xmemdup(conf, sizeof *conf);
+    char *path = write_bytes(nul, sizeof nul - 1);
+    char *error = NULL;
+
+    assert_int_equal(gw_conf_read_file(conf, path, &error), EINVAL);
+    assert_non_null(strstr(error, ":2: NUL byte in the line"));
+    assert_memory_equal(before, conf, sizeof *conf);
+    free(error);
+    unlink(path);
+    free(path);
+
+    char *long_line = xmalloc(2100);
+    memcpy(long_line, "port 0 name=a\n# ", 17);
+    memset(long_line + 17, 'x', 2100 - 18);
+    long_line[2099] = '\n';
+    path = write_bytes(long_line, 2100);
+    assert_int_equal(gw_conf_read_file(conf, path, &error), EINVAL);
+    assert_non_null(strstr(error, ":2: line longer than 1024 bytes"));
+    assert_memory_equal(before, conf, sizeof *conf);
+    free(error);
+    unlink(path);
+    free(path);
+    free(long_line);
+    free(before);
+    free(conf);
+}
+
 static void
 test_file_is_all_or_nothing_with_line_numbers(void **state OVS_UNUSED)
 {
@@ -430,6 +475,7 @@ main(void)
         cmocka_unit_test(
             test_bad_statements_name_the_field_and_change_nothing),
         cmocka_unit_test(test_file_is_all_or_nothing_with_line_numbers),
+        cmocka_unit_test(test_file_nul_byte_and_long_line),
         cmocka_unit_test(test_ports_pair_in_order_by_default),
         cmocka_unit_test(test_ports_must_exist_and_all_be_paired),
         cmocka_unit_test(
