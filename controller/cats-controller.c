@@ -69,7 +69,10 @@ static struct agents_config agents_cfg;
 /* State. */
 static struct cats_catalog catalog;
 static struct cats_desired desired;
-static uint64_t picks_seqno;        /* Catalog seqno of the pick lists. */
+static struct ofctrl_pick_service *picks;  /* refresh_picks(). */
+static size_t n_picks;
+static uint64_t picks_membership;   /* Catalog membership seqno of 'picks'. */
+static bool picks_built;
 static struct cats_model model;
 static struct ofctrl *switches[MAX_SWITCHES];
 static uint64_t ports_seen[MAX_SWITCHES];   /* Port stats poll handed on. */
@@ -142,39 +145,51 @@ ofctrl_config(void)
     };
 }
 
-/* The services whose new connections the controller decides, for the
- * switches' leased pick flows. */
-static void
-update_pick_services(struct ofctrl *oc)
+/* The services whose new connections the controller decides, in id order,
+ * for the switches' leased pick flows.  What a pick flow holds (service
+ * id, VIP, port, protocol, decide=) changes only with the catalog's
+ * membership seqno, not with the weights.  Returns true if the list was
+ * rebuilt. */
+static bool
+refresh_picks(void)
 {
-    struct ofctrl_pick_service *picks = NULL;
-    const struct cats_service *s;
-    size_t n = 0, allocated = 0;
+    struct cats_service **svcs;
+    size_t n_svcs;
 
-    HMAP_FOR_EACH (s, node, &catalog.services) {
-        if (s->decide == CATS_DECIDE_CONNECTION
-            && s->proto == IPPROTO_TCP) {
-            if (n >= allocated) {
-                picks = x2nrealloc(picks, &allocated, sizeof *picks);
-            }
-            picks[n++] = (struct ofctrl_pick_service) {
-                .service_id = s->id,
-                .vip = s->vip,
-                .port = s->port,
+    if (picks_membership == catalog.membership_seqno && picks_built) {
+        return false;
+    }
+    n_picks = 0;
+    svcs = cats_catalog_sorted_services(&catalog, &n_svcs);
+    picks = xrealloc(picks, (n_svcs ? n_svcs : 1) * sizeof *picks);
+    for (size_t i = 0; i < n_svcs; i++) {
+        const struct cats_service *svc = svcs[i];
+
+        if (svc->decide == CATS_DECIDE_CONNECTION
+            && svc->proto == IPPROTO_TCP) {
+            picks[n_picks++] = (struct ofctrl_pick_service) {
+                .service_id = svc->id,
+                .vip = svc->vip,
+                .port = svc->port,
             };
         }
     }
-    /* A stable order, so that an unchanged set compares equal. */
-    for (size_t i = 1; i < n; i++) {
-        for (size_t j = i; j > 0
-             && picks[j - 1].service_id > picks[j].service_id; j--) {
-            struct ofctrl_pick_service tmp = picks[j];
-            picks[j] = picks[j - 1];
-            picks[j - 1] = tmp;
-        }
-    }
-    ofctrl_set_pick_services(oc, picks, n, desired.seqno);
-    free(picks);
+    free(svcs);
+    picks_membership = catalog.membership_seqno;
+    picks_built = true;
+    return true;
+}
+
+/* A new switch connection starts from the current list. */
+static struct ofctrl *
+create_switch(struct rconn *rconn, bool passive)
+{
+    struct ofctrl_config oc_cfg = ofctrl_config();
+    struct ofctrl *oc = ofctrl_create(rconn, passive, &oc_cfg);
+
+    refresh_picks();
+    ofctrl_set_pick_services(oc, picks, n_picks, desired.seqno);
+    return oc;
 }
 
 int
@@ -252,7 +267,6 @@ main(int argc, char *argv[])
             }
             retval = pvconn_accept(listeners[i], &vconn);
             if (!retval) {
-                struct ofctrl_config oc_cfg = ofctrl_config();
                 struct rconn *rconn = rconn_create(inactivity_probe_s, 0,
                                                    DSCP_DEFAULT,
                                                    vconn_get_allowed_versions(
@@ -260,8 +274,7 @@ main(int argc, char *argv[])
                 rconn_connect_unreliably(rconn, vconn, NULL);
                 ports_seen[n_switches] = 0;
                 counters_seen[n_switches] = 0;
-                switches[n_switches] = ofctrl_create(rconn, true, &oc_cfg);
-                update_pick_services(switches[n_switches++]);
+                switches[n_switches++] = create_switch(rconn, true);
                 VLOG_INFO("%s: accepted switch connection",
                           rconn_get_name(rconn));
             } else if (retval != EAGAIN) {
@@ -284,12 +297,12 @@ main(int argc, char *argv[])
 
         uint64_t gc_floor = desired.seqno;
         bool counters_polled = false;
-        bool picks_changed = picks_seqno != catalog.seqno;
+        bool picks_changed = refresh_picks();
         for (size_t i = 0; i < n_switches; ) {
             struct ofctrl *oc = switches[i];
 
             if (picks_changed) {
-                update_pick_services(oc);
+                ofctrl_set_pick_services(oc, picks, n_picks, desired.seqno);
             }
             ofctrl_run(oc, &desired, probes, n_probes);
             if (ofctrl_is_passive(oc) && !ofctrl_is_alive(oc)) {
@@ -324,7 +337,6 @@ main(int argc, char *argv[])
             gc_floor = MIN(gc_floor, ofctrl_get_gc_floor(oc));
             i++;
         }
-        picks_seqno = catalog.seqno;
         cats_desired_gc(&desired, gc_floor);
         if (counters_polled) {
             steer_counts(instance_count, time_msec());
@@ -379,6 +391,7 @@ main(int argc, char *argv[])
     cats_model_destroy(&model);
     cats_desired_destroy(&desired);
     cats_catalog_destroy(&catalog);
+    free(picks);
     free(probes);
     service_stop();
     return 0;
@@ -392,7 +405,6 @@ open_switch(const char *name)
     int retval;
 
     if (!vconn_verify_name(name)) {
-        struct ofctrl_config oc_cfg = ofctrl_config();
         struct rconn *rconn;
 
         if (n_switches >= MAX_SWITCHES) {
@@ -403,8 +415,7 @@ open_switch(const char *name)
         rconn_connect(rconn, name, name);
         ports_seen[n_switches] = 0;
         counters_seen[n_switches] = 0;
-        switches[n_switches] = ofctrl_create(rconn, false, &oc_cfg);
-        update_pick_services(switches[n_switches++]);
+        switches[n_switches++] = create_switch(rconn, false);
         return;
     }
 
