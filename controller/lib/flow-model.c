@@ -278,14 +278,14 @@ put_controller(struct ofpbuf *ofpacts, uint16_t max_len, bool pause,
     ofpact_finish_CONTROLLER(ofpacts, &oc);
 }
 
+/* IPv4 'proto' to 'ip':'port' (a VIP's service port, or an instance). */
 static void
-match_service(struct match *match, ovs_be32 vip, uint8_t proto,
-              uint16_t port)
+match_dst(struct match *match, ovs_be32 ip, uint8_t proto, uint16_t port)
 {
     match_init_catchall(match);
     match_set_dl_type(match, htons(ETH_TYPE_IP));
     match_set_nw_proto(match, proto);
-    match_set_nw_dst(match, vip);
+    match_set_nw_dst(match, ip);
     match_set_tp_dst(match, htons(port));
 }
 
@@ -305,7 +305,7 @@ cats_model_pick_flow(const struct cats_pipeline_config *cfg,
     *table = cfg->table_base + 1;
     *priority = PRIO_T1_PICK;
     *cookie = cfg->pick_cookie | service_id;
-    match_service(match, vip, IPPROTO_TCP, port);
+    match_dst(match, vip, IPPROTO_TCP, port);
     match_set_ct_state_masked(match, CS_NEW | CS_TRACKED,
                               CS_NEW | CS_TRACKED);
     put_controller(ofpacts, UINT16_MAX, true, &ud);
@@ -530,11 +530,7 @@ build_service(struct cats_model *m, const struct cats_service *s,
 
     /* Toward the VIP: through conntrack, which un-does nothing for a new
      * connection and re-applies the DNAT for an established one. */
-    match_init_catchall(&match);
-    match_set_dl_type(&match, htons(ETH_TYPE_IP));
-    match_set_nw_proto(&match, s->proto);
-    match_set_nw_dst(&match, s->vip);
-    match_set_tp_dst(&match, htons(s->port));
+    match_dst(&match, s->vip, s->proto, s->port);
     put_ct_nat(&ofpacts, cfg->zone, t1, false, 0, 0, 0);
     add_flow(m, refs, t0, PRIO_T0_SERVICE, cookie, &match, &ofpacts);
 
@@ -550,7 +546,7 @@ build_service(struct cats_model *m, const struct cats_service *s,
     bool pick = s->decide == CATS_DECIDE_CONNECTION && s->proto == IPPROTO_TCP;
     if (pick) {
         ofpbuf_clear(&ofpacts);
-        match_service(&match, s->vip, s->proto, s->port);
+        match_dst(&match, s->vip, s->proto, s->port);
         ofpact_put_GROUP(&ofpacts)->group_id = group_id;
         add_flow(m, refs, t0 + 4, PRIO_T4_UNPICKED, cookie, &match,
                  &ofpacts);
@@ -575,11 +571,7 @@ build_service(struct cats_model *m, const struct cats_service *s,
                  &ofpacts);
 
         ofpbuf_clear(&ofpacts);
-        match_init_catchall(&match);
-        match_set_dl_type(&match, htons(ETH_TYPE_IP));
-        match_set_nw_proto(&match, s->proto);
-        match_set_nw_dst(&match, inst->ip);
-        match_set_tp_dst(&match, htons(inst->port));
+        match_dst(&match, inst->ip, s->proto, inst->port);
         match_set_ct_state_masked(&match, CS_NEW | CS_TRACKED,
                                   CS_NEW | CS_TRACKED);
         match_set_ct_mark(&match, s->id);
@@ -605,11 +597,7 @@ build_service(struct cats_model *m, const struct cats_service *s,
              * pipeline-wide cookie. */
             for (size_t f = 0; f < ARRAY_SIZE(end_flags); f++) {
                 ofpbuf_clear(&ofpacts);
-                match_init_catchall(&match);
-                match_set_dl_type(&match, htons(ETH_TYPE_IP));
-                match_set_nw_proto(&match, s->proto);
-                match_set_nw_dst(&match, inst->ip);
-                match_set_tp_dst(&match, htons(inst->port));
+                match_dst(&match, inst->ip, s->proto, inst->port);
                 match_set_ct_state_masked(&match, CS_TRACKED | CS_DST_NAT,
                                           CS_TRACKED | CS_DST_NAT
                                           | CS_REPLY_DIR);
@@ -634,7 +622,7 @@ build_service(struct cats_model *m, const struct cats_service *s,
                      &ofpacts);
 
             ofpbuf_clear(&ofpacts);
-            match_service(&match, s->vip, s->proto, s->port);
+            match_dst(&match, s->vip, s->proto, s->port);
             match_set_reg(&match, 0, ntohl(inst->ip));
             match_set_reg(&match, 1, CATS_PICK_PORT_FLAG | inst->port);
             put_ct_nat(&ofpacts, cfg->zone, t2, true, inst->ip, inst->port,
