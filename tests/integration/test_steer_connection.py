@@ -36,7 +36,7 @@ import time
 import catslib
 sys.path.insert(0, os.path.join(catslib.REPO, "topologies"))
 import cats_workload as cw  # noqa: E402
-from single_site import SingleSite  # noqa: E402
+import single_site_test  # noqa: E402
 
 CHECKS = [
     "steer_connection.agents_registered",
@@ -176,43 +176,7 @@ def body(t, s):
 
 
 def main():
-    t = catslib.Test(__doc__.splitlines()[0], CHECKS)
-    args = catslib.parse_args(t.description)
-    reason = catslib.preflight(args)
-    if not reason and args.static:
-        reason = "needs the controller and its agents (no --static)"
-    if not reason:
-        missing = cw.tools_missing(os.path.dirname(args.controller))
-        if missing:
-            reason = "%s not built" % ", ".join(missing)
-    if reason:
-        for name in CHECKS:
-            t.skip(name, reason)
-        return 0
-    with catslib.TempDir(keep=args.keep) as tmp:
-        try:
-            with SingleSite(tmp, instances=INSTANCES, n_clients=1,
-                            decide="connection",
-                            build_dir=os.path.dirname(args.controller),
-                            log_level="info" if args.verbose
-                            else "warning") as s:
-                body(t, s)
-                if t.failed() or args.verbose:
-                    print(s.ctl.log_tail(30), file=sys.stderr)
-        except Exception as e:
-            import traceback
-            traceback.print_exc()
-            detail = "not reached: %s: %s" % (type(e).__name__, e)
-            for name in CHECKS:
-                if name not in t.reported:
-                    t.check(name, False, detail)
-                    detail = "an earlier step failed"
-    for name in CHECKS:
-        if name not in t.reported:
-            t.check(name, False, "not reported by the test")
-    print("# %s: %.1f s" % (os.path.basename(sys.argv[0]),
-                            time.monotonic() - t.t0), file=sys.stderr)
-    return 1 if t.failed() else 0
+    return single_site_test.main(__doc__, CHECKS, body, instances=INSTANCES, decide="connection")
 
 
 if __name__ == "__main__":
