@@ -894,6 +894,13 @@ maybe_request_stats(struct ofctrl *oc)
     }
 }
 
+/* An OpenFlow statistic, UINT64_MAX ("not supported") as 0. */
+static uint64_t
+stat_value(uint64_t x)
+{
+    return x == UINT64_MAX ? 0 : x;
+}
+
 static void
 handle_queue_stats_reply(struct ofctrl *oc, const struct ofp_header *oh)
 {
@@ -913,10 +920,9 @@ handle_queue_stats_reply(struct ofctrl *oc, const struct ofp_header *oh)
         q = &oc->queues_new[oc->n_queues_new++];
         q->port_no = ofp_to_u16(qs.port_no);
         q->queue_id = qs.queue_id;
-        /* UINT64_MAX means "not supported". */
-        q->tx_packets = qs.tx_packets == UINT64_MAX ? 0 : qs.tx_packets;
-        q->tx_bytes = qs.tx_bytes == UINT64_MAX ? 0 : qs.tx_bytes;
-        q->tx_errors = qs.tx_errors == UINT64_MAX ? 0 : qs.tx_errors;
+        q->tx_packets = stat_value(qs.tx_packets);
+        q->tx_bytes = stat_value(qs.tx_bytes);
+        q->tx_errors = stat_value(qs.tx_errors);
     }
     if (error != EOF) {
         oc->n_bad_messages++;
@@ -1005,17 +1011,14 @@ handle_port_stats_reply(struct ofctrl *oc, const struct ofp_header *oh)
             memcpy(p->name, d->name, sizeof p->name);
             p->speed_bps = d->speed_bps;
         }
-        /* UINT64_MAX means "not supported" in OpenFlow statistics. */
-#define PORT_STAT(FIELD) (ps.stats.FIELD == UINT64_MAX ? 0 : ps.stats.FIELD)
-        p->tx_packets = PORT_STAT(tx_packets);
-        p->tx_bytes = PORT_STAT(tx_bytes);
-        p->tx_dropped = PORT_STAT(tx_dropped);
-        p->tx_errors = PORT_STAT(tx_errors);
-        p->rx_packets = PORT_STAT(rx_packets);
-        p->rx_bytes = PORT_STAT(rx_bytes);
-        p->rx_dropped = PORT_STAT(rx_dropped);
-        p->rx_errors = PORT_STAT(rx_errors);
-#undef PORT_STAT
+        p->tx_packets = stat_value(ps.stats.tx_packets);
+        p->tx_bytes = stat_value(ps.stats.tx_bytes);
+        p->tx_dropped = stat_value(ps.stats.tx_dropped);
+        p->tx_errors = stat_value(ps.stats.tx_errors);
+        p->rx_packets = stat_value(ps.stats.rx_packets);
+        p->rx_bytes = stat_value(ps.stats.rx_bytes);
+        p->rx_dropped = stat_value(ps.stats.rx_dropped);
+        p->rx_errors = stat_value(ps.stats.rx_errors);
     }
     if (error != EOF) {
         oc->n_bad_messages++;
