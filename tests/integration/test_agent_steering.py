@@ -198,15 +198,18 @@ def body(t):
     # runs.  The selector damps (tau 1 s): let the shares settle first.
     stop = threading.Event()
 
+    # Each predicate reads one dump: two dumps can straddle a change.
+    def i1_below_others(w):
+        return w.get(ips[0], 999) < 0.3 * min(w.get(ips[1], 0),
+                                              w.get(ips[2], 0))
+
     def keep_busy():
         while not stop.wait(INTERVAL_MS / 2000.0):
             busy(40)
     th = threading.Thread(target=keep_busy, daemon=True)
     th.start()
     try:
-        wait_until(lambda: group_weights(site).get(ips[0], 999)
-                   < 0.3 * min(group_weights(site).get(ips[1], 0),
-                               group_weights(site).get(ips[2], 0)), 5)
+        wait_until(lambda: i1_below_others(group_weights(site)), 5)
         rep, acc = burst(t)
     finally:
         stop.set()
@@ -233,8 +236,7 @@ def body(t):
     # Kill i2's agent: its instance leaves selection within the lease.
     t0 = time.monotonic()
     agents.kill9(names[1])
-    gone = wait_until(lambda: ips[1] not in group_weights(site)
-                      or group_weights(site)[ips[1]] == 0,
+    gone = wait_until(lambda: group_weights(site).get(ips[1], 0) == 0,
                       LEASE_MS / 1000.0 + 3)
     rep, acc = burst(t, n=600)
     catslib.info("agent of i2 killed: out of the group after %.2f s "
