@@ -28,6 +28,7 @@
 #include "grpc-server.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -44,6 +45,7 @@
 
 #include "cats/catalog.h"
 #include "hash.h"
+#include "heap.h"
 #include "latch.h"
 #include "openvswitch/dynamic-string.h"
 #include "openvswitch/hmap.h"
@@ -60,6 +62,18 @@ VLOG_DEFINE_THIS_MODULE(cats_grpc);
 /* Requests armed per method, so that a burst of new calls does not wait
  * for re-arming. */
 #define ARMED_PER_METHOD 16
+
+/* Completion queues the calls are spread over (see cq_thread()): the
+ * polling one first, then non-polling ones, each filled up to
+ * CALL_CQ_SPILL matched calls before the next is used. */
+#define N_CALL_CQS 16
+#define CALL_CQ_SPILL 1024
+
+/* How long the thread lets gRPC poll before it drains the calls' queues:
+ * the first wait after completions were found, and the longest one once
+ * they stop coming. */
+#define CALL_CQ_WAIT_MIN_MS 1
+#define CALL_CQ_WAIT_MAX_MS 8
 
 enum method {
     M_REGISTER,
@@ -130,6 +144,8 @@ struct cats_grpc_call {
     struct ovs_refcount ref;
     struct tag tags[N_TAGS];
     atomic_bool over;                   /* RECV_CLOSE_ON_SERVER done. */
+    unsigned int cq_index;              /* In server's 'call_cqs'. */
+    bool bound;                         /* Matched: counted in 'bound'. */
 
     /* Completion-queue thread only. */
     char *token;                        /* Presented bearer token. */
@@ -141,7 +157,7 @@ struct cats_grpc_call {
 
     /* Main thread only. */
     bool deferred;                      /* In server's 'deferred'. */
-    struct ovs_list deferred_node;
+    struct heap_node deferred_node;
 
     /* Send side, under 'mutex'. */
     struct ovs_mutex mutex;
@@ -159,7 +175,9 @@ struct cats_grpc_call {
 struct cats_grpc_server {
     struct cats_grpc_server_options opts;
     grpc_server *server;
-    grpc_completion_queue *cq;
+    grpc_completion_queue *cq;          /* Polling: new calls, shutdown. */
+    grpc_completion_queue *call_cqs[N_CALL_CQS];  /* [0] is 'cq'. */
+    atomic_count bound[N_CALL_CQS];     /* Matched calls alive, per queue. */
     void *registered[N_METHODS];
     pthread_t thread;
     atomic_bool shutting_down;
@@ -181,8 +199,8 @@ struct cats_grpc_server {
     struct cats_grpc_stats stats;
 
     /* Main thread only: streams with an ack held back by the ack
-     * interval, and when the first of them is due. */
-    struct ovs_list deferred;
+     * interval, earliest due first (see defer()), and when that is. */
+    struct heap deferred;
     long long int next_flush;
 };
 
@@ -525,6 +543,9 @@ call_unref(struct cats_grpc_call *c)
         free(c->token);
         sset_destroy(&c->cert_names);
         ovs_mutex_destroy(&c->mutex);
+        if (c->bound) {
+            atomic_count_dec(&s->bound[c->cq_index]);
+        }
         free(c);
         atomic_count_dec(&s->live_calls);
     }
@@ -545,6 +566,24 @@ batch(struct cats_grpc_call *c, const grpc_op *ops, size_t n,
         return false;
     }
     return true;
+}
+
+/* The first queue with room, else the least loaded one. */
+static unsigned int
+pick_call_cq(struct cats_grpc_server *s)
+{
+    unsigned int best = 0, best_n = UINT_MAX;
+
+    for (unsigned int i = 0; i < N_CALL_CQS; i++) {
+        unsigned int n = atomic_count_get(&s->bound[i]);
+        if (n < CALL_CQ_SPILL) {
+            return i;
+        } else if (n < best_n) {
+            best = i;
+            best_n = n;
+        }
+    }
+    return best;
 }
 
 static void
@@ -573,11 +612,12 @@ arm(struct cats_grpc_server *s, enum method m)
     c->tokens = s->opts.max_stream_rate;
     c->tokens_ns = cats_grpc_now_ns();
     atomic_count_inc(&s->live_calls);
+    c->cq_index = pick_call_cq(s);
 
     e = grpc_server_request_registered_call(
         s->server, s->registered[m], &c->call, &c->deadline, &c->md,
-        methods[m].unary ? &c->payload : NULL, s->cq, s->cq,
-        &c->tags[T_NEW]);
+        methods[m].unary ? &c->payload : NULL, s->call_cqs[c->cq_index],
+        s->cq, &c->tags[T_NEW]);
     if (e != GRPC_CALL_OK) {
         VLOG_ERR("%s: cannot wait for calls (call error %d)",
                  methods[m].path, e);
@@ -765,7 +805,7 @@ cats_grpc_server_wait(struct cats_grpc_server *s)
     } else {
         latch_wait(&s->latch);
     }
-    if (!ovs_list_is_empty(&s->deferred)) {
+    if (!heap_is_empty(&s->deferred)) {
         /* poll_timer_wait_until() counts in time_msec(), another clock. */
         poll_timer_wait(MAX(0, s->next_flush - now_ms()));
     }
@@ -918,6 +958,23 @@ ack_due_locked(const struct cats_grpc_call *c, long long int now)
             || now - c->last_ack_ms >= c->server->opts.ack_interval_ms);
 }
 
+/* Main thread: (re)inserts deferred stream 'c' to be looked at 'due'.
+ * The heap is a max-heap: the priority is the due time's complement. */
+static void
+defer(struct cats_grpc_call *c, long long int due)
+{
+    struct cats_grpc_server *s = c->server;
+
+    heap_insert(&s->deferred, &c->deferred_node, UINT64_MAX - (uint64_t) due);
+    s->next_flush = MIN(s->next_flush, due);
+}
+
+static long long int
+deferred_due(const struct heap_node *node)
+{
+    return (long long int) (UINT64_MAX - node->priority);
+}
+
 /* Merges 'ack' into the pending one and sends it if nothing is in flight
  * and it is due.  'from_main': called by the main thread, which then
  * keeps a stream whose ack waits in its deferred list. */
@@ -925,6 +982,7 @@ static void
 ack(struct cats_grpc_call *c, const struct cats_report_ack *a,
     bool from_main)
 {
+    long long int due = 0;
     bool held = false;
 
     if (flag_get(&c->over)) {
@@ -948,18 +1006,15 @@ ack(struct cats_grpc_call *c, const struct cats_report_ack *a,
             send_ack_locked(c);
         } else {
             held = true;
+            due = c->last_ack_ms + c->server->opts.ack_interval_ms;
         }
     }
     ovs_mutex_unlock(&c->mutex);
 
     if (held && from_main && !c->deferred) {
-        struct cats_grpc_server *s = c->server;
-
         c->deferred = true;
         ovs_refcount_ref(&c->ref);
-        ovs_list_push_back(&s->deferred, &c->deferred_node);
-        s->next_flush = MIN(s->next_flush,
-                            c->last_ack_ms + s->opts.ack_interval_ms);
+        defer(c, due);
     }
 }
 
@@ -979,32 +1034,41 @@ cats_grpc_server_run(struct cats_grpc_server *s)
     if (now < s->next_flush) {
         return;
     }
-    s->next_flush = LLONG_MAX;
-    LIST_FOR_EACH_SAFE (c, deferred_node, &s->deferred) {
-        bool keep = false;
+    /* Only the streams that are due: the others stay in the heap, so a
+     * flush costs O(due * log(deferred)), not a walk over every stream.
+     * One put back is due after 'now', so the loop does not see it again. */
+    while (!heap_is_empty(&s->deferred)
+           && deferred_due(heap_max(&s->deferred)) <= now) {
+        long long int due = 0;
 
+        struct heap_node *top = heap_max(&s->deferred);
+
+        heap_remove(&s->deferred, top);     /* heap_pop() is not the max. */
+        c = CONTAINER_OF(top, struct cats_grpc_call, deferred_node);
         ovs_mutex_lock(&c->mutex);
         if (c->ack_pending && c->status == STATUS_NONE
             && !flag_get(&c->over)) {
-            if (c->send_busy || !ack_due_locked(c, now)) {
+            if (c->send_busy) {
                 /* A send in flight: its completion does not send held
                  * acks, so look again soon. */
-                keep = true;
-                s->next_flush = MIN(s->next_flush,
-                                    (c->send_busy ? now + 1
-                                     : c->last_ack_ms
-                                       + s->opts.ack_interval_ms));
+                due = now + 1;
+            } else if (!ack_due_locked(c, now)) {
+                due = c->last_ack_ms + s->opts.ack_interval_ms;
             } else {
                 send_ack_locked(c);
             }
         }
         ovs_mutex_unlock(&c->mutex);
-        if (!keep) {
-            ovs_list_remove(&c->deferred_node);
+        if (due) {
+            heap_insert(&s->deferred, &c->deferred_node,
+                        UINT64_MAX - (uint64_t) due);
+        } else {
             c->deferred = false;
             call_unref(c);
         }
     }
+    s->next_flush = (heap_is_empty(&s->deferred) ? LLONG_MAX
+                     : deferred_due(heap_max(&s->deferred)));
 }
 
 static void
@@ -1227,6 +1291,8 @@ on_new_call(struct cats_grpc_call *c, bool success)
         call_unref(c);
         return;
     }
+    c->bound = true;
+    atomic_count_inc(&s->bound[c->cq_index]);
     arm(s, c->m);
 
     ovs_mutex_lock(&s->stats_mutex);
@@ -1354,24 +1420,126 @@ on_event(struct cats_grpc_server *s, const grpc_event *ev)
     call_unref(c);              /* The batch's (or T_NEW's) reference. */
 }
 
+/* Runs what 'cq' holds, without waiting.  Returns the number of
+ * completions, or -1 once 'cq' is shut down and empty. */
+static int
+drain(struct cats_grpc_server *s, grpc_completion_queue *cq)
+{
+    int n = 0;
+
+    for (;;) {
+        grpc_event ev = grpc_completion_queue_next(
+            cq, gpr_inf_past(GPR_CLOCK_MONOTONIC), NULL);
+        if (ev.type == GRPC_OP_COMPLETE) {
+            on_event(s, &ev);
+            n++;
+        } else {
+            return ev.type == GRPC_QUEUE_SHUTDOWN ? -1 : n;
+        }
+    }
+}
+
+/* The completion-queue thread.
+ *
+ * Why the calls are spread over several queues: a build of libgrpc
+ * without NDEBUG (Debian's) checks every completion against a linear list
+ * of the queue's outstanding operations, two per open stream; at 10,000
+ * streams on one queue that scan was 40% of the controller's CPU (make
+ * bench-agent, perf).  So a queue takes CALL_CQ_SPILL calls at most
+ * before the next is used (pick_call_cq()).  The first is the polling
+ * queue 's->cq' (new calls, shutdown), where gRPC does its I/O and the
+ * thread waits.  The others are non-polling: cheap to look at when empty,
+ * but nothing wakes their reader.  While any of them holds a call, the
+ * thread waits on 's->cq' only a short while, CALL_CQ_WAIT_MIN_MS after
+ * completions were found and longer (up to CALL_CQ_WAIT_MAX_MS) while none
+ * come, then runs what they hold.  Below CALL_CQ_SPILL calls none does,
+ * and the thread waits for as long as it takes: no cost when idle. */
 static void *
 cq_thread(void *s_)
 {
     struct cats_grpc_server *s = s_;
+    int wait_ms = CALL_CQ_WAIT_MIN_MS;
+    gpr_timespec next_drain = gpr_inf_past(GPR_CLOCK_MONOTONIC);
 
     for (;;) {
+        unsigned int bound = 0;
+
+        for (int i = 1; i < N_CALL_CQS; i++) {
+            bound += atomic_count_get(&s->bound[i]);
+        }
         grpc_event ev = grpc_completion_queue_next(
-            s->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+            s->cq, bound ? next_drain : gpr_inf_future(GPR_CLOCK_MONOTONIC),
+            NULL);
         if (ev.type == GRPC_QUEUE_SHUTDOWN) {
             break;
         } else if (ev.type == GRPC_OP_COMPLETE) {
             on_event(s, &ev);
+        }
+
+        /* On schedule, not after every completion of 's->cq'. */
+        gpr_timespec now = gpr_now(GPR_CLOCK_MONOTONIC);
+        if (!bound || gpr_time_cmp(now, next_drain) < 0) {
+            continue;
+        }
+        int n = 0;
+        for (int i = 1; i < N_CALL_CQS; i++) {
+            if (atomic_count_get(&s->bound[i])) {
+                n += MAX(drain(s, s->call_cqs[i]), 0);
+            }
+        }
+        wait_ms = n ? CALL_CQ_WAIT_MIN_MS : MIN(2 * wait_ms,
+                                                CALL_CQ_WAIT_MAX_MS);
+        next_drain = gpr_time_add(now, gpr_time_from_millis(wait_ms,
+                                                            GPR_TIMESPAN));
+    }
+
+    /* cats_grpc_server_destroy() shut the calls' queues down first. */
+    for (int i = 1; i < N_CALL_CQS; i++) {
+        while (drain(s, s->call_cqs[i]) >= 0) {
+            continue;
         }
     }
     return NULL;
 }
 
 /* Start-up. */
+
+static void
+create_call_cqs(struct cats_grpc_server *s)
+{
+    grpc_completion_queue_attributes attr = {
+        .version = GRPC_CQ_CURRENT_VERSION,
+        .cq_completion_type = GRPC_CQ_NEXT,
+        .cq_polling_type = GRPC_CQ_NON_POLLING,
+    };
+    const grpc_completion_queue_factory *f
+        = grpc_completion_queue_factory_lookup(&attr);
+
+    s->call_cqs[0] = s->cq;
+    atomic_count_init(&s->bound[0], 0);
+    for (int i = 1; i < N_CALL_CQS; i++) {
+        s->call_cqs[i] = grpc_completion_queue_create(f, &attr, NULL);
+        grpc_server_register_completion_queue(s->server, s->call_cqs[i],
+                                              NULL);
+        atomic_count_init(&s->bound[i], 0);
+    }
+}
+
+static void
+shutdown_call_cqs(struct cats_grpc_server *s)
+{
+    for (int i = 1; i < N_CALL_CQS; i++) {
+        grpc_completion_queue_shutdown(s->call_cqs[i]);
+    }
+}
+
+static void
+destroy_call_cqs(struct cats_grpc_server *s)
+{
+    for (int i = 1; i < N_CALL_CQS; i++) {
+        grpc_completion_queue_destroy(s->call_cqs[i]);
+    }
+}
 
 static char *
 read_pem(const char *what, const char *file, char **contents)
@@ -1560,7 +1728,7 @@ cats_grpc_server_start(const struct cats_grpc_server_options *opts,
     ovs_mutex_init(&s->stats_mutex);
     ovs_list_init(&s->queue);
     ovs_list_init(&s->parked);
-    ovs_list_init(&s->deferred);
+    heap_init(&s->deferred);
     s->next_flush = LLONG_MAX;
     latch_init(&s->latch);
     atomic_count_init(&s->live_calls, 0);
@@ -1580,6 +1748,7 @@ cats_grpc_server_start(const struct cats_grpc_server_options *opts,
     s->server = grpc_server_create(&chargs, NULL);
     s->cq = grpc_completion_queue_create_for_next(NULL);
     grpc_server_register_completion_queue(s->server, s->cq, NULL);
+    create_call_cqs(s);
     for (int m = 0; m < N_METHODS; m++) {
         s->registered[m] = grpc_server_register_method(
             s->server, methods[m].path, NULL,
@@ -1594,12 +1763,19 @@ cats_grpc_server_start(const struct cats_grpc_server_options *opts,
                             "address, or address in use)", s->opts.listen);
         /* Never started: destroy without the shutdown dance. */
         grpc_server_destroy(s->server);
+        shutdown_call_cqs(s);
+        for (int i = 1; i < N_CALL_CQS; i++) {
+            while (drain(s, s->call_cqs[i]) >= 0) {
+                continue;
+            }
+        }
         grpc_completion_queue_shutdown(s->cq);
         while (grpc_completion_queue_next(s->cq,
                                           gpr_inf_future(GPR_CLOCK_REALTIME),
                                           NULL).type != GRPC_QUEUE_SHUTDOWN) {
             continue;
         }
+        destroy_call_cqs(s);
         grpc_completion_queue_destroy(s->cq);
         latch_destroy(&s->latch);
         policy_unref(s->policy);
@@ -1635,10 +1811,13 @@ cats_grpc_server_destroy(struct cats_grpc_server *s)
         return;
     }
     atomic_store(&s->shutting_down, true);
-    LIST_FOR_EACH_POP (c, deferred_node, &s->deferred) {
+    while (!heap_is_empty(&s->deferred)) {
+        c = CONTAINER_OF(heap_pop(&s->deferred), struct cats_grpc_call,
+                         deferred_node);
         c->deferred = false;
         call_unref(c);
     }
+    heap_destroy(&s->deferred);
     s->shutdown_tag.kind = N_TAGS;
     s->shutdown_tag.call = NULL;
     grpc_server_shutdown_and_notify(s->server, s->cq, &s->shutdown_tag);
@@ -1670,8 +1849,10 @@ cats_grpc_server_destroy(struct cats_grpc_server *s)
     }
 
     grpc_server_destroy(s->server);
+    shutdown_call_cqs(s);
     grpc_completion_queue_shutdown(s->cq);
     xpthread_join(s->thread, NULL);
+    destroy_call_cqs(s);
     grpc_completion_queue_destroy(s->cq);
     grpc_shutdown();
 
