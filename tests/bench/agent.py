@@ -23,6 +23,14 @@ thread received -> applied in the metrics store); streams: streams still
 open at the end of the window.  Nothing is clamped: when the machine cannot
 offer or absorb the load, the numbers say so.
 
+Baseline: before the controller, the same shape runs against grpc-floor
+(tests/bench/grpc-floor.c: a gRPC core server that only unpacks each
+report's seq and acks), so that what gRPC core and the kernel cost alone
+is measured in the same run; its table comes first, then a line of
+ratios (controller / floor).  BENCH_FLOOR=0 leaves it out.
+
+BENCH_CONTROLLER=PATH runs that cats-controller binary instead of the
+build's (an A/B against another commit's build, in the same session).
 BENCH_CTL_ARGS='--OPTION=VALUE ...' adds options to the controller's
 command line (e.g. --agent-ack-interval=1000).
 BENCH_SERVER='CMD {port}' runs another server instead of the controller
@@ -141,9 +149,10 @@ def tail(path, n=15):
 
 
 class Bench:
-    def __init__(self, build_dir):
+    def __init__(self, build_dir, server_cmd=None):
         self.build_dir = build_dir
-        self.controller_bin = os.path.join(build_dir, 'cats-controller')
+        self.controller_bin = (os.environ.get('BENCH_CONTROLLER')
+                               or os.path.join(build_dir, 'cats-controller'))
         self.agent_load_bin = os.path.join(build_dir, 'tests', 'bench',
                                            'agent-load')
         self.streams = env_int('BENCH_STREAMS', 10000)
@@ -156,12 +165,15 @@ class Bench:
         self.max_inflight = env_int('BENCH_MAX_INFLIGHT', 8)
         self.instances = env_int('BENCH_INSTANCES', 1)
         self.per_instance = os.environ.get('BENCH_PER_INSTANCE') == '1'
-        self.server_cmd = os.environ.get('BENCH_SERVER', '')
+        self.server_cmd = (server_cmd if server_cmd is not None
+                           else os.environ.get('BENCH_SERVER', ''))
         self.ctl_args = os.environ.get('BENCH_CTL_ARGS', '').split()
         self.perf_target = os.environ.get('BENCH_PERF', '')
         if self.perf_target not in ('', 'loadgen', 'controller'):
             sys.exit('bench-agent: BENCH_PERF must be loadgen or controller')
         self.keep = os.environ.get('BENCH_KEEP') == '1'
+        self.final = None
+        self.result = None
         self.dir = None
         self.server = None
         self.loadgen = None
@@ -252,12 +264,17 @@ class Bench:
 
     # The run.
 
-    def run(self):
+    def run(self, last_line=True):
         print('bench-agent: %d streams over %d connections at %g Hz = '
-              '%.0f reports/s offered, %g s warm-up, %g s window'
+              '%.0f reports/s offered, %g s warm-up, %g s window, against '
+              '%s'
               % (self.streams, self.connections, self.rate,
-                 self.streams * self.rate, self.warmup, self.duration),
+                 self.streams * self.rate, self.warmup, self.duration,
+                 os.path.basename(self.server_cmd.split()[0])
+                 if self.server_cmd else 'cats-controller'),
               flush=True)
+        self.last_line = last_line
+        self.final = None
         raise_nofile(2 * self.connections + 2048)
         self.dir = tempfile.mkdtemp(prefix='cats-bench-agent-')
         self.start_server()
@@ -408,10 +425,21 @@ class Bench:
             print('  %-*s  %s' % (width, name, value))
 
         streams_open = lg.get('streams_open', '0')
-        print('agent: reports_per_s=%.0f cpu_us_per_report=%s '
-              'p99_ingest_ms=%s streams=%s'
-              % (per_s, us_per, p99, streams_open), flush=True)
+        self.result = {'reports_per_s': per_s,
+                       'server_us': (ctl_cpu * 1e6 / accepted
+                                     if accepted else None),
+                       'loadgen_us': (lg_cpu * 1e6 / accepted
+                                      if accepted else None)}
+        self.final = ('agent: reports_per_s=%.0f cpu_us_per_report=%s '
+                      'p99_ingest_ms=%s streams=%s'
+                      % (per_s, us_per, p99, streams_open))
+        if self.last_line:
+            self.print_last_line()
         return 0 if rc == 0 and accepted else 1
+
+    def print_last_line(self):
+        if self.final:
+            print(self.final, flush=True)
 
     def cleanup(self):
         stop(self.perf)
@@ -422,6 +450,23 @@ class Bench:
                 print('bench-agent: kept %s' % self.dir, file=sys.stderr)
             else:
                 shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def print_ratios(base, ours):
+    def ratio(a, b):
+        return '%.2f' % (a / b) if a is not None and b else 'na'
+
+    def us(x):
+        return '%.1f' % x if x is not None else 'na'
+
+    print('baseline grpc-floor (same shape, same run): reports_per_s=%.0f '
+          'server_us_per_report=%s loadgen_us_per_report=%s'
+          % (base['reports_per_s'], us(base['server_us']),
+             us(base['loadgen_us'])))
+    print('controller / grpc-floor: reports_per_s ratio=%s '
+          'server_us_per_report ratio=%s'
+          % (ratio(ours['reports_per_s'], base['reports_per_s']),
+             ratio(ours['server_us'], base['server_us'])), flush=True)
 
 
 def main():
@@ -436,12 +481,31 @@ def main():
     signal.signal(signal.SIGHUP, on_signal)
 
     bench = Bench(args.build_dir)
+    floor_bin = os.path.join(args.build_dir, 'tests', 'bench', 'grpc-floor')
+    floor = None
+    if not bench.server_cmd and os.environ.get('BENCH_FLOOR', '1') != '0':
+        floor = Bench(args.build_dir, server_cmd=floor_bin + ' {port}')
+        floor.perf_target = ''          # BENCH_PERF is for the controller.
     for path in (bench.agent_load_bin,) + \
-            (() if bench.server_cmd else (bench.controller_bin,)):
+            (() if bench.server_cmd else (bench.controller_bin,)) + \
+            ((floor_bin,) if floor else ()):
         if not os.access(path, os.X_OK):
             sys.exit('bench-agent: %s missing (make %s)' % (path, path))
+    if floor:
+        baseline, floor = floor, None
+        try:
+            if baseline.run(last_line=False) == 0:
+                floor = baseline
+        except RuntimeError as e:
+            print('bench-agent: baseline: %s' % e, file=sys.stderr)
+        finally:
+            baseline.cleanup()
     try:
-        return bench.run()
+        rc = bench.run(last_line=False)
+        if floor and rc == 0:
+            print_ratios(floor.result, bench.result)
+        bench.print_last_line()
+        return rc
     except RuntimeError as e:
         print('bench-agent: %s' % e, file=sys.stderr)
         return 1

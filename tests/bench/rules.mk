@@ -13,7 +13,10 @@
 AGENT_LOAD := $(B)/tests/bench/agent-load
 AGENT_LOAD_OBJ := $(B)/tests/bench/agent-load.o
 
-EXTRA_TARGETS += $(AGENT_LOAD)
+GRPC_FLOOR := $(B)/tests/bench/grpc-floor
+GRPC_FLOOR_OBJ := $(B)/tests/bench/grpc-floor.o
+
+EXTRA_TARGETS += $(AGENT_LOAD) $(GRPC_FLOOR)
 
 # Explicit rules: they take precedence over the generic $(B)/%.o and
 # $(B)/tests/% patterns (which would want libopenvswitch and cmocka).
@@ -27,10 +30,22 @@ $(AGENT_LOAD): $(AGENT_LOAD_OBJ) $(PROTO_OBJ)
 	$(CC) $(CFLAGS) -o $@ $(AGENT_LOAD_OBJ) $(PROTO_OBJ) $(GRPC_LIBS) \
 	    -lprotobuf-c -lpthread -lm
 
+# grpc-floor: the least a gRPC core server does per report (a floor for
+# bench-agent: BENCH_SERVER='build/tests/bench/grpc-floor {port}').
+$(GRPC_FLOOR_OBJ): tests/bench/grpc-floor.c $(PROTO_H) \
+		| $(B)/.deps-installed
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(WARN) -std=gnu11 -I$(PROTO_GEN) $(GRPC_CFLAGS) \
+	    -MMD -MP -c $< -o $@
+
+$(GRPC_FLOOR): $(GRPC_FLOOR_OBJ) $(PROTO_OBJ)
+	$(CC) $(CFLAGS) -o $@ $(GRPC_FLOOR_OBJ) $(PROTO_OBJ) $(GRPC_LIBS) \
+	    -lprotobuf-c
+
 # Shape: BENCH_STREAMS, BENCH_CONNECTIONS, BENCH_RATE, BENCH_DURATION,
 # BENCH_WARMUP, BENCH_THREADS (see tests/bench/README.md).
 .PHONY: bench-agent
-bench-agent: $(CONTROLLER) $(AGENT_LOAD)
+bench-agent: $(CONTROLLER) $(AGENT_LOAD) $(GRPC_FLOOR)
 	@/usr/bin/python3 tests/bench/agent.py --build-dir $(B)
 
 # ---- bench-steer (issue 6, part 2): tests/bench/steer.py -----------------
