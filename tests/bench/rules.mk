@@ -16,7 +16,13 @@ AGENT_LOAD_OBJ := $(B)/tests/bench/agent-load.o
 GRPC_FLOOR := $(B)/tests/bench/grpc-floor
 GRPC_FLOOR_OBJ := $(B)/tests/bench/grpc-floor.o
 
-EXTRA_TARGETS += $(AGENT_LOAD) $(GRPC_FLOOR)
+# agent-h2load: the same workload as agent-load, speaking gRPC over HTTP/2
+# itself (no libgrpc), the reports of all streams of a connection that are
+# due at one tick in one write().
+AGENT_H2LOAD := $(B)/tests/bench/agent-h2load
+AGENT_H2LOAD_OBJ := $(B)/tests/bench/agent-h2load.o
+
+EXTRA_TARGETS += $(AGENT_LOAD) $(GRPC_FLOOR) $(AGENT_H2LOAD)
 
 # Explicit rules: they take precedence over the generic $(B)/%.o and
 # $(B)/tests/% patterns (which would want libopenvswitch and cmocka).
@@ -42,10 +48,18 @@ $(GRPC_FLOOR): $(GRPC_FLOOR_OBJ) $(PROTO_OBJ)
 	$(CC) $(CFLAGS) -o $@ $(GRPC_FLOOR_OBJ) $(PROTO_OBJ) $(GRPC_LIBS) \
 	    -lprotobuf-c
 
+$(AGENT_H2LOAD_OBJ): tests/bench/agent-h2load.c $(PROTO_H) \
+		| $(B)/.deps-installed
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(WARN) -std=gnu11 -I$(PROTO_GEN) -MMD -MP -c $< -o $@
+
+$(AGENT_H2LOAD): $(AGENT_H2LOAD_OBJ) $(PROTO_OBJ)
+	$(CC) $(CFLAGS) -o $@ $(AGENT_H2LOAD_OBJ) $(PROTO_OBJ) -lprotobuf-c -lm
+
 # Shape: BENCH_STREAMS, BENCH_CONNECTIONS, BENCH_RATE, BENCH_DURATION,
 # BENCH_WARMUP, BENCH_THREADS (see tests/bench/README.md).
 .PHONY: bench-agent
-bench-agent: $(CONTROLLER) $(AGENT_LOAD) $(GRPC_FLOOR)
+bench-agent: $(CONTROLLER) $(AGENT_LOAD) $(GRPC_FLOOR) $(AGENT_H2LOAD)
 	@/usr/bin/python3 tests/bench/agent.py --build-dir $(B)
 
 # ---- bench-steer (issue 6, part 2): tests/bench/steer.py -----------------
