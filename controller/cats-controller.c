@@ -1382,7 +1382,7 @@ usage(void)
            "(200)\n"
            "  --agent-ack-interval=MS at most one plain ack per stream this "
            "often\n"
-           "                          (default 250; errors go at once; 0: "
+           "                          (default 1000; errors go at once; 0: "
            "every report)\n"
            "  --pick-wait-factor=A    decide=connection: weight of a queued "
            "request's wait\n"

@@ -66,8 +66,8 @@ VLOG_DEFINE_THIS_MODULE(cats_grpc);
 /* Completion queues the calls are spread over (see cq_thread()): the
  * polling one first, then non-polling ones, each filled up to
  * CALL_CQ_SPILL matched calls before the next is used. */
-#define N_CALL_CQS 16
-#define CALL_CQ_SPILL 1024
+#define N_CALL_CQS 32
+#define CALL_CQ_SPILL 512
 
 /* How long the thread lets gRPC poll before it drains the calls' queues:
  * the first wait after completions were found, and the longest one once

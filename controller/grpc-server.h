@@ -58,7 +58,9 @@ struct ofpbuf;
 /* Defaults. */
 #define CATS_GRPC_QUEUE_LIMIT 65536         /* Events. */
 #define CATS_GRPC_MAX_STREAM_RATE 200       /* Messages/s per stream. */
-#define CATS_GRPC_ACK_INTERVAL_MS 250
+/* Plain acks per stream at most this often.  Agents give up on a stream
+ * after max(5 s, 3 report intervals) without an ack; errors go at once. */
+#define CATS_GRPC_ACK_INTERVAL_MS 1000
 
 struct cats_grpc_server_options {
     const char *listen;         /* "127.0.0.1:50051", "[::1]:50051",

@@ -153,7 +153,12 @@ class Bench:
         self.build_dir = build_dir
         self.controller_bin = (os.environ.get('BENCH_CONTROLLER')
                                or os.path.join(build_dir, 'cats-controller'))
+        self.generator = os.environ.get('BENCH_GENERATOR', 'h2')
+        if self.generator not in ('grpc', 'h2'):
+            sys.exit('bench-agent: BENCH_GENERATOR must be grpc or h2')
         self.agent_load_bin = os.path.join(build_dir, 'tests', 'bench',
+                                           'agent-h2load'
+                                           if self.generator == 'h2' else
                                            'agent-load')
         self.streams = env_int('BENCH_STREAMS', 10000)
         self.connections = env_int('BENCH_CONNECTIONS',
@@ -162,7 +167,7 @@ class Bench:
         self.duration = env_float('BENCH_DURATION', 20.0)
         self.warmup = env_float('BENCH_WARMUP', 5.0, lo=-1e-9)
         self.threads = env_int('BENCH_THREADS', 1)
-        self.max_inflight = env_int('BENCH_MAX_INFLIGHT', 8)
+        self.max_inflight = env_int('BENCH_MAX_INFLIGHT', 32)
         self.instances = env_int('BENCH_INSTANCES', 1)
         self.per_instance = os.environ.get('BENCH_PER_INSTANCE') == '1'
         self.server_cmd = (server_cmd if server_cmd is not None
