@@ -45,7 +45,7 @@
 
 #define N_CALL_CQS 16
 #define ARMED 16
-#define ACK_INTERVAL_MS 250
+#define ACK_INTERVAL_MS 1000      /* The controller's default. */
 #define LEASE_MS 3000
 #define REPORT_INTERVAL_MS 100
 
