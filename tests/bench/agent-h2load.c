@@ -52,10 +52,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "load-common.h"
 #include "proto/cats.pb-c.h"
 
-#define NS_PER_S INT64_C(1000000000)
-#define NS_PER_MS INT64_C(1000000)
 
 /* --max-inflight's limit, as in agent-load. */
 #define MAX_INFLIGHT_LIMIT 64
@@ -198,18 +197,6 @@ enum counter {
 
 static uint64_t counters[N_COUNTERS];
 
-/* Latency histogram: log-linear, 32 sub-buckets per power of two, as in
- * agent-load.  Values in ns. */
-#define HIST_SUB_BITS 5
-#define HIST_SUB (1 << HIST_SUB_BITS)
-#define HIST_BUCKETS ((64 - HIST_SUB_BITS + 1) * HIST_SUB)
-
-struct histogram {
-    uint64_t count[HIST_BUCKETS];
-    uint64_t n;
-    uint64_t max;
-};
-
 static struct histogram rtt_hist;   /* Due -> acked. */
 static struct histogram wire_hist;  /* Handed to write() -> acked. */
 static struct histogram lag_hist;   /* Due -> handed to write(). */
@@ -313,10 +300,8 @@ static size_t hdr_register_len, hdr_stream_len;
 /* Scratch. */
 static uint8_t *read_buf;
 static struct node **tick_nodes;    /* The nodes that sent at one tick. */
-static Cats__V1__InstanceLoad *loads;
-static Cats__V1__InstanceLoad **load_ptrs;
-static Cats__V1__Metrics *load_metrics;
-static char (*load_ips)[16];
+static struct load_shape shape;     /* What every message says. */
+static struct load_msgs msgs;
 
 static void *
 xcalloc(size_t n, size_t size)
@@ -343,25 +328,6 @@ xrealloc(void *p, size_t size)
 
 /* Time. */
 
-static int64_t
-mono_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t) ts.tv_sec * NS_PER_S + ts.tv_nsec;
-}
-
-static double
-cpu_seconds(void)
-{
-    struct rusage ru;
-
-    getrusage(RUSAGE_SELF, &ru);
-    return (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec
-            + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6);
-}
-
 static bool
 in_window(int64_t t)
 {
@@ -383,69 +349,6 @@ set_error(const char *format, ...)
     va_start(args, format);
     vsnprintf(first_error, sizeof first_error, format, args);
     va_end(args);
-}
-
-/* Histogram (as in agent-load). */
-
-static unsigned int
-hist_index(uint64_t v)
-{
-    int e;
-
-    if (v < HIST_SUB) {
-        return v;
-    }
-    e = 63 - __builtin_clzll(v);
-    return ((e - HIST_SUB_BITS + 1) * HIST_SUB
-            + ((v >> (e - HIST_SUB_BITS)) & (HIST_SUB - 1)));
-}
-
-/* The middle of bucket 'i'. */
-static uint64_t
-hist_value(unsigned int i)
-{
-    unsigned int e, sub;
-    uint64_t lo;
-
-    if (i < HIST_SUB) {
-        return i;
-    }
-    e = i / HIST_SUB + HIST_SUB_BITS - 1;
-    sub = i % HIST_SUB;
-    lo = (uint64_t) (HIST_SUB + sub) << (e - HIST_SUB_BITS);
-    return lo + ((uint64_t) 1 << (e - HIST_SUB_BITS)) / 2;
-}
-
-static void
-hist_add(struct histogram *h, int64_t v)
-{
-    uint64_t u = v > 0 ? v : 0;
-
-    h->count[hist_index(u)]++;
-    h->n++;
-    if (u > h->max) {
-        h->max = u;
-    }
-}
-
-static uint64_t
-hist_percentile(const struct histogram *h, double p)
-{
-    uint64_t rank, seen = 0;
-
-    if (!h->n) {
-        return 0;
-    }
-    rank = (uint64_t) ceil(p / 100.0 * h->n);
-    rank = rank ? rank : 1;
-    for (unsigned int i = 0; i < HIST_BUCKETS; i++) {
-        seen += h->count[i];
-        if (seen >= rank) {
-            uint64_t v = hist_value(i);
-            return v < h->max ? v : h->max;
-        }
-    }
-    return h->max;
 }
 
 /* Byte order. */
@@ -648,32 +551,6 @@ conn_flush(struct conn *c)
 
 /* Encoding. */
 
-/* Instance 'k' of node 'n': a unicast address in 10.100.0.0 and up, never
- * .0 or .255 (as agent-load). */
-static void
-instance_ip(const struct node *n, unsigned int k, char ip[16])
-{
-    uint64_t j = (uint64_t) n->index * opt.instances + k;
-
-    snprintf(ip, 16, "10.%u.%u.%u", (unsigned int) (100 + j / 62500),
-             (unsigned int) (j / 250 % 250), (unsigned int) (1 + j % 250));
-}
-
-/* A deterministic value in [0, 1) that moves with 'seq' (as agent-load). */
-static double
-wobble(const struct node *n, uint64_t seq)
-{
-    uint64_t x = (seq + (uint64_t) n->index * 7919) * 0x9e3779b97f4a7c15ULL;
-
-    return (x >> 11) * (1.0 / 9007199254740992.0);
-}
-
-/* Sets the one-field oneof FIELD of Metrics 'M' (protobuf-c names its case
- * CATS__V1__METRICS___<FIELD>_<FIELD>, upper case). */
-#define METRIC_SET(M, FIELD, UPPER, VALUE)                              \
-    ((M)->_##FIELD##_case = CATS__V1__METRICS___##UPPER##_##UPPER,      \
-     (M)->FIELD = (VALUE))
-
 /* Appends to the output of 'c' a DATA frame on 'sid' carrying one gRPC
  * message of 'len' bytes, and returns where the message goes. */
 static uint8_t *
@@ -686,73 +563,6 @@ out_grpc_message(struct conn *c, uint32_t sid, uint8_t flags, size_t len)
     put32(p + H2_FRAME_HEADER + 1, len);
     c->out_len += H2_FRAME_HEADER + 5 + len;
     return p + H2_FRAME_HEADER + 5;
-}
-
-/* The RegisterRequest agent-load sends for the same node. */
-static void
-init_register(const struct node *n, Cats__V1__RegisterRequest *req,
-              Cats__V1__InstanceSpec *specs, Cats__V1__InstanceSpec **ptrs,
-              char (*ips)[16])
-{
-    cats__v1__register_request__init(req);
-    for (unsigned int k = 0; k < opt.instances; k++) {
-        cats__v1__instance_spec__init(&specs[k]);
-        instance_ip(n, k, ips[k]);
-        specs[k].service = (char *) opt.service;
-        specs[k].ip = ips[k];
-        specs[k].port = opt.port;
-        specs[k].capacity = 64;
-        ptrs[k] = &specs[k];
-    }
-    req->node_id = (char *) n->node_id;
-    req->n_instances = opt.instances;
-    req->instances = ptrs;
-    req->agent = AGENT_STRING;
-}
-
-/* The LoadReport agent-load sends for 'seq' of the same node: node metrics
- * that move with 'seq'; with --per-instance, one entry per registered
- * instance with service metrics too.  'node' is the caller's. */
-static void
-init_report(const struct node *n, uint64_t seq, Cats__V1__LoadReport *rep,
-            Cats__V1__Metrics *node)
-{
-    double u = wobble(n, seq);
-
-    cats__v1__load_report__init(rep);
-    cats__v1__metrics__init(node);
-    METRIC_SET(node, cpu_utilization, CPU_UTILIZATION, 0.2 + 0.6 * u);
-    METRIC_SET(node, memory_utilization, MEMORY_UTILIZATION, 0.5);
-    METRIC_SET(node, load_average_per_cpu, LOAD_AVERAGE_PER_CPU, 0.3 + u);
-
-    rep->node_id = (char *) n->node_id;
-    rep->session_id = n->session_id;
-    rep->seq = seq;
-    rep->node = node;
-    rep->window_ms = (uint32_t) (period_ns / NS_PER_MS);
-    if (opt.per_instance) {
-        for (unsigned int k = 0; k < opt.instances; k++) {
-            Cats__V1__InstanceLoad *il = &loads[k];
-            Cats__V1__Metrics *m = &load_metrics[k];
-
-            cats__v1__instance_load__init(il);
-            cats__v1__metrics__init(m);
-            instance_ip(n, k, load_ips[k]);
-            il->service = (char *) opt.service;
-            il->ip = load_ips[k];
-            il->port = opt.port;
-            il->health = CATS__V1__HEALTH__HEALTH_SERVING;
-            METRIC_SET(m, requests_in_flight, REQUESTS_IN_FLIGHT,
-                       (uint32_t) (u * 64));
-            METRIC_SET(m, queue_depth, QUEUE_DEPTH,
-                       (uint32_t) ((seq + k) % 8));
-            METRIC_SET(m, latency_ms, LATENCY_MS, 2.0 + 20.0 * u);
-            il->metrics = m;
-            load_ptrs[k] = il;
-        }
-        rep->n_instances = opt.instances;
-        rep->instances = load_ptrs;
-    }
 }
 
 /* Streams. */
@@ -867,15 +677,10 @@ register_refill(struct conn *c)
            && c->reg_inflight < REGISTER_PER_CONN && !stop_requested) {
         struct node *n = c->nodes[c->reg_next];
         Cats__V1__RegisterRequest req;
-        Cats__V1__InstanceSpec *specs = xcalloc(opt.instances,
-                                                sizeof *specs);
-        Cats__V1__InstanceSpec **ptrs = xcalloc(opt.instances,
-                                                sizeof *ptrs);
-        char (*ips)[16] = xcalloc(opt.instances, sizeof *ips);
         size_t len;
         bool fits;
 
-        init_register(n, &req, specs, ptrs, ips);
+        load_register(&msgs, &shape, n->index, n->node_id, &req);
         len = cats__v1__register_request__get_packed_size(&req);
         fits = (5 + (int64_t) len <= c->send_window
                 && 5 + (int64_t) len <= c->peer_initial_window);
@@ -890,9 +695,6 @@ register_refill(struct conn *c)
             c->send_window -= (int64_t) (5 + len);
             n->send_window -= (int64_t) (5 + len);
         }
-        free(specs);
-        free(ptrs);
-        free(ips);
         if (!fits) {
             /* Again when a WINDOW_UPDATE or SETTINGS comes. */
             break;
@@ -1555,7 +1357,6 @@ conn_tick(struct conn *c, int64_t due_ns)
     for (size_t i = 0; i < c->n_nodes; i++) {
         struct node *n = c->nodes[i];
         Cats__V1__LoadReport rep;
-        Cats__V1__Metrics node_metrics;
         struct report_slot *slot;
         size_t len;
 
@@ -1566,7 +1367,8 @@ conn_tick(struct conn *c, int64_t due_ns)
             counters[C_SKIPPED]++;
             continue;
         }
-        init_report(n, n->seq + 1, &rep, &node_metrics);
+        load_report(&msgs, &shape, n->index, n->node_id, n->session_id,
+                    n->seq + 1, &rep);
         len = cats__v1__load_report__get_packed_size(&rep);
         if (5 + (int64_t) len > n->send_window
             || 5 + (int64_t) len > c->send_window) {
@@ -1727,10 +1529,15 @@ create_all(void)
     nodes = xcalloc(opt.streams, sizeof *nodes);
     tick_nodes = xcalloc(per_conn, sizeof *tick_nodes);
     read_buf = xcalloc(1, READ_BUF_SIZE);
-    loads = xcalloc(opt.instances, sizeof *loads);
-    load_ptrs = xcalloc(opt.instances, sizeof *load_ptrs);
-    load_metrics = xcalloc(opt.instances, sizeof *load_metrics);
-    load_ips = xcalloc(opt.instances, sizeof *load_ips);
+    shape = (struct load_shape) {
+        .service = opt.service,
+        .port = opt.port,
+        .instances = opt.instances,
+        .per_instance = opt.per_instance,
+        .window_ms = (uint32_t) (period_ns / NS_PER_MS),
+        .agent = AGENT_STRING,
+    };
+    load_msgs_init(&msgs, &shape);
 
     for (unsigned int i = 0; i < opt.connections; i++) {
         struct conn *c = &conns[i];
@@ -1779,10 +1586,7 @@ destroy_all(void)
     free(nodes);
     free(tick_nodes);
     free(read_buf);
-    free(loads);
-    free(load_ptrs);
-    free(load_metrics);
-    free(load_ips);
+    load_msgs_destroy(&msgs);
     if (epfd >= 0) {
         close(epfd);
     }
@@ -1823,15 +1627,6 @@ print_progress(const struct snapshot *prev, const struct snapshot *now,
             (now->c[C_WRITES] - prev->c[C_WRITES]) / dt,
             now->c[C_REJECTED], now->c[C_SKIPPED], now->c[C_CALLS_FAILED],
             now->c[C_OPEN], 100.0 * (now->cpu_s - prev->cpu_s) / dt);
-}
-
-static void
-print_histogram(const char *name, const struct histogram *h)
-{
-    printf("%s_p50_ms: %.3f\n", name, hist_percentile(h, 50) / 1e6);
-    printf("%s_p90_ms: %.3f\n", name, hist_percentile(h, 90) / 1e6);
-    printf("%s_p99_ms: %.3f\n", name, hist_percentile(h, 99) / 1e6);
-    printf("%s_max_ms: %.3f\n", name, h->max / 1e6);
 }
 
 /* 'ws' and 'we': the edges of the window; 'end': after the streams
@@ -1948,39 +1743,6 @@ usage(void)
            "line\n"
            "  -h, --help                this help\n",
            opt.target, MAX_INFLIGHT_LIMIT);
-}
-
-static unsigned int
-parse_uint(const char *name, const char *s, unsigned int min,
-           unsigned int max)
-{
-    char *end;
-    unsigned long v;
-
-    errno = 0;
-    v = strtoul(s, &end, 10);
-    if (errno || end == s || *end || *s == '-' || v < min || v > max) {
-        fprintf(stderr, "agent-h2load: --%s: '%s' is not an integer "
-                "between %u and %u\n", name, s, min, max);
-        exit(2);
-    }
-    return v;
-}
-
-static double
-parse_double(const char *name, const char *s, double min, double max)
-{
-    char *end;
-    double v;
-
-    errno = 0;
-    v = strtod(s, &end);
-    if (errno || end == s || *end || !(v >= min) || !(v <= max)) {
-        fprintf(stderr, "agent-h2load: --%s: '%s' is not a number between "
-                "%g and %g\n", name, s, min, max);
-        exit(2);
-    }
-    return v;
 }
 
 /* --target: an IPv4 address (or "localhost") and a port. */
@@ -2242,6 +2004,7 @@ main(int argc, char *argv[])
     uint64_t open_at_end = 0;
     bool interrupted = false, in_win = false;
 
+    load_prog = "agent-h2load";
     parse_options(argc, argv);
     period_ns = (int64_t) (NS_PER_S / opt.rate);
 

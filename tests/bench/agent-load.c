@@ -50,10 +50,9 @@
 #include <grpc/support/alloc.h>
 #include <grpc/support/time.h>
 
+#include "load-common.h"
 #include "proto/cats.pb-c.h"
 
-#define NS_PER_S INT64_C(1000000000)
-#define NS_PER_MS INT64_C(1000000)
 
 /* Reports in flight per stream (sent, not acked) at most: --max-inflight's
  * limit.  The controller acks a stream at most every 250 ms, so at 10 Hz
@@ -151,18 +150,6 @@ enum counter {
     C_CALLS_FAILED,             /* Streams the server or gRPC ended. */
     C_BATCH_ERRORS,             /* grpc_call_start_batch refused a batch. */
     N_COUNTERS
-};
-
-/* Latency histogram: log-linear, 32 sub-buckets per power of two, so that
- * a percentile is within about 3% of the true value.  Values in ns. */
-#define HIST_SUB_BITS 5
-#define HIST_SUB (1 << HIST_SUB_BITS)
-#define HIST_BUCKETS ((64 - HIST_SUB_BITS + 1) * HIST_SUB)
-
-struct histogram {
-    uint64_t count[HIST_BUCKETS];
-    uint64_t n;
-    uint64_t max;
 };
 
 /* Tags handed to gRPC: a stream pointer with the step in its low bits. */
@@ -271,10 +258,7 @@ struct worker {
     /* Scratch space for encoding. */
     uint8_t *buf;
     size_t buf_size;
-    Cats__V1__InstanceLoad *loads;
-    Cats__V1__InstanceLoad **load_ptrs;
-    Cats__V1__Metrics *load_metrics;
-    char (*ips)[16];
+    struct load_msgs msgs;
 
     /* Written by this worker only; the main thread reads them. */
     atomic_uint_fast64_t counters[N_COUNTERS];
@@ -294,16 +278,10 @@ static struct channel *channels;
 static struct stream *streams;
 static struct worker *workers;
 
+/* What every message says (load-common.h). */
+static struct load_shape shape;
+
 /* Time. */
-
-static int64_t
-mono_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t) ts.tv_sec * NS_PER_S + ts.tv_nsec;
-}
 
 static gpr_timespec
 deadline_in(int64_t ns)
@@ -325,16 +303,6 @@ sleep_until(int64_t t_ns)
 
     /* Returns early on a signal (EINTR), so that the caller sees it. */
     clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
-}
-
-static double
-cpu_seconds(void)
-{
-    struct rusage ru;
-
-    getrusage(RUSAGE_SELF, &ru);
-    return (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec
-            + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6);
 }
 
 /* Counters: one writer (the owning worker), so a plain load and store, no
@@ -385,75 +353,6 @@ code_name(unsigned int code)
 }
 
 /* Histogram. */
-
-static unsigned int
-hist_index(uint64_t v)
-{
-    int e;
-
-    if (v < HIST_SUB) {
-        return v;
-    }
-    e = 63 - __builtin_clzll(v);
-    return ((e - HIST_SUB_BITS + 1) * HIST_SUB
-            + ((v >> (e - HIST_SUB_BITS)) & (HIST_SUB - 1)));
-}
-
-/* The middle of bucket 'i'. */
-static uint64_t
-hist_value(unsigned int i)
-{
-    unsigned int e, sub;
-    uint64_t lo;
-
-    if (i < HIST_SUB) {
-        return i;
-    }
-    e = i / HIST_SUB + HIST_SUB_BITS - 1;
-    sub = i % HIST_SUB;
-    lo = (uint64_t) (HIST_SUB + sub) << (e - HIST_SUB_BITS);
-    return lo + ((uint64_t) 1 << (e - HIST_SUB_BITS)) / 2;
-}
-
-static void
-hist_add(struct histogram *h, uint64_t v)
-{
-    h->count[hist_index(v)]++;
-    h->n++;
-    if (v > h->max) {
-        h->max = v;
-    }
-}
-
-static void
-hist_merge(struct histogram *dst, const struct histogram *src)
-{
-    for (unsigned int i = 0; i < HIST_BUCKETS; i++) {
-        dst->count[i] += src->count[i];
-    }
-    dst->n += src->n;
-    dst->max = src->max > dst->max ? src->max : dst->max;
-}
-
-static uint64_t
-hist_percentile(const struct histogram *h, double p)
-{
-    uint64_t rank, seen = 0;
-
-    if (!h->n) {
-        return 0;
-    }
-    rank = (uint64_t) ceil(p / 100.0 * h->n);
-    rank = rank ? rank : 1;
-    for (unsigned int i = 0; i < HIST_BUCKETS; i++) {
-        seen += h->count[i];
-        if (seen >= rank) {
-            uint64_t v = hist_value(i);
-            return v < h->max ? v : h->max;
-        }
-    }
-    return h->max;
-}
 
 /* Tags. */
 
@@ -520,17 +419,6 @@ worker_error(struct worker *w, const char *what, grpc_status_code code,
 
 /* Encoding. */
 
-/* Instance 'k' of stream 's': a unicast address in 10.100.0.0 and up, never
- * .0 or .255. */
-static void
-instance_ip(const struct stream *s, unsigned int k, char ip[16])
-{
-    uint64_t j = (uint64_t) s->index * opt.instances + k;
-
-    snprintf(ip, 16, "10.%u.%u.%u", (unsigned int) (100 + j / 62500),
-             (unsigned int) (j / 250 % 250), (unsigned int) (1 + j % 250));
-}
-
 static uint8_t *
 worker_buf(struct worker *w, size_t size)
 {
@@ -546,121 +434,30 @@ worker_buf(struct worker *w, size_t size)
     return w->buf;
 }
 
-/* A deterministic value in [0, 1) that moves with 'seq'. */
-static double
-wobble(const struct stream *s, uint64_t seq)
-{
-    uint64_t x = (seq + (uint64_t) s->index * 7919) * 0x9e3779b97f4a7c15ULL;
-
-    return (x >> 11) * (1.0 / 9007199254740992.0);
-}
-
 static grpc_byte_buffer *
 encode_register(struct worker *w, const struct stream *s)
 {
-    Cats__V1__RegisterRequest req = CATS__V1__REGISTER_REQUEST__INIT;
-    Cats__V1__InstanceSpec *specs;
-    Cats__V1__InstanceSpec **ptrs;
-    grpc_byte_buffer *bb;
-    char (*ips)[16];
+    Cats__V1__RegisterRequest req;
     uint8_t *buf;
     size_t len;
 
-    specs = calloc(opt.instances + 1, sizeof *specs);
-    ptrs = calloc(opt.instances + 1, sizeof *ptrs);
-    ips = calloc(opt.instances + 1, sizeof *ips);
-    if (!specs || !ptrs || !ips) {
-        fprintf(stderr, "agent-load: out of memory\n");
-        exit(1);
-    }
-    for (unsigned int k = 0; k < opt.instances; k++) {
-        cats__v1__instance_spec__init(&specs[k]);
-        instance_ip(s, k, ips[k]);
-        specs[k].service = (char *) opt.service;
-        specs[k].ip = ips[k];
-        specs[k].port = opt.port;
-        specs[k].capacity = 64;
-        ptrs[k] = &specs[k];
-    }
-    req.node_id = (char *) s->node_id;
-    req.n_instances = opt.instances;
-    req.instances = ptrs;
-    req.agent = "agent-load/1";
-
+    load_register(&w->msgs, &shape, s->index, s->node_id, &req);
     buf = worker_buf(w, cats__v1__register_request__get_packed_size(&req));
     len = cats__v1__register_request__pack(&req, buf);
-    bb = bb_from(buf, len);
-    free(specs);
-    free(ptrs);
-    free(ips);
-    return bb;
+    return bb_from(buf, len);
 }
-
-static void
-worker_init_encoding(struct worker *w)
-{
-    w->loads = calloc(opt.instances + 1, sizeof *w->loads);
-    w->load_ptrs = calloc(opt.instances + 1, sizeof *w->load_ptrs);
-    w->load_metrics = calloc(opt.instances + 1, sizeof *w->load_metrics);
-    w->ips = calloc(opt.instances + 1, sizeof *w->ips);
-    if (!w->loads || !w->load_ptrs || !w->load_metrics || !w->ips) {
-        fprintf(stderr, "agent-load: out of memory\n");
-        exit(1);
-    }
-    for (unsigned int k = 0; k < opt.instances; k++) {
-        cats__v1__instance_load__init(&w->loads[k]);
-        cats__v1__metrics__init(&w->load_metrics[k]);
-        w->load_ptrs[k] = &w->loads[k];
-    }
-}
-
-/* Sets the one-field oneof FIELD of Metrics 'M' (protobuf-c names its case
- * CATS__V1__METRICS___<FIELD>_<FIELD>, upper case). */
-#define METRIC_SET(M, FIELD, UPPER, VALUE)                              \
-    ((M)->_##FIELD##_case = CATS__V1__METRICS___##UPPER##_##UPPER,      \
-     (M)->FIELD = (VALUE))
 
 /* One LoadReport: node metrics that move with 'seq'; with --per-instance,
  * one entry per registered instance with service metrics too. */
 static grpc_byte_buffer *
 encode_report(struct worker *w, const struct stream *s, uint64_t seq)
 {
-    Cats__V1__LoadReport rep = CATS__V1__LOAD_REPORT__INIT;
-    Cats__V1__Metrics node = CATS__V1__METRICS__INIT;
-    double u = wobble(s, seq);
+    Cats__V1__LoadReport rep;
     uint8_t *buf;
     size_t len;
 
-    METRIC_SET(&node, cpu_utilization, CPU_UTILIZATION, 0.2 + 0.6 * u);
-    METRIC_SET(&node, memory_utilization, MEMORY_UTILIZATION, 0.5);
-    METRIC_SET(&node, load_average_per_cpu, LOAD_AVERAGE_PER_CPU, 0.3 + u);
-
-    rep.node_id = (char *) s->node_id;
-    rep.session_id = s->session_id;
-    rep.seq = seq;
-    rep.node = &node;
-    rep.window_ms = (uint32_t) (period_ns / NS_PER_MS);
-    if (opt.per_instance) {
-        for (unsigned int k = 0; k < opt.instances; k++) {
-            Cats__V1__InstanceLoad *il = &w->loads[k];
-            Cats__V1__Metrics *m = &w->load_metrics[k];
-
-            instance_ip(s, k, w->ips[k]);
-            il->service = (char *) opt.service;
-            il->ip = w->ips[k];
-            il->port = opt.port;
-            il->health = CATS__V1__HEALTH__HEALTH_SERVING;
-            METRIC_SET(m, requests_in_flight, REQUESTS_IN_FLIGHT,
-                       (uint32_t) (u * 64));
-            METRIC_SET(m, queue_depth, QUEUE_DEPTH,
-                       (uint32_t) ((seq + k) % 8));
-            METRIC_SET(m, latency_ms, LATENCY_MS, 2.0 + 20.0 * u);
-            il->metrics = m;
-        }
-        rep.n_instances = opt.instances;
-        rep.instances = w->load_ptrs;
-    }
-
+    load_report(&w->msgs, &shape, s->index, s->node_id, s->session_id, seq,
+                &rep);
     buf = worker_buf(w, cats__v1__load_report__get_packed_size(&rep));
     len = cats__v1__load_report__pack(&rep, buf);
     return bb_from(buf, len);
@@ -1449,7 +1246,7 @@ create_streams(void)
             fprintf(stderr, "agent-load: out of memory\n");
             exit(1);
         }
-        worker_init_encoding(w);
+        load_msgs_init(&w->msgs, &shape);
     }
     for (unsigned int i = 0; i < opt.streams; i++) {
         struct stream *s = &streams[i];
@@ -1578,15 +1375,6 @@ print_by_code(const char *name, size_t offset)
     }
 }
 
-static void
-print_histogram(const char *name, const struct histogram *h)
-{
-    printf("%s_p50_ms: %.3f\n", name, hist_percentile(h, 50) / 1e6);
-    printf("%s_p90_ms: %.3f\n", name, hist_percentile(h, 90) / 1e6);
-    printf("%s_p99_ms: %.3f\n", name, hist_percentile(h, 99) / 1e6);
-    printf("%s_max_ms: %.3f\n", name, h->max / 1e6);
-}
-
 /* 'ws' and 'we': the edges of the window; 'end': after the streams
  * closed. */
 static void
@@ -1683,10 +1471,7 @@ destroy_all(void)
         free(w->cq_down);
         free(w->streams);
         free(w->buf);
-        free(w->loads);
-        free(w->load_ptrs);
-        free(w->load_metrics);
-        free(w->ips);
+        load_msgs_destroy(&w->msgs);
     }
     for (unsigned int i = 0; i < opt.connections; i++) {
         grpc_channel_destroy(channels[i].channel);
@@ -1730,39 +1515,6 @@ usage(void)
            "  --port=PORT               instance port (8080)\n"
            "  -h, --help                this help\n",
            opt.target, MAX_INFLIGHT_LIMIT);
-}
-
-static unsigned int
-parse_uint(const char *name, const char *s, unsigned int min,
-           unsigned int max)
-{
-    char *end;
-    unsigned long v;
-
-    errno = 0;
-    v = strtoul(s, &end, 10);
-    if (errno || end == s || *end || v < min || v > max) {
-        fprintf(stderr, "agent-load: --%s: '%s' is not an integer between "
-                "%u and %u\n", name, s, min, max);
-        exit(2);
-    }
-    return v;
-}
-
-static double
-parse_double(const char *name, const char *s, double min, double max)
-{
-    char *end;
-    double v;
-
-    errno = 0;
-    v = strtod(s, &end);
-    if (errno || end == s || *end || !(v >= min) || !(v <= max)) {
-        fprintf(stderr, "agent-load: --%s: '%s' is not a number between "
-                "%g and %g\n", name, s, min, max);
-        exit(2);
-    }
-    return v;
 }
 
 static void
@@ -1904,8 +1656,17 @@ main(int argc, char *argv[])
     uint64_t open_at_end = 0;
     bool interrupted = false, in_window = false;
 
+    load_prog = "agent-load";
     parse_options(argc, argv);
     period_ns = (int64_t) (NS_PER_S / opt.rate);
+    shape = (struct load_shape) {
+        .service = opt.service,
+        .port = opt.port,
+        .instances = opt.instances,
+        .per_instance = opt.per_instance,
+        .window_ms = (uint32_t) (period_ns / NS_PER_MS),
+        .agent = "agent-load/1",
+    };
     window_start_ns = window_end_ns = INT64_MAX;
 
     memset(&sa, 0, sizeof sa);

@@ -22,18 +22,27 @@ GRPC_FLOOR_OBJ := $(B)/tests/bench/grpc-floor.o
 AGENT_H2LOAD := $(B)/tests/bench/agent-h2load
 AGENT_H2LOAD_OBJ := $(B)/tests/bench/agent-h2load.o
 
+# What the two generators share: time, histogram, options, messages.
+LOAD_COMMON_OBJ := $(B)/tests/bench/load-common.o
+
 EXTRA_TARGETS += $(AGENT_LOAD) $(GRPC_FLOOR) $(AGENT_H2LOAD)
 
 # Explicit rules: they take precedence over the generic $(B)/%.o and
 # $(B)/tests/% patterns (which would want libopenvswitch and cmocka).
+$(LOAD_COMMON_OBJ): tests/bench/load-common.c $(PROTO_H) \
+		| $(B)/.deps-installed
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(WARN) -std=gnu11 -I$(PROTO_GEN) -MMD -MP -c $< -o $@
+
 $(AGENT_LOAD_OBJ): tests/bench/agent-load.c $(PROTO_H) \
 		| $(B)/.deps-installed
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(WARN) -std=gnu11 -I$(PROTO_GEN) $(GRPC_CFLAGS) \
 	    -MMD -MP -c $< -o $@
 
-$(AGENT_LOAD): $(AGENT_LOAD_OBJ) $(PROTO_OBJ)
-	$(CC) $(CFLAGS) -o $@ $(AGENT_LOAD_OBJ) $(PROTO_OBJ) $(GRPC_LIBS) \
+$(AGENT_LOAD): $(AGENT_LOAD_OBJ) $(LOAD_COMMON_OBJ) $(PROTO_OBJ)
+	$(CC) $(CFLAGS) -o $@ $(AGENT_LOAD_OBJ) $(LOAD_COMMON_OBJ) \
+	    $(PROTO_OBJ) $(GRPC_LIBS) \
 	    -lprotobuf-c -lpthread -lm
 
 # grpc-floor: the least a gRPC core server does per report (a floor for
@@ -53,8 +62,9 @@ $(AGENT_H2LOAD_OBJ): tests/bench/agent-h2load.c $(PROTO_H) \
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(WARN) -std=gnu11 -I$(PROTO_GEN) -MMD -MP -c $< -o $@
 
-$(AGENT_H2LOAD): $(AGENT_H2LOAD_OBJ) $(PROTO_OBJ)
-	$(CC) $(CFLAGS) -o $@ $(AGENT_H2LOAD_OBJ) $(PROTO_OBJ) -lprotobuf-c -lm
+$(AGENT_H2LOAD): $(AGENT_H2LOAD_OBJ) $(LOAD_COMMON_OBJ) $(PROTO_OBJ)
+	$(CC) $(CFLAGS) -o $@ $(AGENT_H2LOAD_OBJ) $(LOAD_COMMON_OBJ) \
+	    $(PROTO_OBJ) -lprotobuf-c -lm
 
 # Shape: BENCH_STREAMS, BENCH_CONNECTIONS, BENCH_RATE, BENCH_DURATION,
 # BENCH_WARMUP, BENCH_THREADS (see tests/bench/README.md).
