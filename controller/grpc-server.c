@@ -894,8 +894,6 @@ cats_grpc_reply_query(struct cats_grpc_call *c, int error,
                  reply ? reply->size : 0);
 }
 
-/* Sends the pending ack.  Caller holds c->mutex; nothing is being sent. */
-
 /* How long until a stream's next plain ack: the ack interval less up to a
  * quarter of it, at random.  Streams that started together (agents after
  * a controller restart, a burst of registrations) would otherwise come due
@@ -911,6 +909,7 @@ ack_period(const struct cats_grpc_server *s)
     return interval - (interval > 3 ? random_range(interval / 4 + 1) : 0);
 }
 
+/* Sends the pending ack.  Caller holds c->mutex; nothing is being sent. */
 static void
 send_ack_locked(struct cats_grpc_call *c)
     OVS_REQUIRES(c->mutex)
@@ -1056,9 +1055,8 @@ cats_grpc_server_run(struct cats_grpc_server *s)
      * One put back is due after 'now', so the loop does not see it again. */
     while (!heap_is_empty(&s->deferred)
            && deferred_due(heap_max(&s->deferred)) <= now) {
-        long long int due = 0;
-
         struct heap_node *top = heap_max(&s->deferred);
+        long long int due = 0;
 
         heap_remove(&s->deferred, top);     /* heap_pop() is not the max. */
         c = CONTAINER_OF(top, struct cats_grpc_call, deferred_node);
@@ -1077,8 +1075,7 @@ cats_grpc_server_run(struct cats_grpc_server *s)
         }
         ovs_mutex_unlock(&c->mutex);
         if (due) {
-            heap_insert(&s->deferred, &c->deferred_node,
-                        UINT64_MAX - (uint64_t) due);
+            defer(c, due);
         } else {
             c->deferred = false;
             call_unref(c);
@@ -1456,6 +1453,18 @@ drain(struct cats_grpc_server *s, grpc_completion_queue *cq)
     }
 }
 
+/* Runs what the non-polling queues hold until each is shut down and
+ * empty. */
+static void
+drain_call_cqs_to_shutdown(struct cats_grpc_server *s)
+{
+    for (int i = 1; i < N_CALL_CQS; i++) {
+        while (drain(s, s->call_cqs[i]) >= 0) {
+            continue;
+        }
+    }
+}
+
 /* The completion-queue thread.
  *
  * Why the calls are spread over several queues: a build of libgrpc
@@ -1511,11 +1520,7 @@ cq_thread(void *s_)
     }
 
     /* cats_grpc_server_destroy() shut the calls' queues down first. */
-    for (int i = 1; i < N_CALL_CQS; i++) {
-        while (drain(s, s->call_cqs[i]) >= 0) {
-            continue;
-        }
-    }
+    drain_call_cqs_to_shutdown(s);
     return NULL;
 }
 
@@ -1781,11 +1786,7 @@ cats_grpc_server_start(const struct cats_grpc_server_options *opts,
         /* Never started: destroy without the shutdown dance. */
         grpc_server_destroy(s->server);
         shutdown_call_cqs(s);
-        for (int i = 1; i < N_CALL_CQS; i++) {
-            while (drain(s, s->call_cqs[i]) >= 0) {
-                continue;
-            }
-        }
+        drain_call_cqs_to_shutdown(s);
         grpc_completion_queue_shutdown(s->cq);
         while (grpc_completion_queue_next(s->cq,
                                           gpr_inf_future(GPR_CLOCK_REALTIME),

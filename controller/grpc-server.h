@@ -72,9 +72,10 @@ struct cats_grpc_server_options {
     size_t max_message;         /* Largest message received, bytes. */
     size_t queue_limit;         /* Events waiting for the main loop. */
     double max_stream_rate;     /* Messages per second per stream. */
-    unsigned int ack_interval_ms; /* At most one plain ack per stream
-                                 * this often (errors and final acks go
-                                 * at once); 0: ack every report. */
+    unsigned int ack_interval_ms; /* One plain ack per stream about this
+                                 * often: the interval less up to a
+                                 * quarter, at random (errors and final
+                                 * acks go at once); 0: every report. */
 };
 
 void cats_grpc_server_options_init(struct cats_grpc_server_options *);
@@ -152,9 +153,10 @@ void cats_grpc_event_destroy(struct cats_grpc_event *);
  * 'reply' is an encoded ListServicesReply when 'error' is 0.
  *
  * Reports and telemetry are acknowledged with cats_grpc_ack(); acks on
- * one stream are coalesced (an ack covers every seq up to it): at most
- * one per 'ack_interval_ms' per stream, sent by cats_grpc_server_run(),
- * except those that carry an error, which leave at once.  An ack tells an
+ * one stream are coalesced (an ack covers every seq up to it): one per
+ * 'ack_interval_ms' (less up to a quarter, at random) per stream at most,
+ * sent by cats_grpc_server_run(), except those that carry an error, which
+ * leave at once.  An ack tells an
  * agent that its reports count; it needs one every few seconds, not one
  * per report, and each ack is an HTTP/2 frame and a write.
  * cats_grpc_end() ends a stream with a status (FAILED_PRECONDITION for
