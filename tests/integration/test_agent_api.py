@@ -9,6 +9,9 @@ the weights it computes.  Then hostile input: garbage bytes on every
 method, out-of-range values, unknown services, impersonation, oversized
 messages, floods, a bad token, a certificate that names another node.
 Each must get the right gRPC status, be counted, and change nothing.
+Last, 700 streams from build/tests/bench/agent-load, past the server's
+first completion queue: every report acked, and the shutdown check runs
+with them open.
 
 No Mininet: everything stays on 127.0.0.1.
 
@@ -51,7 +54,12 @@ CHECKS = [
     "mtls: certificate names the node; another node id refused",
     "restart: after kill -9 the old session is refused, register works",
     "shutdown: exit with open streams is prompt, clients see UNAVAILABLE",
+    "many streams: 700, past one completion queue, every report acked",
 ]
+
+# Calls beyond the first 512 go to the server's non-polling completion
+# queues (proto/README.md): enough streams to fill one and spill over.
+MANY_STREAMS = 700
 
 SERVICE = "web"
 VIP = "10.0.0.100"
@@ -450,32 +458,76 @@ def body(t, args, workdir, grpc, pb):
     t.check(CHECKS[18], code == "FAILED_PRECONDITION" and acks
             and acks[-1].seq == 1, "%s %s; then %s" % (code, det, acks))
 
-    # -- shutdown with open streams ------------------------------------
-    ended = {}
+    # -- many streams: the completion queues past the first --------------
+    load = os.path.join(os.path.abspath(args.build_dir), "tests", "bench",
+                        "agent-load")
+    load_argv = [load, "--target=" + target, "--connections=7",
+                 "--streams=%d" % MANY_STREAMS, "--rate=2",
+                 "--service=" + SERVICE, "--port=80", "--node-prefix=many"]
+    before = int(agent_stats(ctl)["reports_accepted"])
+    out = subprocess.run(load_argv + ["--duration=3", "--warmup=1"],
+                         capture_output=True, text=True, timeout=120)
+    lg = dict(line.split(": ", 1) for line in out.stdout.splitlines()
+              if ": " in line)
+    accepted = int(agent_stats(ctl)["reports_accepted"]) - before
+    t.check(CHECKS[20], out.returncode == 0
+            and lg.get("registered") == str(MANY_STREAMS)
+            and lg.get("streams_open") == str(MANY_STREAMS)
+            and lg.get("failed_calls") == "0"
+            and lg.get("reports_rejected") == "0"
+            and int(lg.get("total_reports_acked", 0)) >= MANY_STREAMS * 4
+            and lg.get("total_reports_acked") == lg.get("total_reports_sent")
+            and accepted >= int(lg.get("total_reports_acked", 0)),
+            "agent-load exit %d, %s; controller accepted %d; %s"
+            % (out.returncode, {k: lg.get(k) for k in (
+                "registered", "streams_open", "failed_calls",
+                "reports_rejected", "total_reports_sent",
+                "total_reports_acked", "first_error")},
+               accepted, out.stderr[-300:]))
+    info("%d streams: %s reports acked, %d accepted"
+         % (MANY_STREAMS, lg.get("total_reports_acked"), accepted))
 
-    def forever():
-        s = 0
-        while True:
-            s += 1
-            yield cl.report("n1", r.session_id, s + 1, {})
-            time.sleep(0.05)
+    # The shutdown below then runs with them open too.
+    many = subprocess.Popen(load_argv + ["--duration=60", "--warmup=0"],
+                            stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        many_open = wait_until(
+            lambda: int(agent_stats(ctl)["streams_active"]) >= MANY_STREAMS,
+            20)
 
-    def hold():
-        ended["code"], ended["det"] = rpc_error(
-            lambda: list(cl.stream_(forever(), timeout=30)))
-        ended["t"] = time.monotonic()
-    th = threading.Thread(target=hold, daemon=True)
-    th.start()
-    time.sleep(0.5)
-    pid = ctl.pid()
-    t0 = time.monotonic()
-    ctl.appctl("exit")
-    gone = wait_until(lambda: not catslib.cats_topo.pid_alive(pid), 5)
-    th.join(5)
-    t.check(CHECKS[19], gone is not None and gone < 2
-            and ended.get("code") == "UNAVAILABLE",
-            "exit took %s s, client saw %s" % (gone, ended))
-    info("shutdown with an open stream: %.3f s" % (gone or -1))
+        # -- shutdown with open streams ------------------------------------
+        ended = {}
+
+        def forever():
+            s = 0
+            while True:
+                s += 1
+                yield cl.report("n1", r.session_id, s + 1, {})
+                time.sleep(0.05)
+
+        def hold():
+            ended["code"], ended["det"] = rpc_error(
+                lambda: list(cl.stream_(forever(), timeout=30)))
+            ended["t"] = time.monotonic()
+        th = threading.Thread(target=hold, daemon=True)
+        th.start()
+        time.sleep(0.5)
+        pid = ctl.pid()
+        t0 = time.monotonic()
+        ctl.appctl("exit")
+        gone = wait_until(lambda: not catslib.cats_topo.pid_alive(pid), 5)
+        th.join(5)
+        t.check(CHECKS[19], gone is not None and gone < 2
+                and ended.get("code") == "UNAVAILABLE"
+                and many_open is not None,
+                "exit took %s s, client saw %s, %d more streams open: %s"
+                % (gone, ended, MANY_STREAMS, many_open is not None))
+        info("shutdown with an open stream and %d more: %.3f s"
+             % (MANY_STREAMS, gone or -1))
+    finally:
+        many.kill()
+        many.wait()
     cl.close()
 
     # -- access list ----------------------------------------------------
