@@ -99,8 +99,9 @@ cats_metrics_init(struct cats_metrics_store *store,
 
     hmap_init(&store->nodes);
     hmap_init(&store->instances);
+    ovs_list_init(&store->leases);
+    ovs_list_init(&store->alive);
     store->seqno = 1;
-    store->next_wake = LLONG_MAX;
 }
 
 static void
@@ -109,6 +110,7 @@ instance_destroy(struct cats_metrics_store *store,
 {
     hmap_remove(&store->instances, &inst->node);
     ovs_list_remove(&inst->owner_node);
+    ovs_list_remove(&inst->lease_node);
     inst->owner->n_instances--;
     free(inst);
 }
@@ -122,6 +124,7 @@ node_destroy(struct cats_metrics_store *store, struct cats_metrics_node *node)
         instance_destroy(store, inst);
     }
     hmap_remove(&store->nodes, &node->node);
+    ovs_list_remove(&node->alive_node);
     free(node);
 }
 
@@ -212,69 +215,96 @@ static void
 renew(struct cats_metrics_store *store, struct cats_metrics_instance *inst,
       long long now)
 {
+    struct ovs_list *after;
+
     inst->last_alive = now;
     inst->lease_expires = add_ms(now, store->cfg.lease_ms);
     inst->state = cats_metrics_state(inst, now);
-    store->next_wake = MIN(store->next_wake, inst->lease_expires);
+
+    /* To the tail, unless a caller's clock went back: then walk back to
+     * keep the order (never in the daemon, whose clock is monotonic). */
+    ovs_list_remove(&inst->lease_node);
+    after = store->leases.prev;
+    while (after != &store->leases
+           && CONTAINER_OF(after, struct cats_metrics_instance,
+                           lease_node)->lease_expires > inst->lease_expires) {
+        after = after->prev;
+    }
+    ovs_list_insert(after->next, &inst->lease_node);
 }
 
 static void
 touch_node(struct cats_metrics_store *store, struct cats_metrics_node *node,
            long long now)
 {
+    struct ovs_list *after;
+
     node->last_alive = now;
-    if (store->cfg.forget_ms) {
-        store->next_wake = MIN(store->next_wake,
-                               add_ms(now, store->cfg.forget_ms));
+    ovs_list_remove(&node->alive_node);
+    after = store->alive.prev;
+    while (after != &store->alive
+           && CONTAINER_OF(after, struct cats_metrics_node,
+                           alive_node)->last_alive > now) {
+        after = after->prev;
     }
+    ovs_list_insert(after->next, &node->alive_node);
 }
 
 void
 cats_metrics_run(struct cats_metrics_store *store, long long now)
 {
-    struct cats_metrics_instance *inst;
-    long long next = LLONG_MAX;
+    while (!ovs_list_is_empty(&store->leases)) {
+        struct cats_metrics_instance *inst
+            = CONTAINER_OF(ovs_list_front(&store->leases),
+                           struct cats_metrics_instance, lease_node);
 
-    if (now < store->next_wake) {
-        return;
-    }
-
-    /* Whatever is due: the cached wake time may be early (leases were
-     * renewed since), so look at everything and recompute it. */
-    HMAP_FOR_EACH (inst, node, &store->instances) {
-        if (now >= inst->lease_expires) {
-            if (inst->state != CATS_METRICS_EXPIRED) {
-                inst->state = CATS_METRICS_EXPIRED;
-                inst->has_sample = false;
-                store->n_expirations++;
-                store->seqno++;
-            }
-        } else {
-            next = MIN(next, inst->lease_expires);
+        if (now < inst->lease_expires) {
+            break;
+        }
+        ovs_list_remove(&inst->lease_node);
+        ovs_list_init(&inst->lease_node);
+        if (inst->state != CATS_METRICS_EXPIRED) {
+            inst->state = CATS_METRICS_EXPIRED;
+            inst->has_sample = false;
+            store->n_expirations++;
+            store->seqno++;
         }
     }
 
     if (store->cfg.forget_ms) {
-        struct cats_metrics_node *node;
+        while (!ovs_list_is_empty(&store->alive)) {
+            struct cats_metrics_node *node
+                = CONTAINER_OF(ovs_list_front(&store->alive),
+                               struct cats_metrics_node, alive_node);
 
-        HMAP_FOR_EACH_SAFE (node, node, &store->nodes) {
-            long long forget = add_ms(node->last_alive, store->cfg.forget_ms);
-            if (now >= forget) {
-                node_destroy(store, node);
-                store->n_forgotten++;
-                store->seqno++;
-            } else {
-                next = MIN(next, forget);
+            if (now < add_ms(node->last_alive, store->cfg.forget_ms)) {
+                break;
             }
+            node_destroy(store, node);
+            store->n_forgotten++;
+            store->seqno++;
         }
     }
-    store->next_wake = next;
 }
 
 long long
 cats_metrics_next_wake(const struct cats_metrics_store *store)
 {
-    return store->next_wake;
+    long long next = LLONG_MAX;
+
+    if (!ovs_list_is_empty(&store->leases)) {
+        next = CONTAINER_OF(ovs_list_front(&store->leases),
+                            const struct cats_metrics_instance,
+                            lease_node)->lease_expires;
+    }
+    if (store->cfg.forget_ms && !ovs_list_is_empty(&store->alive)) {
+        const struct cats_metrics_node *node
+            = CONTAINER_OF(ovs_list_front(&store->alive),
+                           const struct cats_metrics_node, alive_node);
+
+        next = MIN(next, add_ms(node->last_alive, store->cfg.forget_ms));
+    }
+    return next;
 }
 
 /* Scores. */
@@ -543,6 +573,7 @@ cats_metrics_register(struct cats_metrics_store *store,
         node = xzalloc(sizeof *node);
         ovs_strlcpy(node->id, reg->node_id, sizeof node->id);
         ovs_list_init(&node->instances);
+        ovs_list_init(&node->alive_node);
         hmap_insert(&store->nodes, &node->node, node_hash(node->id));
         node->tokens = bucket_size(store) - 1.0;
         node->tokens_updated = now;
@@ -565,6 +596,7 @@ cats_metrics_register(struct cats_metrics_store *store,
         if (!inst) {
             inst = xzalloc(sizeof *inst);
             inst->key = spec->key;
+            ovs_list_init(&inst->lease_node);
             inst->health = CATS_HEALTH_SERVING;
             hmap_insert(&store->instances, &inst->node,
                         instance_hash(inst->key.service, inst->key.ip,

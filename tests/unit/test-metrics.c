@@ -238,6 +238,46 @@ check_invariants(const struct cats_metrics_store *store)
         total += n;
     }
     assert_int_equal(total, hmap_count(&store->instances));
+
+    /* The lease list: earliest end first; every instance not in it has
+     * been recorded as expired. */
+    const struct cats_metrics_instance *inst, *prev = NULL;
+    size_t n_leases = 0;
+
+    LIST_FOR_EACH (inst, lease_node, &store->leases) {
+        assert_ptr_equal(cats_metrics_find(store, inst->key.service,
+                                           inst->key.ip, inst->key.port),
+                         inst);
+        assert_true(!prev || prev->lease_expires <= inst->lease_expires);
+        prev = inst;
+        n_leases++;
+    }
+    HMAP_FOR_EACH (inst, node, &store->instances) {
+        if (ovs_list_is_empty(&inst->lease_node)) {
+            assert_int_equal(inst->state, CATS_METRICS_EXPIRED);
+        } else {
+            n_leases--;
+        }
+    }
+    assert_int_equal(n_leases, 0);
+    if (!store->cfg.forget_ms) {
+        assert_int_equal(cats_metrics_next_wake(store),
+                         ovs_list_is_empty(&store->leases) ? LLONG_MAX
+                         : CONTAINER_OF(ovs_list_front(&store->leases),
+                                        struct cats_metrics_instance,
+                                        lease_node)->lease_expires);
+    }
+
+    /* The nodes, least recently heard from first, all of them. */
+    const struct cats_metrics_node *prev_node = NULL;
+    size_t n_alive = 0;
+
+    LIST_FOR_EACH (node, alive_node, &store->alive) {
+        assert_true(!prev_node || prev_node->last_alive <= node->last_alive);
+        prev_node = node;
+        n_alive++;
+    }
+    assert_int_equal(n_alive, hmap_count(&store->nodes));
 }
 
 /* Registration and leases. */
@@ -1145,6 +1185,83 @@ test_time_going_backwards_is_harmless(void **state)
     assert_true(cats_metrics_is_selectable(inst, 4000));
 }
 
+/* Many nodes whose reports come at staggered times, some falling silent:
+ * each run expires exactly the instances whose lease has ended, and
+ * next_wake is the earliest lease still running, as a scan of every
+ * instance would find. */
+static void
+test_staggered_leases_expire_in_order(void **state)
+{
+    struct cats_metrics_store *store = *state;
+    enum { N = 200 };
+    long long heard[N];
+    struct load load;
+    struct reg reg;
+    char id[16];
+
+    for (int i = 0; i < N; i++) {
+        snprintf(id, sizeof id, "node-%d", i);
+        register_ok(store, make_reg(&reg, id, 1, i + 1), i + 1, 0);
+        heard[i] = 0;
+    }
+    check_invariants(store);
+
+    /* Every 10 ms one node reports; nodes that are multiples of 7 stop
+     * after t = 500. */
+    uint64_t seq = 0;
+    for (long long t = 10; t <= 6000; t += 10) {
+        int i = (t / 10) % N;
+
+        if (!(i % 7 == 0 && t > 500)) {
+            snprintf(id, sizeof id, "node-%d", i);
+            report_ok(store, make_load(&load, id, i + 1, ++seq, 1, i + 1),
+                      t);
+            heard[i] = t;
+        }
+        if (t % 70 == 0) {
+            long long earliest = LLONG_MAX;
+
+            cats_metrics_run(store, t);
+            for (int j = 0; j < N; j++) {
+                const struct cats_metrics_instance *inst = find(store, j + 1);
+                bool ended = t >= heard[j] + LEASE;
+
+                assert_int_equal(inst->state == CATS_METRICS_EXPIRED, ended);
+                if (!ended) {
+                    earliest = MIN(earliest, heard[j] + LEASE);
+                }
+            }
+            assert_int_equal(cats_metrics_next_wake(store), earliest);
+            check_invariants(store);
+        }
+    }
+    assert_true(store->n_expirations > 0);
+}
+
+/* A caller whose clock goes back still gets the earliest lease first. */
+static void
+test_lease_order_survives_clock_going_back(void **state)
+{
+    struct cats_metrics_store *store = *state;
+    struct load load;
+    struct reg reg1, reg2, reg3;
+
+    register_ok(store, make_reg(&reg1, "node-1", 1, 11), 1, 5000);
+    register_ok(store, make_reg(&reg2, "node-2", 1, 12), 2, 5000);
+    register_ok(store, make_reg(&reg3, "node-3", 1, 13), 3, 5000);
+    report_ok(store, make_load(&load, "node-2", 2, 1, 1, 12), 4000);
+    report_ok(store, make_load(&load, "node-3", 3, 1, 1, 13), 4500);
+    check_invariants(store);
+    assert_int_equal(cats_metrics_next_wake(store), 4000 + LEASE);
+
+    cats_metrics_run(store, 4000 + LEASE);
+    assert_int_equal(find(store, 12)->state, CATS_METRICS_EXPIRED);
+    assert_int_equal(find(store, 13)->state, CATS_METRICS_ACTIVE);
+    assert_int_equal(find(store, 11)->state, CATS_METRICS_ACTIVE);
+    assert_int_equal(cats_metrics_next_wake(store), 4500 + LEASE);
+    check_invariants(store);
+}
+
 static void
 test_state_names(void **state OVS_UNUSED)
 {
@@ -1187,6 +1304,8 @@ main(void)
         T(test_silent_nodes_are_forgotten_only_when_asked),
         cmocka_unit_test(test_config_defaults_and_repairs),
         T(test_time_going_backwards_is_harmless),
+        T(test_staggered_leases_expire_in_order),
+        T(test_lease_order_survives_clock_going_back),
         cmocka_unit_test(test_state_names),
     };
 
