@@ -564,6 +564,7 @@ agents_run(struct cats_catalog *cat)
     ovs_assert(cat == catalog);
     if (server) {
         struct ovs_list events = OVS_LIST_INITIALIZER(&events);
+        struct ovs_list done = OVS_LIST_INITIALIZER(&done);
         struct cats_grpc_event *ev;
 
         update_policy(false);
@@ -586,8 +587,9 @@ agents_run(struct cats_catalog *cat)
                 cats_grpc_end(ev->call, 0, NULL);
                 break;
             }
-            cats_grpc_event_destroy(ev);
+            ovs_list_push_back(&done, &ev->list_node);
         }
+        cats_grpc_server_done(server, &done);
         cats_grpc_server_run(server);
     }
 

@@ -143,6 +143,13 @@ void cats_grpc_server_wait(struct cats_grpc_server *);
 
 /* Sends the acks held back by the ack interval that are due. */
 void cats_grpc_server_run(struct cats_grpc_server *);
+
+/* Main thread: hands back the events it has handled, emptying 'events';
+ * the completion-queue thread, which allocated them, frees them.  Memory
+ * freed by the thread that allocated it stays in that thread's malloc
+ * cache: freed from the main loop, every report's event took the
+ * allocator's arena lock against the thread's next allocation. */
+void cats_grpc_server_done(struct cats_grpc_server *, struct ovs_list *events);
 void cats_grpc_event_destroy(struct cats_grpc_event *);
 
 /* Replies, from the main thread, once per event that needs one.
