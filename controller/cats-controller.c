@@ -1381,7 +1381,7 @@ usage(void)
            "  --agent-stream-rate=N   messages/s per stream before decoding "
            "(200)\n"
            "  --agent-ack-interval=MS one plain ack per stream about this "
-           "often, less up\n"
+           "often, plus up\n"
            "                          to a quarter at random (default 1000; "
            "errors go at\n"
            "                          once; 0: every report)\n"

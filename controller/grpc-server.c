@@ -655,6 +655,41 @@ flatten(grpc_byte_buffer *bb, size_t *len)
     return p;
 }
 
+/* The bytes of received message 'bb', valid while 'bb' is: in place when
+ * they are one uncompressed slice, as a small message's are; else copied
+ * into 'stub' (of 'stub_size' bytes) or into a malloc'd block returned in
+ * '*heap' as well, for the caller to free.  Saves a copy and an allocation
+ * per report over flatten(). */
+static const uint8_t *
+payload_bytes(grpc_byte_buffer *bb, uint8_t *stub, size_t stub_size,
+              size_t *len, uint8_t **heap)
+{
+    const grpc_slice_buffer *sb = &bb->data.raw.slice_buffer;
+    grpc_byte_buffer_reader r;
+    grpc_slice slice;
+    uint8_t *p;
+
+    *heap = NULL;
+    if (bb->type == GRPC_BB_RAW
+        && bb->data.raw.compression == GRPC_COMPRESS_NONE
+        && sb->count == 1) {
+        *len = GRPC_SLICE_LENGTH(sb->slices[0]);
+        return GRPC_SLICE_START_PTR(sb->slices[0]);
+    }
+
+    if (!grpc_byte_buffer_reader_init(&r, bb)) {
+        *len = 0;
+        return NULL;
+    }
+    slice = grpc_byte_buffer_reader_readall(&r);
+    grpc_byte_buffer_reader_destroy(&r);
+    *len = GRPC_SLICE_LENGTH(slice);
+    p = *len <= stub_size ? stub : (*heap = xmalloc(*len));
+    memcpy(p, GRPC_SLICE_START_PTR(slice), *len);
+    grpc_slice_unref(slice);
+    return p;
+}
+
 static grpc_byte_buffer *
 byte_buffer_from(const void *p, size_t len)
 {
@@ -920,19 +955,22 @@ cats_grpc_reply_query(struct cats_grpc_call *c, int error,
                  reply ? reply->size : 0);
 }
 
-/* How long until a stream's next plain ack: the ack interval less up to a
+/* How long until a stream's next plain ack: the ack interval plus up to a
  * quarter of it, at random.  Streams that started together (agents after
  * a controller restart, a burst of registrations) would otherwise come due
  * together on every interval, and their acks, about 20 us each on the main
  * loop, arrive as one burst that holds up the reports behind it (measured:
  * 10,000 streams, stalls of 30-75 ms once a second).  The jitter spreads
- * them within a few intervals. */
+ * them within a few intervals.  It is added, not taken off: the interval
+ * is the least time between two plain acks, as its name says, and a
+ * stream is acked every 1.125 intervals on average (0.875 when the
+ * jitter was taken off: 22% more acks, each a write). */
 static long long int
 ack_period(const struct cats_grpc_server *s)
 {
     long long int interval = s->opts.ack_interval_ms;
 
-    return interval - (interval > 3 ? random_range(interval / 4 + 1) : 0);
+    return interval + (interval > 3 ? random_range(interval / 4 + 1) : 0);
 }
 
 /* Sends the pending ack.  Caller holds c->mutex; nothing is being sent. */
@@ -1380,18 +1418,21 @@ on_recv(struct cats_grpc_call *c, bool success)
 
     if (success && c->payload) {
         long long int now_ns = cats_grpc_now_ns();
+        grpc_byte_buffer *bb = c->payload;  /* The next receive's slot. */
+        uint8_t stub[1024], *heap;
+        const uint8_t *buf;
         size_t len;
-        uint8_t *buf = flatten(c->payload, &len);
 
-        grpc_byte_buffer_destroy(c->payload);
         c->payload = NULL;
+        buf = payload_bytes(bb, stub, sizeof stub, &len, &heap);
         ovs_mutex_lock(&s->stats_mutex);
         s->stats.messages++;
         ovs_mutex_unlock(&s->stats_mutex);
         if (handle_stream_message(c, buf, len, now_ns)) {
             start_recv(c);
         }
-        free(buf);
+        grpc_byte_buffer_destroy(bb);
+        free(heap);
     } else if (success) {
         /* The client half-closed: end the stream once the main loop has
          * acknowledged what came before. */

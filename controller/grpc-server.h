@@ -73,7 +73,7 @@ struct cats_grpc_server_options {
     size_t queue_limit;         /* Events waiting for the main loop. */
     double max_stream_rate;     /* Messages per second per stream. */
     unsigned int ack_interval_ms; /* One plain ack per stream about this
-                                 * often: the interval less up to a
+                                 * often: the interval plus up to a
                                  * quarter, at random (errors and final
                                  * acks go at once); 0: every report. */
 };
@@ -161,7 +161,7 @@ void cats_grpc_event_destroy(struct cats_grpc_event *);
  *
  * Reports and telemetry are acknowledged with cats_grpc_ack(); acks on
  * one stream are coalesced (an ack covers every seq up to it): one per
- * 'ack_interval_ms' (less up to a quarter, at random) per stream at most,
+ * 'ack_interval_ms' (plus up to a quarter, at random) per stream at most,
  * sent by cats_grpc_server_run(), except those that carry an error, which
  * leave at once.  An ack tells an
  * agent that its reports count; it needs one every few seconds, not one
