@@ -202,6 +202,9 @@ struct cats_grpc_server {
     struct ovs_list done;               /* Handled, for the thread to free
                                          * (cats_grpc_server_done()). */
     struct latch latch;
+    bool wake_main;                     /* Thread only: events queued since
+                                         * the queue was empty, and the
+                                         * latch not set (see enqueue()). */
 
     struct ovs_mutex stats_mutex;
     struct cats_grpc_stats stats;
@@ -758,8 +761,29 @@ event_create(struct cats_grpc_call *c, enum cats_grpc_event_type type,
     return ev;
 }
 
+/* Events queued before the main loop is woken, at most, while the thread
+ * has more completions to run. */
+#define WAKE_BATCH 64
+
+/* Thread only: wakes the main loop if events wait for it unannounced. */
+static void
+wake_main(struct cats_grpc_server *s)
+{
+    if (s->wake_main) {
+        s->wake_main = false;
+        latch_set(&s->latch);
+    }
+}
+
 /* Appends 'ev'.  Returns false if the queue is full after it: the caller
- * (a stream) should stop receiving. */
+ * (a stream) should stop receiving.
+ *
+ * The main loop is woken (the latch) once WAKE_BATCH events wait, or when
+ * the thread runs out of completions to run (cq_thread()), whichever comes
+ * first, not for the first event of every batch: the main loop ran one
+ * iteration per wake-up, about 7,000 a second at 100,000 reports/s, and
+ * each iteration also polls its listeners (an accept() that allocates and
+ * frees a socket each time: 9% of the controller's CPU, perf). */
 static bool
 enqueue(struct cats_grpc_server *s, struct cats_grpc_event *ev)
 {
@@ -770,7 +794,10 @@ enqueue(struct cats_grpc_server *s, struct cats_grpc_event *ev)
     ovs_mutex_lock(&s->queue_mutex);
     ovs_list_push_back(&s->queue, &ev->list_node);
     if (!s->queue_len++) {
-        latch_set(&s->latch);
+        s->wake_main = true;
+    }
+    if (s->wake_main && s->queue_len >= WAKE_BATCH) {
+        wake_main(s);
     }
     room = s->queue_len < s->opts.queue_limit;
     if (!ovs_list_is_empty(&s->done)) {
@@ -1556,9 +1583,22 @@ cq_thread(void *s_)
         for (int i = 1; i < N_CALL_CQS; i++) {
             bound += atomic_count_get(&s->bound[i]);
         }
-        grpc_event ev = grpc_completion_queue_next(
-            s->cq, bound ? next_drain : gpr_inf_future(GPR_CLOCK_MONOTONIC),
-            NULL);
+        gpr_timespec deadline = (bound ? next_drain
+                                 : gpr_inf_future(GPR_CLOCK_MONOTONIC));
+        grpc_event ev;
+
+        if (s->wake_main) {
+            /* Events wait unannounced: wake the main loop unless more
+             * completions are ready now. */
+            ev = grpc_completion_queue_next(
+                s->cq, gpr_inf_past(GPR_CLOCK_MONOTONIC), NULL);
+            if (ev.type == GRPC_QUEUE_TIMEOUT) {
+                wake_main(s);
+                ev = grpc_completion_queue_next(s->cq, deadline, NULL);
+            }
+        } else {
+            ev = grpc_completion_queue_next(s->cq, deadline, NULL);
+        }
         if (ev.type == GRPC_QUEUE_SHUTDOWN) {
             break;
         } else if (ev.type == GRPC_OP_COMPLETE) {
@@ -1576,6 +1616,7 @@ cq_thread(void *s_)
                 n += MAX(drain(s, s->call_cqs[i]), 0);
             }
         }
+        wake_main(s);
         wait_ms = n ? CALL_CQ_WAIT_MIN_MS : MIN(2 * wait_ms,
                                                 CALL_CQ_WAIT_MAX_MS);
         next_drain = gpr_time_add(now, gpr_time_from_millis(wait_ms,
