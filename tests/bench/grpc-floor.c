@@ -7,10 +7,12 @@
  * It speaks just enough of cats.v1.Agent for agent-load: RegisterNode
  * answers every node with a fixed session; StreamReports unpacks each
  * LoadReport (to read its seq, as any server must) and acks the highest
- * seq at most every ACK_INTERVAL_MS per stream, when a report arrives (so
- * an ack is held for at most one report period; the controller flushes
- * held acks on a timer).  No validation, no store, no main loop: a floor,
- * not a server.
+ * seq at most every ACK_INTERVAL_MS per stream, when a report arrives;
+ * once per ACK_INTERVAL_MS a sweep over the streams acks what is left
+ * unacked, as the controller's timer does, so that a stream that stopped
+ * sending for want of acks (agent-h2load's in-flight window) is not stuck
+ * for good.  No validation, no store, no main loop: a floor, not a
+ * server.
  *
  * The completion queues are arranged much as in controller/grpc-server.c
  * (one polling queue for new calls, the calls spread round robin over
@@ -69,9 +71,14 @@ struct call {
     int refs;                   /* The call's own + one per batch. */
     struct tag tags[N_TAGS];
     uint64_t max_seq;
+    uint64_t acked_seq;         /* In the last ack sent. */
     int64_t last_ack_ns;
     bool send_busy;
+    struct call *prev, *next;   /* In 'streams' (StreamReports only). */
 };
+
+/* The StreamReports calls alive, for the sweep: a circular list. */
+static struct call streams = { .prev = &streams, .next = &streams };
 
 static grpc_server *server;
 static grpc_completion_queue *cq;
@@ -94,6 +101,10 @@ static void
 unref(struct call *c)
 {
     if (--c->refs == 0) {
+        if (c->next) {
+            c->prev->next = c->next;
+            c->next->prev = c->prev;
+        }
         grpc_metadata_array_destroy(&c->md);
         if (c->payload) {
             grpc_byte_buffer_destroy(c->payload);
@@ -177,6 +188,7 @@ send_ack(struct call *c)
     grpc_op op;
 
     ack.seq = c->max_seq;
+    c->acked_seq = c->max_seq;
     ack.lease_ms = LEASE_MS;
     ack.report_interval_ms = REPORT_INTERVAL_MS;
     if (c->send_bb) {
@@ -235,6 +247,10 @@ on_new(struct call *c, bool ok)
         n_registers++;
         batch(c, ops, 3, T_DONE);
     } else {
+        c->prev = streams.prev;
+        c->next = &streams;
+        streams.prev->next = c;
+        streams.prev = c;
         batch(c, ops, 1, T_DONE);
         start_recv(c);
     }
@@ -380,6 +396,7 @@ main(int argc, char *argv[])
     }
     fprintf(stderr, "grpc-floor: listening on %s\n", addr);
 
+    int64_t next_sweep = now_ns();
     int wait_ms = 1;
     while (!stop) {
         grpc_event ev = grpc_completion_queue_next(
@@ -394,6 +411,21 @@ main(int argc, char *argv[])
             n += drain(call_cqs[i]);
         }
         wait_ms = n ? 1 : (wait_ms < 8 ? 2 * wait_ms : 8);
+
+        int64_t now = now_ns();
+        if (now >= next_sweep) {
+            int64_t interval = ACK_INTERVAL_MS * INT64_C(1000000);
+
+            next_sweep = now + interval;
+            for (struct call *c = streams.next, *next; c != &streams;
+                 c = next) {
+                next = c->next;
+                if (!c->send_busy && c->max_seq > c->acked_seq
+                    && now - c->last_ack_ns >= interval) {
+                    send_ack(c);
+                }
+            }
+        }
     }
 
     /* A measuring tool: report and leave; the kernel closes the sockets. */
