@@ -1267,8 +1267,11 @@ parse_options(int argc, char *argv[])
             break;
 
         case OPT_AGENT_ACK_INTERVAL:
+            /* At most 2,000: with the jitter acks may then be 2.5 s
+             * apart, and agents restart a stream after 5 s without one
+             * (ACK_TIMEOUT_MIN_MS in controller/agent/agent-client.c). */
             agents_cfg.grpc.ack_interval_ms = parse_int_option(
-                "agent-ack-interval", optarg, 0, 60000);
+                "agent-ack-interval", optarg, 0, 2000);
             break;
 
         case OPT_PICK_WAIT_FACTOR: {
@@ -1382,9 +1385,9 @@ usage(void)
            "(200)\n"
            "  --agent-ack-interval=MS one plain ack per stream about this "
            "often, plus up\n"
-           "                          to a quarter at random (default 1000; "
-           "errors go at\n"
-           "                          once; 0: every report)\n"
+           "                          to a quarter at random (default 1000, "
+           "at most 2000;\n"
+           "                          errors go at once; 0: every report)\n"
            "  --pick-wait-factor=A    decide=connection: weight of a queued "
            "request's wait\n"
            "                          (default 2; 1: each connection's own "

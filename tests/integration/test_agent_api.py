@@ -55,6 +55,7 @@ CHECKS = [
     "restart: after kill -9 the old session is refused, register works",
     "shutdown: exit with open streams is prompt, clients see UNAVAILABLE",
     "many streams: 700, past one completion queue, every report acked",
+    "options: an ack interval agents would time out on is refused",
 ]
 
 # Calls beyond the first 512 go to the server's non-polling completion
@@ -589,6 +590,20 @@ def body(t, args, workdir, grpc, pb):
     anon.close()
     ctl3.cleanup()
     ctl.cleanup()
+
+    # -- options ----------------------------------------------------------
+    # Agents restart a stream after 5 s without an ack; acks come up to
+    # 1.25 intervals apart, so the controller takes 2,000 ms at most.
+    runs = {ms: subprocess.run([args.controller, "--agent-ack-interval=%d"
+                                % ms, "--version"],
+                               capture_output=True, text=True, timeout=30)
+            for ms in (2000, 2001)}
+    t.check(CHECKS[21], runs[2000].returncode == 0
+            and runs[2001].returncode != 0
+            and "between 0 and 2000" in runs[2001].stderr,
+            "2000: exit %d; 2001: exit %d, %r"
+            % (runs[2000].returncode, runs[2001].returncode,
+               runs[2001].stderr.strip()[-120:]))
 
 
 def main():
