@@ -637,32 +637,11 @@ arm(struct cats_grpc_server *s, enum method m)
     }
 }
 
-/* Copies the bytes of 'bb' into a malloc'd buffer. */
-static uint8_t *
-flatten(grpc_byte_buffer *bb, size_t *len)
-{
-    grpc_byte_buffer_reader r;
-    grpc_slice slice;
-    uint8_t *p;
-
-    if (!grpc_byte_buffer_reader_init(&r, bb)) {
-        *len = 0;
-        return NULL;
-    }
-    slice = grpc_byte_buffer_reader_readall(&r);
-    grpc_byte_buffer_reader_destroy(&r);
-    *len = GRPC_SLICE_LENGTH(slice);
-    p = xmalloc(*len ? *len : 1);
-    memcpy(p, GRPC_SLICE_START_PTR(slice), *len);
-    grpc_slice_unref(slice);
-    return p;
-}
-
 /* The bytes of received message 'bb', valid while 'bb' is: in place when
  * they are one uncompressed slice, as a small message's are; else copied
  * into 'stub' (of 'stub_size' bytes) or into a malloc'd block returned in
- * '*heap' as well, for the caller to free.  Saves a copy and an allocation
- * per report over flatten(). */
+ * '*heap' as well, for the caller to free.  In place saves a copy and an
+ * allocation per report. */
 static const uint8_t *
 payload_bytes(grpc_byte_buffer *bb, uint8_t *stub, size_t stub_size,
               size_t *len, uint8_t **heap)
@@ -1417,19 +1396,22 @@ on_new_call(struct cats_grpc_call *c, bool success)
     }
 
     if (methods[c->m].unary) {
-        uint8_t *buf = NULL;
+        uint8_t stub[1024], *heap = NULL;
+        const uint8_t *buf = NULL;
         size_t len = 0;
 
         if (c->payload) {
-            buf = flatten(c->payload, &len);
-            grpc_byte_buffer_destroy(c->payload);
-            c->payload = NULL;
+            buf = payload_bytes(c->payload, stub, sizeof stub, &len, &heap);
         }
         ovs_mutex_lock(&s->stats_mutex);
         s->stats.messages++;
         ovs_mutex_unlock(&s->stats_mutex);
         handle_unary(c, buf, len, cats_grpc_now_ns());
-        free(buf);
+        if (c->payload) {
+            grpc_byte_buffer_destroy(c->payload);
+            c->payload = NULL;
+        }
+        free(heap);
     } else {
         memset(&op, 0, sizeof op);
         op.op = GRPC_OP_SEND_INITIAL_METADATA;
