@@ -210,44 +210,55 @@ add_ms(long long now, unsigned int ms)
     return now > LLONG_MAX - ms ? LLONG_MAX : now + ms;
 }
 
+/* Moves 'elem' to its place in 'list', kept in ascending order of
+ * 'time_of': the tail, unless a caller's clock went back, then walking back
+ * from the tail (never in the daemon, whose clock is monotonic). */
+static void
+reinsert_by_time(struct ovs_list *list, struct ovs_list *elem, long long t,
+                 long long (*time_of)(const struct ovs_list *))
+{
+    struct ovs_list *after;
+
+    ovs_list_remove(elem);
+    for (after = list->prev; after != list && time_of(after) > t;
+         after = after->prev) {
+        continue;
+    }
+    ovs_list_insert(after->next, elem);
+}
+
+static long long
+lease_end_of(const struct ovs_list *lease_node)
+{
+    return CONTAINER_OF(lease_node, struct cats_metrics_instance,
+                        lease_node)->lease_expires;
+}
+
+static long long
+last_alive_of(const struct ovs_list *alive_node)
+{
+    return CONTAINER_OF(alive_node, struct cats_metrics_node,
+                        alive_node)->last_alive;
+}
+
 /* Renews 'inst''s lease: it was heard from at 'now'. */
 static void
 renew(struct cats_metrics_store *store, struct cats_metrics_instance *inst,
       long long now)
 {
-    struct ovs_list *after;
-
     inst->last_alive = now;
     inst->lease_expires = add_ms(now, store->cfg.lease_ms);
     inst->state = cats_metrics_state(inst, now);
-
-    /* To the tail, unless a caller's clock went back: then walk back to
-     * keep the order (never in the daemon, whose clock is monotonic). */
-    ovs_list_remove(&inst->lease_node);
-    after = store->leases.prev;
-    while (after != &store->leases
-           && CONTAINER_OF(after, struct cats_metrics_instance,
-                           lease_node)->lease_expires > inst->lease_expires) {
-        after = after->prev;
-    }
-    ovs_list_insert(after->next, &inst->lease_node);
+    reinsert_by_time(&store->leases, &inst->lease_node, inst->lease_expires,
+                     lease_end_of);
 }
 
 static void
 touch_node(struct cats_metrics_store *store, struct cats_metrics_node *node,
            long long now)
 {
-    struct ovs_list *after;
-
     node->last_alive = now;
-    ovs_list_remove(&node->alive_node);
-    after = store->alive.prev;
-    while (after != &store->alive
-           && CONTAINER_OF(after, struct cats_metrics_node,
-                           alive_node)->last_alive > now) {
-        after = after->prev;
-    }
-    ovs_list_insert(after->next, &node->alive_node);
+    reinsert_by_time(&store->alive, &node->alive_node, now, last_alive_of);
 }
 
 void
@@ -293,16 +304,11 @@ cats_metrics_next_wake(const struct cats_metrics_store *store)
     long long next = LLONG_MAX;
 
     if (!ovs_list_is_empty(&store->leases)) {
-        next = CONTAINER_OF(ovs_list_front(&store->leases),
-                            const struct cats_metrics_instance,
-                            lease_node)->lease_expires;
+        next = lease_end_of(ovs_list_front(&store->leases));
     }
     if (store->cfg.forget_ms && !ovs_list_is_empty(&store->alive)) {
-        const struct cats_metrics_node *node
-            = CONTAINER_OF(ovs_list_front(&store->alive),
-                           const struct cats_metrics_node, alive_node);
-
-        next = MIN(next, add_ms(node->last_alive, store->cfg.forget_ms));
+        next = MIN(next, add_ms(last_alive_of(ovs_list_front(&store->alive)),
+                                store->cfg.forget_ms));
     }
     return next;
 }
