@@ -491,15 +491,18 @@ class CatsSite:
     def start_ping(self, host, dst=None, interval=0.008, deadline=None):
         """Background ping; stop it with stop_ping() to get the summary.
         Note: this machine's timer gives -i 0.01 only ~63/s; -i 0.008 gives
-        ~125/s."""
-        argv = ["ping", "-q", "-n", "-i", str(interval)]
+        ~125/s.  Not -q: stop_ping() reads the per-reply sequence numbers."""
+        argv = ["ping", "-n", "-i", str(interval)]
         if deadline:
             argv += ["-w", str(deadline)]
         argv.append(dst or self.vip)
         return self.popen(host, argv, stderr=subprocess.STDOUT)
 
     def stop_ping(self, p, timeout=5.0):
-        """SIGINT the ping, return (transmitted, received, text)."""
+        """SIGINT the ping; return a dict: tx, rx, 'lost' (sequence numbers
+        with no reply sent before the last one answered: real loss),
+        'in_flight' (those sent after it: still on their way when the
+        SIGINT ended ping, which counts them as transmitted) and text."""
         if p.poll() is None:
             p.send_signal(signal.SIGINT)
         try:
@@ -508,7 +511,7 @@ class CatsSite:
             kill_pid(p.pid)
             out, _ = p.communicate()
         self.forget(p)
-        return parse_ping(out)
+        return ping_losses(out)
 
     def ping(self, host, dst=None, count=3, interval=0.2, wait=1):
         out = host.cmd("ping -q -n -c %d -i %s -W %d %s"
@@ -522,3 +525,16 @@ def parse_ping(text):
     if not m:
         return 0, 0, text
     return int(m.group(1)), int(m.group(2)), text
+
+
+def ping_losses(text):
+    """Split what a stopped (not -q) ping lost into gaps before its last
+    reply and the tail it was still waiting for: see stop_ping()."""
+    import re
+    tx, rx, _ = parse_ping(text)
+    seen = set(int(s) for s in re.findall(r"icmp_seq=(\d+) ", text or ""))
+    last = max(seen) if seen else 0
+    missing = [s for s in range(1, tx + 1) if s not in seen]
+    return {"tx": tx, "rx": rx, "text": text,
+            "lost": [s for s in missing if s < last],
+            "in_flight": [s for s in missing if s > last]}

@@ -26,6 +26,7 @@ CHECKS = [
 ]
 RECOVERY_BOUND = 10.0       # seconds from vswitchd start to VIP serving
 PING_INTERVAL = 0.008       # -i 0.01 gives only ~63/s on this kernel
+MAX_IN_FLIGHT = 3           # unanswered requests allowed at ping's stop
 
 
 def controller_restart(t):
@@ -58,14 +59,25 @@ def controller_restart(t):
         ok, detail = False, str(e)
         reconnect_s = None
     time.sleep(1.0)
-    tx, rx, out = site.stop_ping(ping)
+    pr = site.stop_ping(ping)
     done = ll.stop()
-    m = re.search(r"time (\d+)ms", out or "")
+    tx, rx = pr["tx"], pr["rx"]
+    m = re.search(r"time (\d+)ms", pr["text"] or "")
     rate = 1000.0 * tx / int(m.group(1)) if m and int(m.group(1)) else 0
     catslib.info("ping during kill -9 + restart: %d sent, %d received "
-                 "(%.0f/s)" % (tx, rx, rate))
-    t.check("restart.controller_kill9_ping_loss", tx > 0 and tx == rx,
-            "%d of %d pings lost" % (tx - rx, tx))
+                 "(%.0f/s), %d unanswered before the last reply, %d still "
+                 "in flight at the stop" % (tx, rx, rate, len(pr["lost"]),
+                                            len(pr["in_flight"])))
+    # The SIGINT that stops ping can land between a request and its reply;
+    # ping then counts one (under load a few) requests without replies.
+    # Those are not loss.  An outage at the end of the window would leave
+    # far more than MAX_IN_FLIGHT (one per PING_INTERVAL).
+    t.check("restart.controller_kill9_ping_loss",
+            tx > 0 and not pr["lost"] and
+            len(pr["in_flight"]) <= MAX_IN_FLIGHT and
+            rx + len(pr["in_flight"]) == tx,
+            "%d of %d pings lost (seq %s), %d in flight at the stop"
+            % (len(pr["lost"]), tx, pr["lost"][:20], len(pr["in_flight"])))
     t.check("restart.controller_kill9_longlived",
             done["broken"] == 0 and done["stalled"] == 0 and
             done["alive"] == 50,
