@@ -65,10 +65,13 @@ VLOG_DEFINE_THIS_MODULE(cats_grpc);
 #define ARMED_PER_METHOD 16
 
 /* Completion queues the calls are spread over (see cq_thread()): the
- * polling one first, then non-polling ones, each filled up to
- * CALL_CQ_SPILL matched calls before the next is used. */
-#define N_CALL_CQS 32
-#define CALL_CQ_SPILL 512
+ * polling one first, filled up to CALL_CQ_FIRST matched calls, then
+ * non-polling ones, each filled up to CALL_CQ_SPILL before the next is
+ * used.  N_CALL_CQS fits 16,000 calls at that; beyond, each new call goes
+ * to the least loaded queue. */
+#define N_CALL_CQS 256
+#define CALL_CQ_FIRST 512
+#define CALL_CQ_SPILL 64
 
 /* How long the thread lets gRPC poll before it drains the calls' queues:
  * the first wait after completions were found, and the longest one once
@@ -184,6 +187,7 @@ struct cats_grpc_server {
     grpc_completion_queue *cq;          /* Polling: new calls, shutdown. */
     grpc_completion_queue *call_cqs[N_CALL_CQS];  /* [0] is 'cq'. */
     atomic_count bound[N_CALL_CQS];     /* Matched calls alive, per queue. */
+    atomic_count spilled;               /* Sum of 'bound[1...]'. */
     void *registered[N_METHODS];
     pthread_t thread;
     atomic_bool shutting_down;
@@ -556,6 +560,9 @@ call_unref(struct cats_grpc_call *c)
         ovs_mutex_destroy(&c->mutex);
         if (c->bound) {
             atomic_count_dec(&s->bound[c->cq_index]);
+            if (c->cq_index) {
+                atomic_count_dec(&s->spilled);
+            }
         }
         free(c);
         atomic_count_dec(&s->live_calls);
@@ -587,7 +594,7 @@ pick_call_cq(struct cats_grpc_server *s)
 
     for (unsigned int i = 0; i < N_CALL_CQS; i++) {
         unsigned int n = atomic_count_get(&s->bound[i]);
-        if (n < CALL_CQ_SPILL) {
+        if (n < (i ? CALL_CQ_SPILL : CALL_CQ_FIRST)) {
             return i;
         } else if (n < best_n) {
             best = i;
@@ -1373,6 +1380,9 @@ on_new_call(struct cats_grpc_call *c, bool success)
     }
     c->bound = true;
     atomic_count_inc(&s->bound[c->cq_index]);
+    if (c->cq_index) {
+        atomic_count_inc(&s->spilled);
+    }
     arm(s, c->m);
 
     ovs_mutex_lock(&s->stats_mutex);
@@ -1543,14 +1553,17 @@ drain_call_cqs_to_shutdown(struct cats_grpc_server *s)
  * without NDEBUG (Debian's) checks every completion against a linear list
  * of the queue's outstanding operations, two per open stream; at 10,000
  * streams on one queue that scan was 40% of the controller's CPU (make
- * bench-agent, perf).  So a queue takes CALL_CQ_SPILL calls at most
- * before the next is used (pick_call_cq()).  The first is the polling
- * queue 's->cq' (new calls, shutdown), where gRPC does its I/O and the
- * thread waits.  The others are non-polling: cheap to look at when empty,
- * but nothing wakes their reader.  While any of them holds a call, the
- * thread waits on 's->cq' only a short while, CALL_CQ_WAIT_MIN_MS after
- * completions were found and longer (up to CALL_CQ_WAIT_MAX_MS) while none
- * come, then runs what they hold.  Below CALL_CQ_SPILL calls none does,
+ * bench-agent, perf).  So a queue takes a bounded number of calls before
+ * the next is used (pick_call_cq()).  The first is the polling queue
+ * 's->cq' (new calls, shutdown), where gRPC does its I/O and the thread
+ * waits; it takes CALL_CQ_FIRST calls.  The others are non-polling:
+ * cheap to look at when empty, but nothing wakes their reader, so they
+ * take only CALL_CQ_SPILL calls each: shorter scans (at 10,000 streams,
+ * 64 per queue took 97-101k reports/s where 512 took 89-99k, alternating
+ * runs of make bench-agent).  While any of them holds a call, the thread waits on
+ * 's->cq' only a short while, CALL_CQ_WAIT_MIN_MS after completions were
+ * found and longer (up to CALL_CQ_WAIT_MAX_MS) while none come, then runs
+ * what they hold.  Below CALL_CQ_FIRST calls none does,
  * and the thread waits for as long as it takes: no cost when idle. */
 static void *
 cq_thread(void *s_)
@@ -1560,11 +1573,7 @@ cq_thread(void *s_)
     gpr_timespec next_drain = gpr_inf_past(GPR_CLOCK_MONOTONIC);
 
     for (;;) {
-        unsigned int bound = 0;
-
-        for (int i = 1; i < N_CALL_CQS; i++) {
-            bound += atomic_count_get(&s->bound[i]);
-        }
+        unsigned int bound = atomic_count_get(&s->spilled);
         gpr_timespec deadline = (bound ? next_drain
                                  : gpr_inf_future(GPR_CLOCK_MONOTONIC));
         grpc_event ev;
@@ -1625,6 +1634,7 @@ create_call_cqs(struct cats_grpc_server *s)
 
     s->call_cqs[0] = s->cq;
     atomic_count_init(&s->bound[0], 0);
+    atomic_count_init(&s->spilled, 0);
     for (int i = 1; i < N_CALL_CQS; i++) {
         s->call_cqs[i] = grpc_completion_queue_create(f, &attr, NULL);
         grpc_server_register_completion_queue(s->server, s->call_cqs[i],

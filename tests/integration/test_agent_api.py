@@ -59,7 +59,8 @@ CHECKS = [
 ]
 
 # Calls beyond the first 512 go to the server's non-polling completion
-# queues (proto/README.md): enough streams to fill one and spill over.
+# queues of 64 (proto/README.md): enough streams to fill the first and
+# spill over into several of them.
 MANY_STREAMS = 700
 
 SERVICE = "web"
