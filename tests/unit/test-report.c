@@ -29,7 +29,7 @@
 #include "proto/cats.pb-c.h"
 #include "util.h"
 
-#define MAX_ENTRIES 8
+#define MAX_ENTRIES 32
 
 struct fixture {
     struct cats_catalog cat;
@@ -521,6 +521,44 @@ test_registration_longest_names_are_accepted(void **state)
     assert_string_equal(reg.agent, name);
     assert_string_equal(reg.instances[0].key.service, name);
     cats_report_registration_destroy(&reg);
+    free(b.data);
+}
+
+/* The decoder serves small messages from a buffer of its own and larger
+ * ones from the heap past it: a message that needs both decodes whole,
+ * and a NUL byte in a string allocated past the buffer is still found. */
+static void
+test_message_larger_than_decoder_buffer(void **state)
+{
+    struct fixture *fx = *state;
+    struct cats_report_registration reg;
+    struct reg_msg m;
+    struct bytes b;
+    char where[64];
+
+    reg_msg_init(&m, MAX_ENTRIES);
+    b = encode(&m.req.base);
+    decode_reg_ok(fx, &b, &reg);
+    assert_int_equal(reg.n_instances, MAX_ENTRIES);
+    for (size_t i = 0; i < MAX_ENTRIES; i++) {
+        assert_string_equal(reg.instances[i].key.service, "web");
+        assert_true(reg.instances[i].key.ip == ip(m.ips[i]));
+        assert_int_equal(reg.instances[i].capacity, 4);
+    }
+    cats_report_registration_destroy(&reg);
+
+    /* "web" of the last instance, the last on the wire, becomes "we\0". */
+    uint8_t *last = NULL;
+    for (uint8_t *p = b.data; p + 3 <= b.data + b.size; p++) {
+        if (!memcmp(p, "web", 3)) {
+            last = p;
+        }
+    }
+    assert_non_null(last);
+    last[2] = 0;
+    snprintf(where, sizeof where, "field 'instances[%d].service': "
+             "contains a NUL byte", MAX_ENTRIES - 1);
+    decode_reg_error(fx, &b, EINVAL, where);
     free(b.data);
 }
 
@@ -1762,6 +1800,7 @@ main(void)
         T(test_registration_without_instances_or_agent_is_valid),
         T(test_registration_each_bad_field_is_named),
         T(test_registration_longest_names_are_accepted),
+        T(test_message_larger_than_decoder_buffer),
         T(test_nul_bytes_inside_strings_are_refused),
         T(test_without_service_check_any_wellformed_name_passes),
         T(test_prefixes_restrict_instance_addresses),
