@@ -764,6 +764,7 @@ cmd_agent_stats(struct unixctl_conn *conn, int argc OVS_UNUSED,
     ds_put_format(&out, "registrations: %"PRIu64"\n", n_registered);
     ds_put_format(&out, "reports_accepted: %"PRIu64"\n", n_reports);
     ds_put_format(&out, "reports_per_s: %.0f\n", n_reports / secs);
+    ds_put_format(&out, "stats_window_s: %.3f\n", secs);
     ds_put_format(&out, "telemetry_accepted: %"PRIu64"\n", n_telemetry);
     ds_put_format(&out, "queries: %"PRIu64"\n", n_queries);
     ds_put_format(&out, "leases_expired: %"PRIu64"\n", store.n_expirations);
