@@ -261,11 +261,11 @@ handle_report(struct cats_grpc_event *ev, long long int now)
         .lease_ms = store.cfg.lease_ms,
         .report_interval_ms = store.cfg.report_interval_ms,
     };
-    struct cats_metrics_node *node;
+    const struct cats_metrics_node *node;
     char *error_msg;
     int error;
 
-    error = cats_metrics_report(&store, load, now, &error_msg);
+    error = cats_metrics_report(&store, load, now, &node, &error_msg);
     record_ingest(ev->recv_ns);
     if (error) {
         refused(error, error_msg);
@@ -273,7 +273,6 @@ handle_report(struct cats_grpc_event *ev, long long int now)
             /* Unknown node or old session: the agent registers again. */
             cats_grpc_end(ev->call, error, error_msg);
         } else {
-            node = cats_metrics_find_node(&store, load->node_id);
             ack.seq = node ? node->last_seq : 0;
             ack.error = error;
             ack.error_message = error_msg;
@@ -301,7 +300,6 @@ handle_report(struct cats_grpc_event *ev, long long int now)
     } else {
         const struct cats_metrics_instance *minst;
 
-        node = cats_metrics_find_node(&store, load->node_id);
         LIST_FOR_EACH (minst, owner_node, &node->instances) {
             steer_instance_report(minst, now);
         }

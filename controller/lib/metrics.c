@@ -713,12 +713,15 @@ apply(struct cats_metrics_store *store, struct cats_metrics_instance *inst,
 int
 cats_metrics_report(struct cats_metrics_store *store,
                     const struct cats_report_load *load, long long now,
-                    char **errorp)
+                    const struct cats_metrics_node **nodep, char **errorp)
 {
     struct cats_metrics_node *node;
 
     *errorp = NULL;
     node = cats_metrics_find_node(store, load->node_id);
+    if (nodep) {
+        *nodep = node;
+    }
     if (!node) {
         return reject(store, errorp, ESTALE, "node %s is not registered "
                       "(register first)", load->node_id);

@@ -286,9 +286,12 @@ int cats_metrics_register(struct cats_metrics_store *,
  * All or nothing.  Errors: ESTALE (node not registered, or not this
  * session: register again), EBUSY (node over its rate limit), EALREADY
  * (seq not above the last accepted one), EPERM (an instance that this
- * node did not register). */
+ * node did not register).  If 'nodep' is nonnull, '*nodep' is the
+ * reporting node, or NULL if it is not registered, saving the caller a
+ * second lookup. */
 int cats_metrics_report(struct cats_metrics_store *,
                         const struct cats_report_load *load, long long now,
+                        const struct cats_metrics_node **nodep,
                         char **errorp) OVS_WARN_UNUSED_RESULT;
 
 /* Removes a node and its instances (a node that says goodbye, or an

@@ -200,14 +200,17 @@ do_load(const uint8_t *p, size_t n, const struct cats_report_policy *policy,
     }
 
     uint64_t seqno = store->seqno;
-    retval = cats_metrics_report(store, &load, now, &error);
+    const struct cats_metrics_node *node;
+    retval = cats_metrics_report(store, &load, now, &node, &error);
+    if (node != cats_metrics_find_node(store, load.node_id)) {
+        abort();
+    }
     if (retval) {
         check_error(retval, error);
         if (store->seqno != seqno) {
             abort();
         }
-    } else if (cats_metrics_find_node(store, load.node_id)->last_seq
-               != load.seq) {
+    } else if (node->last_seq != load.seq) {
         abort();
     }
     cats_report_load_destroy(&load);

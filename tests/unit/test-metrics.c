@@ -151,14 +151,17 @@ static void
 report_ok(struct cats_metrics_store *store,
           const struct cats_report_load *load, long long now)
 {
+    const struct cats_metrics_node *node;
     char *error;
-    int retval = cats_metrics_report(store, load, now, &error);
+    int retval = cats_metrics_report(store, load, now, &node, &error);
 
     if (retval) {
         fail_msg("report from %s seq %"PRIu64": unexpected error %d: %s",
                  load->node_id, load->seq, retval, error);
     }
     assert_null(error);
+    assert_ptr_equal(node, cats_metrics_find_node(store, load->node_id));
+    assert_int_equal(node->last_seq, load->seq);
 }
 
 /* Checks that 'retval' and 'error' are 'code' and 'expected'. */
@@ -182,11 +185,14 @@ report_error(struct cats_metrics_store *store,
 {
     uint64_t seqno = store->seqno, rejected = store->n_rejected;
     uint64_t accepted = store->n_reports;
+    const struct cats_metrics_node *node;
     char *error;
     int retval;
 
-    retval = cats_metrics_report(store, load, now, &error);
+    retval = cats_metrics_report(store, load, now, &node, &error);
     check_error(retval, error, code, expected);
+    /* The node, if registered, even when its report is refused. */
+    assert_ptr_equal(node, cats_metrics_find_node(store, load->node_id));
     assert_int_equal(store->seqno, seqno);
     assert_int_equal(store->n_reports, accepted);
     assert_int_equal(store->n_rejected, rejected + 1);
