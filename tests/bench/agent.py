@@ -103,13 +103,14 @@ def cpu_seconds(pid):
 
 
 def machine_seconds():
-    """(busy, softirq): CPU time all CPUs spent busy (not idle, not
-    iowait), and of it in softirq (the kernel's network receive path, which
-    the tasks' own times leave out), in seconds."""
+    """(busy, softirq, steal): CPU time all CPUs spent busy (not idle, not
+    iowait), of it in softirq (the kernel's network receive path, which
+    the tasks' own times leave out), and the time the hypervisor ran
+    something else while this machine had work (steal), in seconds."""
     with open('/proc/stat') as f:
         fields = [int(x) for x in f.readline().split()[1:]]
     return ((sum(fields[:8]) - fields[3] - fields[4]) / CLK_TCK,
-            fields[6] / CLK_TCK)
+            fields[6] / CLK_TCK, fields[7] / CLK_TCK)
 
 
 def raise_nofile(want):
@@ -348,7 +349,9 @@ class Bench:
         t0, c0, l0, m0 = start
         t1, c1, l1, m1, stats = end
         softirq = m1[1] - m0[1]
-        others = max(0.0, (m1[0] - m0[0]) - (c1 - c0) - (l1 - l0) - softirq)
+        steal = m1[2] - m0[2]
+        others = max(0.0, (m1[0] - m0[0]) - (c1 - c0) - (l1 - l0) - softirq
+                     - steal)
         window = t1 - t0
         ctl_cpu, lg_cpu = c1 - c0, l1 - l0
         ncpu = os.cpu_count() or 1
@@ -427,6 +430,9 @@ class Bench:
             ('CPU used by everything else, share of %d cores' % ncpu,
              '%.0f%%' % (100.0 * others / (window * ncpu))
              if window > 0 else 'na'),
+            ('CPU stolen by the hypervisor, share of %d cores' % ncpu,
+             '%.1f%%' % (100.0 * steal / (window * ncpu))
+             if window > 0 else 'na'),
             ('load generator share of the CPU used',
              '%.0f%%' % (100.0 * lg_cpu / total_cpu) if total_cpu else 'na'),
             ('CPU us/report %s / load generator' % srv,
@@ -439,6 +445,9 @@ class Bench:
             rows.append(('first error', lg['first_error']))
         if window > 0 and others / (window * ncpu) > 0.10:
             rows.append(('WARNING', 'other processes used the CPU during '
+                         'the window: the numbers are low'))
+        if window > 0 and steal / (window * ncpu) > 0.02:
+            rows.append(('WARNING', 'the hypervisor took CPU time during '
                          'the window: the numbers are low'))
         width = max(len(r[0]) for r in rows)
         for name, value in rows:
