@@ -756,6 +756,7 @@ cmd_agent_stats(struct unixctl_conn *conn, int argc OVS_UNUSED,
     ds_put_format(&out, "streams_active: %"PRIu64"\n", st.streams_active);
     ds_put_format(&out, "messages: %"PRIu64"\n", st.messages);
     ds_put_format(&out, "acks_sent: %"PRIu64"\n", st.acks);
+    ds_put_format(&out, "acks_carried: %"PRIu64"\n", st.acks_carried);
     ds_put_format(&out, "queue: %"PRIu64"\n", st.queue_len);
     ds_put_format(&out, "queue_high: %"PRIu64"\n", st.queue_high);
     ds_put_format(&out, "streams_parked: %"PRIu64"\n", st.parked);

@@ -80,6 +80,11 @@ VLOG_DEFINE_THIS_MODULE(cats_grpc);
 #define CALL_CQ_WAIT_MIN_MS 1
 #define CALL_CQ_WAIT_MAX_MS 8
 
+/* Held acks sent per main-loop iteration at most (about 20 us each), so
+ * that a burst of due acks does not hold back the reports queued behind
+ * it. */
+#define ACKS_PER_RUN 32
+
 /* Slots of the held acks' timing wheel, one per ms: longer than the
  * default ack interval, so that held acks are placed at once (longer
  * intervals work too, looked at once per revolution until due). */
@@ -1130,11 +1135,19 @@ cats_grpc_server_run(struct cats_grpc_server *s)
     struct ovs_list due_list = OVS_LIST_INITIALIZER(&due_list);
     struct cats_timer_node *node;
 
+    size_t n_sent = 0;
     cats_timer_wheel_expire(&s->deferred, now, &due_list);
+    size_t n_carried = 0;
     LIST_FOR_EACH_POP (node, list_node, &due_list) {
         long long int due = 0;
 
         c = CONTAINER_OF(node, struct cats_grpc_call, deferred_node);
+        if (n_sent >= ACKS_PER_RUN) {
+            /* Due already: back in the wheel, for the next iteration. */
+            defer(c, now);
+            n_carried++;
+            continue;
+        }
         ovs_mutex_lock(&c->mutex);
         if (c->ack_pending && c->status == STATUS_NONE
             && !flag_get(&c->over)) {
@@ -1146,6 +1159,7 @@ cats_grpc_server_run(struct cats_grpc_server *s)
                 due = c->next_ack_ms;
             } else {
                 send_ack_locked(c);
+                n_sent++;
             }
         }
         ovs_mutex_unlock(&c->mutex);
@@ -1157,6 +1171,11 @@ cats_grpc_server_run(struct cats_grpc_server *s)
         }
     }
     s->next_flush = cats_timer_wheel_next(&s->deferred);
+    if (n_carried) {
+        ovs_mutex_lock(&s->stats_mutex);
+        s->stats.acks_carried += n_carried;
+        ovs_mutex_unlock(&s->stats_mutex);
+    }
 }
 
 static void

@@ -203,6 +203,8 @@ struct cats_grpc_stats {
     uint64_t parked;                    /* Streams held by backpressure
                                          * (times). */
     uint64_t acks;                      /* Ack messages sent. */
+    uint64_t acks_carried;              /* Due acks left for the next
+                                         * main-loop iteration (times). */
     uint64_t by_reason[CATS_GRPC_N_REASONS];
     uint64_t by_code[CATS_GRPC_N_CODES];  /* Refusals by status code. */
     char last_error[256];               /* The last refusal, for humans. */
