@@ -773,9 +773,10 @@ wake_main(struct cats_grpc_server *s)
  * The main loop is woken (the latch) once WAKE_BATCH events wait, or when
  * the thread runs out of completions to run (cq_thread()), whichever comes
  * first, not for the first event of every batch: the main loop ran one
- * iteration per wake-up, about 7,000 a second at 100,000 reports/s, and
- * each iteration also polls its listeners (an accept() that allocates and
- * frees a socket each time: 9% of the controller's CPU, perf). */
+ * iteration per wake-up, about 7,000 a second at 100,000 reports/s, each
+ * with its fixed costs (then also an accept() per listener, 9% of the
+ * controller's CPU, perf; the main loop now polls its listeners at most
+ * every 10 ms while busy). */
 static bool
 enqueue(struct cats_grpc_server *s, struct cats_grpc_event *ev)
 {
@@ -1134,10 +1135,9 @@ cats_grpc_server_run(struct cats_grpc_server *s)
      * due after 'now', so this flush does not see it again. */
     struct ovs_list due_list = OVS_LIST_INITIALIZER(&due_list);
     struct cats_timer_node *node;
+    size_t n_sent = 0, n_carried = 0;
 
-    size_t n_sent = 0;
     cats_timer_wheel_expire(&s->deferred, now, &due_list);
-    size_t n_carried = 0;
     LIST_FOR_EACH_POP (node, list_node, &due_list) {
         long long int due = 0;
 
@@ -1580,10 +1580,10 @@ drain_call_cqs_to_shutdown(struct cats_grpc_server *s)
  * cheap to look at when empty, but nothing wakes their reader, so they
  * take only CALL_CQ_SPILL calls each: shorter scans (at 10,000 streams,
  * 64 per queue took 97-101k reports/s where 512 took 89-99k, alternating
- * runs of make bench-agent).  While any of them holds a call, the thread waits on
- * 's->cq' only a short while, CALL_CQ_WAIT_MIN_MS after completions were
- * found and longer (up to CALL_CQ_WAIT_MAX_MS) while none come, then runs
- * what they hold.  Below CALL_CQ_FIRST calls none does,
+ * runs of make bench-agent).  While any of them holds a call, the thread
+ * waits on 's->cq' only a short while, CALL_CQ_WAIT_MIN_MS after
+ * completions were found and longer (up to CALL_CQ_WAIT_MAX_MS) while none
+ * come, then runs what they hold.  Below CALL_CQ_FIRST calls none does,
  * and the thread waits for as long as it takes: no cost when idle. */
 static void *
 cq_thread(void *s_)
