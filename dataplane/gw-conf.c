@@ -260,6 +260,15 @@ struct statement {
     const char *values[FIELDS_MAX];
 };
 
+/* The length of the 'len' bytes at 'line' without the newline that ends
+ * them, if any: a statement's limit is on its text, so a line of the limit
+ * reads the same whether or not a newline follows it. */
+static size_t
+text_length(const char *line, size_t len)
+{
+    return len && line[len - 1] == '\n' ? len - 1 : len;
+}
+
 /* Splits 'line' into 'st'.  Returns 0 (st->keyword NULL for a blank line
  * or a comment) or EINVAL. */
 static int
@@ -267,14 +276,16 @@ split(const char *line, const char *origin, struct statement *st,
       char **errorp)
 {
     char *save = NULL, *tok;
+    size_t len = text_length(line, strlen(line));
     char *hash;
 
     memset(st, 0, sizeof *st);
-    if (strlen(line) > STATEMENT_MAX) {
+    if (len > STATEMENT_MAX) {
         return error_msg(errorp, "%s: statement longer than %d bytes",
                          origin, STATEMENT_MAX);
     }
-    strcpy(st->buf, line);
+    memcpy(st->buf, line, len);
+    st->buf[len] = '\0';
     hash = strchr(st->buf, '#');
     if (hash) {
         *hash = '\0';
@@ -663,7 +674,7 @@ gw_conf_read_file(struct gw_conf *conf, const char *path, char **errorp)
 
         lineno++;
         snprintf(origin, sizeof origin, "%s:%d", path, lineno);
-        if (len > STATEMENT_MAX + 1) {
+        if (text_length(line, len) > STATEMENT_MAX) {
             error = error_msg(errorp, "%s: line longer than %d bytes",
                               origin, STATEMENT_MAX);
             break;

@@ -30,7 +30,18 @@ for bin in "$build"/fuzz/fuzz-*; do
     else
         echo "FAIL: fuzz.$name: crash or leak, see $log and" \
              "$build/fuzz/$name-*"
-        tail -20 "$log"
+        # The top of the report (where it failed) and its end; then each
+        # reproducer, compressed, so that a log alone can replay it:
+        # base64 -d | gunzip > unit; $bin unit
+        grep -m1 -A24 -E '^==[0-9]+==|runtime error:' "$log"
+        echo "    [...]"
+        tail -8 "$log"
+        for unit in "$build/fuzz/$name"-*; do
+            [ -f "$unit" ] || continue
+            echo "    reproducer $(basename "$unit")" \
+                 "($(stat -c %s "$unit") bytes, gzip | base64):"
+            gzip -9n < "$unit" | base64 -w 76 | head -200 | sed 's/^/    /'
+        done
         rc=1
     fi
 done

@@ -336,6 +336,77 @@ test_file_nul_byte_and_long_line(void **state OVS_UNUSED)
     free(conf);
 }
 
+/* Writes "port 0 name=a\n" then "port 1 name=b #xxx..." padded with 'x' to
+ * 'text_len' bytes, with a newline after it if 'newline', reads it back,
+ * and returns gw_conf_read_file()'s result, its message in '*errorp'. */
+static int
+read_padded_last_line(struct gw_conf *conf, size_t text_len, bool newline,
+                      char **errorp)
+{
+    static const char head[] = "port 0 name=a\nport 1 name=b #";
+    size_t first = strlen("port 0 name=a\n");
+    size_t len = first + text_len + newline;
+    char *data = xmalloc(len);
+    char *path;
+    int error;
+
+    memcpy(data, head, sizeof head - 1);
+    memset(data + sizeof head - 1, 'x', len - (sizeof head - 1));
+    if (newline) {
+        data[len - 1] = '\n';
+    }
+    path = write_bytes(data, len);
+    error = gw_conf_read_file(conf, path, errorp);
+    unlink(path);
+    free(path);
+    free(data);
+    return error;
+}
+
+/* The limit is on a statement's text: 1024 bytes read, 1025 are refused as
+ * an overlong line, whether or not a newline ends the file's last line. */
+static void
+test_file_line_limit_with_and_without_newline(void **state OVS_UNUSED)
+{
+    for (int newline = 0; newline <= 1; newline++) {
+        struct gw_conf *conf = new_conf();
+        struct gw_conf *before = xmemdup(conf, sizeof *conf);
+        char *error = NULL;
+
+        assert_int_equal(read_padded_last_line(conf, 1025, newline, &error),
+                         EINVAL);
+        assert_non_null(error);
+        assert_non_null(strstr(error, ":2: line longer than 1024 bytes"));
+        assert_memory_equal(before, conf, sizeof *conf);
+        free(error);
+
+        assert_int_equal(read_padded_last_line(conf, 1024, newline, &error),
+                         0);
+        assert_null(error);
+        assert_string_equal(conf->ports[1].name, "b");
+        assert_true(conf->ports[1].mentioned);
+
+        /* The same 1024 bytes as one statement, with and without the
+         * newline, and 1025 refused as a statement. */
+        char *line = xmalloc(1026);
+        memcpy(line, "port 1 name=c #", 15);
+        memset(line + 15, 'y', 1024 - 15);
+        line[1024] = newline ? '\n' : '\0';
+        line[1025] = '\0';
+        assert_int_equal(gw_conf_parse(conf, line, "t", &error), 0);
+        assert_string_equal(conf->ports[1].name, "c");
+        line[1024] = 'y';
+        memcpy(before, conf, sizeof *conf);
+        assert_int_equal(gw_conf_parse(conf, line, "t", &error), EINVAL);
+        assert_string_equal(error, "t: statement longer than 1024 bytes");
+        assert_memory_equal(before, conf, sizeof *conf);
+        free(error);
+        free(line);
+        free(before);
+        free(conf);
+    }
+}
+
 static void
 test_file_is_all_or_nothing_with_line_numbers(void **state OVS_UNUSED)
 {
@@ -476,6 +547,7 @@ main(void)
             test_bad_statements_name_the_field_and_change_nothing),
         cmocka_unit_test(test_file_is_all_or_nothing_with_line_numbers),
         cmocka_unit_test(test_file_nul_byte_and_long_line),
+        cmocka_unit_test(test_file_line_limit_with_and_without_newline),
         cmocka_unit_test(test_ports_pair_in_order_by_default),
         cmocka_unit_test(test_ports_must_exist_and_all_be_paired),
         cmocka_unit_test(
