@@ -796,6 +796,37 @@ cmd_agent_stats(struct unixctl_conn *conn, int argc OVS_UNUSED,
     ds_destroy(&out);
 }
 
+/* cats/agent-ack-batch [N]: shows, or sets, how many held acks one
+ * main-loop iteration sends at most. */
+static void
+cmd_agent_ack_batch(struct unixctl_conn *conn, int argc, const char *argv[],
+                    void *aux OVS_UNUSED)
+{
+    unsigned int n;
+
+    if (!server) {
+        unixctl_command_reply_error(conn, "the agent API is not enabled "
+                                    "(--grpc-listen)");
+        return;
+    }
+    if (argc > 1) {
+        if (!str_to_uint(argv[1], 10, &n)
+            || cats_grpc_server_set_ack_batch(server, n)) {
+            char *msg = xasprintf("'%s': the batch is a number of acks from "
+                                  "1 to %d", argv[1],
+                                  CATS_GRPC_ACK_BATCH_MAX);
+
+            unixctl_command_reply_error(conn, msg);
+            free(msg);
+            return;
+        }
+        VLOG_INFO("held acks sent per main-loop iteration: at most %u", n);
+    }
+    char *reply = xasprintf("%u\n", cats_grpc_server_get_ack_batch(server));
+    unixctl_command_reply(conn, reply);
+    free(reply);
+}
+
 static void
 cmd_agent_stats_reset(struct unixctl_conn *conn, int argc OVS_UNUSED,
                       const char *argv[] OVS_UNUSED, void *aux OVS_UNUSED)
@@ -873,6 +904,8 @@ agents_register_commands(void)
                              NULL);
     unixctl_command_register("cats/agent-stats-reset", "", 0, 0,
                              cmd_agent_stats_reset, NULL);
+    unixctl_command_register("cats/agent-ack-batch", "[N]", 0, 1,
+                             cmd_agent_ack_batch, NULL);
     unixctl_command_register("cats/telemetry", "", 0, 0, cmd_telemetry,
                              NULL);
     steer_register_commands();

@@ -82,7 +82,7 @@ VLOG_DEFINE_THIS_MODULE(cats_grpc);
 
 /* Held acks sent per main-loop iteration at most (about 20 us each), so
  * that a burst of due acks does not hold back the reports queued behind
- * it. */
+ * it.  ovs-appctl cats/agent-ack-batch shows and changes it. */
 #define ACKS_PER_RUN 32
 
 /* Slots of the held acks' timing wheel, one per ms: longer than the
@@ -223,6 +223,7 @@ struct cats_grpc_server {
      * interval, by due time (see defer()), and when the earliest is. */
     struct cats_timer_wheel deferred;
     long long int next_flush;
+    unsigned int acks_per_run;          /* ACKS_PER_RUN unless changed. */
 };
 
 static void call_unref(struct cats_grpc_call *);
@@ -1114,6 +1115,22 @@ ack(struct cats_grpc_call *c, const struct cats_report_ack *a,
     }
 }
 
+unsigned int
+cats_grpc_server_get_ack_batch(const struct cats_grpc_server *s)
+{
+    return s->acks_per_run;
+}
+
+int
+cats_grpc_server_set_ack_batch(struct cats_grpc_server *s, unsigned int n)
+{
+    if (n < 1 || n > CATS_GRPC_ACK_BATCH_MAX) {
+        return EINVAL;
+    }
+    s->acks_per_run = n;
+    return 0;
+}
+
 void
 cats_grpc_ack(struct cats_grpc_call *c, const struct cats_report_ack *a)
 {
@@ -1142,7 +1159,7 @@ cats_grpc_server_run(struct cats_grpc_server *s)
         long long int due = 0;
 
         c = CONTAINER_OF(node, struct cats_grpc_call, deferred_node);
-        if (n_sent >= ACKS_PER_RUN) {
+        if (n_sent >= s->acks_per_run) {
             /* Due already: back in the wheel, for the next iteration. */
             defer(c, now);
             n_carried++;
@@ -1842,7 +1859,7 @@ make_credentials(const struct cats_grpc_server_options *o,
  * The function is C++ (absl::SetMutexDeadlockDetectionMode(
  * OnDeadlockCycle::kIgnore), kIgnore being 0), in an inline namespace that
  * depends on how Abseil was built, so it is looked up by its mangled names
- * at run time; if none is found, nothing changes. */
+ * at run time; if none is found, nothing changes but one log line. */
 static void
 absl_deadlock_detection_off(void)
 {
@@ -1865,6 +1882,9 @@ absl_deadlock_detection_off(void)
             return;
         }
     }
+    VLOG_INFO("Abseil's mutex deadlock detection left on: its setter is "
+              "not in this build of Abseil under a known name (it costs "
+              "a few percent of CPU at high report rates, nothing else)");
 }
 
 int
@@ -1905,6 +1925,7 @@ cats_grpc_server_start(const struct cats_grpc_server_options *opts,
     ovs_list_init(&s->done);
     cats_timer_wheel_init(&s->deferred, DEFERRED_SLOTS, now_ms());
     s->next_flush = LLONG_MAX;
+    s->acks_per_run = ACKS_PER_RUN;
     latch_init(&s->latch);
     atomic_count_init(&s->live_calls, 0);
     atomic_init(&s->shutting_down, false);

@@ -216,6 +216,14 @@ struct cats_grpc_stats {
 void cats_grpc_server_get_stats(struct cats_grpc_server *,
                                 struct cats_grpc_stats *);
 
+/* Held acks sent per main-loop iteration at most (default 32); the rest
+ * that are due go on the next iteration and count in 'acks_carried'.
+ * Main thread only.  The setter takes 1 to 65536, else returns EINVAL and
+ * changes nothing. */
+#define CATS_GRPC_ACK_BATCH_MAX 65536
+unsigned int cats_grpc_server_get_ack_batch(const struct cats_grpc_server *);
+int cats_grpc_server_set_ack_batch(struct cats_grpc_server *, unsigned int);
+
 /* The main loop refused an event's content (metrics store): counts it. */
 void cats_grpc_server_count_refusal(struct cats_grpc_server *, int error,
                                     const char *message);

@@ -251,6 +251,8 @@ struct worker {
 
     unsigned int live_calls;    /* grpc_call objects not yet released. */
     unsigned int inflight_reports;
+    unsigned int unacked_at_close;  /* Reports still unacked when the drain
+                                     * ended and the streams were closed. */
     bool closing;
     bool cancelled;
     bool cq_shut;
@@ -1115,6 +1117,7 @@ worker_main(void *w_)
             if (!w->closing) {
                 if ((!w->inflight_reports && !w->reg_inflight)
                     || now >= drain_until) {
+                    w->unacked_at_close = w->inflight_reports;
                     close_streams(w);
                     w->closing = true;
                     cancel_at = now + CLOSE_NS;
@@ -1447,6 +1450,14 @@ print_summary(const struct snapshot *ws, const struct snapshot *we,
                   offsetof(struct worker, rejected_by_code));
     printf("total_reports_skipped: %"PRIu64"\n", end->c[C_SKIPPED]);
     printf("total_reports_lost: %"PRIu64"\n", end->c[C_LOST]);
+
+    /* Acks still owed when the drain (DRAIN_NS after the last report)
+     * ended: the server's end of stream may yet cover them. */
+    uint64_t unacked = 0;
+    for (unsigned int t = 0; t < opt.threads; t++) {
+        unacked += workers[t].unacked_at_close;
+    }
+    printf("unacked_at_close: %"PRIu64"\n", unacked);
     printf("total_cpu_s: %.3f\n", end->cpu_s);
     for (unsigned int t = 0; t < opt.threads; t++) {
         if (workers[t].first_error[0]) {

@@ -10,8 +10,9 @@ method, out-of-range values, unknown services, impersonation, oversized
 messages, floods, a bad token, a certificate that names another node.
 Each must get the right gRPC status, be counted, and change nothing.
 Last, 700 streams from build/tests/bench/agent-load, past the server's
-first completion queue: every report acked, and the shutdown check runs
-with them open.
+first completion queue, with one held ack sent per main-loop iteration
+(cats/agent-ack-batch 1) so that acks falling due together are carried
+over: every report acked, and the shutdown check runs with them open.
 
 No Mininet: everything stays on 127.0.0.1.
 
@@ -31,7 +32,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import catslib  # noqa: E402
 from catslib import result, skip, info, TempDir, REPO  # noqa: E402
-from cats_ctl import CatsController  # noqa: E402
+from cats_ctl import AppctlError, CatsController  # noqa: E402
 
 CHECKS = [
     "register: RegisterReply with a session, lease and interval",
@@ -56,6 +57,8 @@ CHECKS = [
     "shutdown: exit with open streams is prompt, clients see UNAVAILABLE",
     "many streams: 700, past one completion queue, every report acked",
     "options: an ack interval agents would time out on is refused",
+    "ack batch: due acks past the batch carried to the next iteration, "
+    "all sent; bad values refused",
 ]
 
 # Calls beyond the first 512 go to the server's non-polling completion
@@ -466,6 +469,20 @@ def body(t, args, workdir, grpc, pb):
     load_argv = [load, "--target=" + target, "--connections=7",
                  "--streams=%d" % MANY_STREAMS, "--rate=2",
                  "--service=" + SERVICE, "--port=80", "--node-prefix=many"]
+    # One held ack per main-loop iteration, so that acks falling due
+    # together are carried over (cats/agent-ack-batch): every one must still
+    # be sent.  Bad values first: refused, the batch unchanged.
+    batch_default = ctl.appctl("cats/agent-ack-batch").strip()
+    batch_errors = []
+    for bad in ("0", "65537", "x", "-1", ""):
+        try:
+            ctl.appctl("cats/agent-ack-batch", bad)
+            batch_errors.append((bad, None))
+        except AppctlError as e:
+            batch_errors.append((bad, e.err.strip()))
+    batch_kept = ctl.appctl("cats/agent-ack-batch").strip()
+    batch_one = ctl.appctl("cats/agent-ack-batch", "1").strip()
+    carried_before = int(agent_stats(ctl)["acks_carried"])
     before = int(agent_stats(ctl)["reports_accepted"])
     out = subprocess.run(load_argv + ["--duration=3", "--warmup=1"],
                          capture_output=True, text=True, timeout=120)
@@ -488,6 +505,23 @@ def body(t, args, workdir, grpc, pb):
                accepted, out.stderr[-300:]))
     info("%d streams: %s reports acked, %d accepted"
          % (MANY_STREAMS, lg.get("total_reports_acked"), accepted))
+    carried = int(agent_stats(ctl)["acks_carried"]) - carried_before
+    batch_back = ctl.appctl("cats/agent-ack-batch", batch_default).strip()
+    not_refused = [(bad, err) for bad, err in batch_errors
+                   if not (err and "from 1 to 65536" in err)]
+    t.check(CHECKS[22], batch_default == "32" and batch_kept == "32"
+            and batch_one == "1" and batch_back == "32"
+            and not not_refused
+            and carried > 0 and out.returncode == 0
+            and lg.get("total_reports_acked") == lg.get("total_reports_sent")
+            and lg.get("unacked_at_close") == "0",
+            "default %s, after bad values %s, set %s, back %s; not refused "
+            "as out of range: %s; "
+            "%d carried; %s of %s acked, %s unacked when the drain ended"
+            % (batch_default, batch_kept, batch_one, batch_back,
+               not_refused, carried, lg.get("total_reports_acked"),
+               lg.get("total_reports_sent"), lg.get("unacked_at_close")))
+    info("ack batch 1: %d acks carried to a later iteration" % carried)
 
     # The shutdown below then runs with them open too.
     many = subprocess.Popen(load_argv + ["--duration=60", "--warmup=0"],
