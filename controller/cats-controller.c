@@ -133,9 +133,10 @@ decider_pick(void *aux OVS_UNUSED, uint32_t service_id, ovs_be32 *ip,
 }
 
 static void
-decider_ended(void *aux OVS_UNUSED, ovs_be32 ip, uint16_t port)
+decider_ended(void *aux OVS_UNUSED, uint32_t service_id, ovs_be32 ip,
+              uint16_t port)
 {
-    steer_ended(ip, port, time_msec());
+    steer_ended(service_id, ip, port, time_msec());
 }
 
 static struct ofctrl_config

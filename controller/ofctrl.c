@@ -1176,15 +1176,15 @@ handle_packet_in(struct ofctrl *oc, const struct ofp_header *oh)
     }
 
     if (ud.kind == CATS_PIN_END) {
-        if (!ud.ip || !ud.port || ud.service_id) {
+        if (!ud.ip || !ud.port || !ud.service_id) {
             bad_packet_in(oc, "malformed connection end");
             return;
         }
         oc->pick_stats.ends++;
         COVERAGE_INC(ofctrl_conn_end);
         if (oc->cfg.decider.ended) {
-            oc->cfg.decider.ended(oc->cfg.decider.aux, ud.ip,
-                                  ntohs(ud.port));
+            oc->cfg.decider.ended(oc->cfg.decider.aux, ntohl(ud.service_id),
+                                  ud.ip, ntohs(ud.port));
         }
         return;
     }

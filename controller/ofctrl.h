@@ -57,8 +57,10 @@ struct ofctrl_decider {
      * service's group decide. */
     bool (*pick)(void *aux, uint32_t service_id, ovs_be32 *ip,
                  uint16_t *port);
-    /* Instance 'ip':'port' ended a connection (its FIN or RST). */
-    void (*ended)(void *aux, ovs_be32 ip, uint16_t port);
+    /* A connection of service 'service_id' to instance 'ip':'port' ended
+     * (the client's FIN or RST, or the instance's RST). */
+    void (*ended)(void *aux, uint32_t service_id, ovs_be32 ip,
+                  uint16_t port);
     void *aux;
 };
 

@@ -392,25 +392,21 @@ steer_pick(uint32_t service_id, long long int now, ovs_be32 *ip,
 }
 
 void
-steer_ended(ovs_be32 ip, uint16_t port, long long int now)
+steer_ended(uint32_t service_id, ovs_be32 ip, uint16_t port,
+            long long int now)
 {
-    struct steer_service *ss;
+    struct steer_service *ss = built ? find_service_by_id(service_id) : NULL;
 
-    if (!built) {
-        return;
-    }
-    HMAP_FOR_EACH (ss, node, &services) {
-        if (ss->svc && ss->decide == CATS_DECIDE_CONNECTION) {
-            struct cats_report_key k;
-            struct steer_inst *si;
+    if (ss && ss->svc && ss->decide == CATS_DECIDE_CONNECTION) {
+        struct cats_report_key k;
+        struct steer_inst *si;
 
-            ovs_strlcpy(k.service, ss->name, sizeof k.service);
-            k.ip = ip;
-            k.port = port;
-            si = find_inst(&k);
-            if (si) {
-                cats_sel_connection_ended(ss->svc, si->idx, now);
-            }
+        ovs_strlcpy(k.service, ss->name, sizeof k.service);
+        k.ip = ip;
+        k.port = port;
+        si = find_inst(&k);
+        if (si) {
+            cats_sel_connection_ended(ss->svc, si->idx, now);
         }
     }
 }

@@ -64,11 +64,13 @@ void steer_counts(steer_count_fn *, long long int now);
  * instance for a new connection of the service with catalog id
  * 'service_id' and counts it as placed; false if the service has no
  * selector (no agent reports) or nothing is eligible: the group decides.
- * steer_ended() counts a connection that 'ip':'port' ended, for every
- * per-connection service with that instance. */
+ * steer_ended() counts a connection of that service to 'ip':'port' as
+ * ended; nothing if the service or the instance is not (or no longer)
+ * there. */
 bool steer_pick(uint32_t service_id, long long int now, ovs_be32 *ip,
                 uint16_t *port);
-void steer_ended(ovs_be32 ip, uint16_t port, long long int now);
+void steer_ended(uint32_t service_id, ovs_be32 ip, uint16_t port,
+                 long long int now);
 
 void steer_register_commands(void);
 

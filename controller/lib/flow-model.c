@@ -583,31 +583,41 @@ build_service(struct cats_model *m, const struct cats_service *s,
                 .magic = htons(CATS_PIN_MAGIC),
                 .version = CATS_PIN_VERSION,
                 .kind = CATS_PIN_END,
+                .service_id = htonl(s->id),
                 .ip = inst->ip,
                 .port = htons(inst->port),
             };
             static const uint16_t end_flags[] = { TCP_FIN, TCP_RST };
+            uint32_t end_port = CATS_PICK_PORT_FLAG | inst->port;
 
-            /* A connection ends once: count the client's FIN or RST (in
-             * T1, where conntrack has DNATed it to the instance) and the
-             * instance's RST (in T0), not the instance's FIN, which a
-             * graceful close adds to the client's.  Each is copied to the
-             * controller (no packet data) and goes on as before.  Shared by
-             * every service of this instance address, hence the
-             * pipeline-wide cookie. */
+            /* A connection ends once: count the client's FIN or RST and
+             * the instance's RST, not the instance's FIN, which a graceful
+             * close adds to the client's.  Each is copied to the
+             * controller (no packet data) and goes on as before.  Both are
+             * matched after conntrack, by the connection's mark, so that
+             * each service counts only its own connections to an address
+             * it shares with another. */
             for (size_t f = 0; f < ARRAY_SIZE(end_flags); f++) {
+                /* The client's, DNATed to the instance. */
                 ofpbuf_clear(&ofpacts);
                 match_dst(&match, inst->ip, s->proto, inst->port);
                 match_set_ct_state_masked(&match, CS_TRACKED | CS_DST_NAT,
                                           CS_TRACKED | CS_DST_NAT
                                           | CS_REPLY_DIR);
+                match_set_ct_mark(&match, s->id);
                 match_set_tcp_flags_masked(&match, htons(end_flags[f]),
                                            htons(end_flags[f]));
                 put_controller(&ofpacts, 0, false, &ud);
                 put_resubmit(&ofpacts, t3);
-                add_flow(m, refs, t1, PRIO_T1_END, cfg->cookie, &match,
+                add_flow(m, refs, t1, PRIO_T1_END, cookie, &match,
                          &ofpacts);
             }
+
+            /* The instance's RST: T0 (shared by every service on this
+             * address, hence the pipeline-wide cookie) notes the instance
+             * in registers, as the reply leaves conntrack un-NATed to the
+             * VIP; T1 copies it for the service that marked the
+             * connection. */
             ofpbuf_clear(&ofpacts);
             match_init_catchall(&match);
             match_set_dl_type(&match, htons(ETH_TYPE_IP));
@@ -616,10 +626,27 @@ build_service(struct cats_model *m, const struct cats_service *s,
             match_set_tp_src(&match, htons(inst->port));
             match_set_tcp_flags_masked(&match, htons(TCP_RST),
                                        htons(TCP_RST));
-            put_controller(&ofpacts, 0, false, &ud);
+            put_set_be32(&ofpacts, MFF_REG0 + CATS_END_REG_IP, inst->ip);
+            put_set_be32(&ofpacts, MFF_REG0 + CATS_END_REG_PORT,
+                         htonl(end_port));
             put_ct_nat(&ofpacts, cfg->zone, t1, false, 0, 0, 0);
             add_flow(m, refs, t0, PRIO_T0_END, cfg->cookie, &match,
                      &ofpacts);
+
+            ofpbuf_clear(&ofpacts);
+            match_init_catchall(&match);
+            match_set_dl_type(&match, htons(ETH_TYPE_IP));
+            match_set_nw_proto(&match, s->proto);
+            match_set_ct_state_masked(&match, CS_TRACKED | CS_REPLY_DIR,
+                                      CS_TRACKED | CS_REPLY_DIR);
+            match_set_ct_mark(&match, s->id);
+            match_set_reg(&match, CATS_END_REG_IP, ntohl(inst->ip));
+            match_set_reg(&match, CATS_END_REG_PORT, end_port);
+            match_set_tcp_flags_masked(&match, htons(TCP_RST),
+                                       htons(TCP_RST));
+            put_controller(&ofpacts, 0, false, &ud);
+            put_output(&ofpacts, OFPP_NORMAL);
+            add_flow(m, refs, t1, PRIO_T1_END, cookie, &match, &ofpacts);
 
             ofpbuf_clear(&ofpacts);
             match_dst(&match, s->vip, s->proto, s->port);

@@ -138,23 +138,34 @@ struct eth_addr cats_vip_mac(ovs_be32 vip);
  *   T4 100  reg0=instance IP, reg1=0x10000|instance port, tcp, VIP, port
  *                                       -> the instance's bucket actions
  *       50  tcp, VIP, port              -> group:SERVICE  (no pick made)
- *   T1  55  +trk+dnat-rpl, tcp, instance IP, port, FIN (and again for
- *           RST): the client ends it   -> controller(max_len=0,
+ *   T1  55  +trk+dnat-rpl, ct_mark=SERVICE, tcp, instance IP, port,
+ *           FIN (and again for RST): the client ends it
+ *                                       -> controller(max_len=0,
  *                                          userdata=END), resubmit(,T3)
  *   T0 105  tcp, from instance IP, port, RST: the instance resets it
+ *                                       -> reg2=instance IP,
+ *                                          reg3=0x10000|instance port,
+ *                                          ct(zone, nat, table=T1)
+ *   T1  55  +trk+rpl, ct_mark=SERVICE, reg2, reg3 as set in T0, tcp, RST
  *                                       -> controller(max_len=0,
- *                                          userdata=END), ct(zone, nat,
- *                                          table=T1)
+ *                                          userdata=END), NORMAL
  *
  * The controller answers each paused packet with a resume that sets reg0
  * and reg1 to the instance it picked; the FIN/RST copies tell it which
  * connections ended (each once: the instance's FIN is not counted, as a
- * graceful close has the client's too).  T4 is T0 + 4, hence table_base at most 250. */
+ * graceful close has the client's too), and of which service: the
+ * connection's conntrack mark, so that services sharing an instance
+ * address each count only their own.  The instance's RST is matched after
+ * conntrack (for the mark), where its reply has been un-NATed to the VIP,
+ * hence the registers that carry the instance through it.  T4 is T0 + 4,
+ * hence table_base at most 250. */
 #define CATS_PIN_MAGIC 0xca75
 #define CATS_PIN_VERSION 1
 #define CATS_PICK_LEASE_S 2
 #define CATS_PICK_REFRESH_MS 500
 #define CATS_PICK_PORT_FLAG 0x10000     /* In reg1: a pick was made. */
+#define CATS_END_REG_IP 2               /* The instance of a reset, */
+#define CATS_END_REG_PORT 3             /* and 0x10000 | its port. */
 #define CATS_MAX_TABLE_BASE 250
 
 enum cats_pin_kind {
@@ -167,7 +178,7 @@ struct cats_pin_userdata {
     ovs_be16 magic;                 /* CATS_PIN_MAGIC. */
     uint8_t version;                /* CATS_PIN_VERSION. */
     uint8_t kind;                   /* enum cats_pin_kind. */
-    ovs_be32 service_id;            /* PICK: the service; END: 0. */
+    ovs_be32 service_id;            /* The service (nonzero). */
     ovs_be32 ip;                    /* END: the instance; PICK: 0. */
     ovs_be16 port;                  /* END: the instance's port. */
     uint8_t pad[2];

@@ -192,7 +192,8 @@ struct decider {
     unsigned int n_picks;           /* Calls of pick(). */
     uint32_t pick_sid;              /* The last one's service. */
     unsigned int n_ended;           /* Calls of ended(). */
-    ovs_be32 ended_ip;              /* The last one's instance. */
+    uint32_t ended_sid;             /* The last one's service, */
+    ovs_be32 ended_ip;              /* and instance. */
     uint16_t ended_port;
 };
 
@@ -214,11 +215,12 @@ decider_pick(void *d_, uint32_t service_id, ovs_be32 *ip, uint16_t *port)
 }
 
 static void
-decider_ended(void *d_, ovs_be32 ip, uint16_t port)
+decider_ended(void *d_, uint32_t sid, ovs_be32 ip, uint16_t port)
 {
     struct decider *d = d_;
 
     d->n_ended++;
+    d->ended_sid = sid;
     d->ended_ip = ip;
     d->ended_port = port;
 }
@@ -480,8 +482,9 @@ model_packet_in(const struct model *m, const struct ofp_header *oh,
         return;
     }
     if (ud.kind == CATS_PIN_END) {
-        if (ud.ip && ud.port && !ud.service_id) {
+        if (ud.ip && ud.port && ud.service_id) {
             e->outcome = PIN_END;
+            e->sid = ntohl(ud.service_id);
             e->ip = ud.ip;
             e->port = ntohs(ud.port);
         }
@@ -614,10 +617,12 @@ check_packet_in(const struct model *m, const struct ofctrl *oc,
         violation("%s: the decider's ended() was called %u times, expected "
                   "%d", what, d->n_ended - d_before->n_ended, tells);
     }
-    if (tells && (d->ended_ip != e->ip || d->ended_port != e->port)) {
-        violation("%s: the decider was told "IP_FMT":%"PRIu16" ended, not "
-                  IP_FMT":%"PRIu16, what, IP_ARGS(d->ended_ip),
-                  d->ended_port, IP_ARGS(e->ip), e->port);
+    if (tells && (d->ended_sid != e->sid || d->ended_ip != e->ip
+                  || d->ended_port != e->port)) {
+        violation("%s: the decider was told service %"PRIu32" "IP_FMT
+                  ":%"PRIu16" ended, not %"PRIu32" "IP_FMT":%"PRIu16, what,
+                  d->ended_sid, IP_ARGS(d->ended_ip), d->ended_port, e->sid,
+                  IP_ARGS(e->ip), e->port);
     }
 
     size_t n_sent = ovs_list_size(&sent);

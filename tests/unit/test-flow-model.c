@@ -1659,9 +1659,10 @@ test_pipeline_defaults_and_owned_groups(void **state OVS_UNUSED)
 
 /* decide=connection: T4 takes the controller's pick from reg0/reg1 (or
  * the group), the client's FIN/RST after DNAT and the instance's RST are
- * copied to the controller with END userdata naming the instance; none
- * of it for a weights service; the leased pick flow pauses new
- * connections with PICK userdata and resubmits to T4. */
+ * copied to the controller with END userdata naming the service (matched
+ * by conntrack mark) and the instance; none of it for a weights service;
+ * the leased pick flow pauses new connections with PICK userdata and
+ * resubmits to T4. */
 static const struct ofpact_controller *
 controller_action(const struct cats_flow *f)
 {
@@ -1687,6 +1688,25 @@ check_userdata(const struct ofpact_controller *oc, uint8_t kind,
     assert_int_equal(ntohs(ud.port), port);
 }
 
+/* 'f' sets register 'reg' to 'value'. */
+static void
+check_set_reg(const struct cats_flow *f, int reg, uint32_t value)
+{
+    const struct ofpact *a;
+
+    OFPACT_FOR_EACH (a, f->ofpacts, f->ofpacts_len) {
+        if (a->type == OFPACT_SET_FIELD) {
+            const struct ofpact_set_field *sf = ofpact_get_SET_FIELD(a);
+
+            if (sf->field->id == MFF_REG0 + reg) {
+                assert_int_equal(ntohl(sf->value->be32), value);
+                return;
+            }
+        }
+    }
+    fail_msg("no set_field to reg%d", reg);
+}
+
 static void
 test_decide_connection_flows(void **state)
 {
@@ -1705,13 +1725,13 @@ test_decide_connection_flows(void **state)
 
     cats_service_set_decide(&fx->cat, s, CATS_DECIDE_CONNECTION);
     assert_int_equal(cats_model_run(&fx->model, &fx->cat), 1);
-    /* Per instance: T4 pick, two client ends in T1, one instance reset in
-     * T0; per service: T4's unpicked flow. */
+    /* Per instance: T4 pick, two client ends and one instance reset in
+     * T1, the reset's registers in T0; per service: T4's unpicked flow. */
     assert_int_equal(count_live_flows(&fx->desired, T4, 100), 2);
     assert_int_equal(count_live_flows(&fx->desired, T4, 50), 1);
-    assert_int_equal(count_live_flows(&fx->desired, T1, 55), 4);
+    assert_int_equal(count_live_flows(&fx->desired, T1, 55), 6);
     assert_int_equal(count_live_flows(&fx->desired, T0, 105), 2);
-    assert_int_equal(fx->desired.n_live_flows, n_weights + 2 + 1 + 4 + 2);
+    assert_int_equal(fx->desired.n_live_flows, n_weights + 2 + 1 + 6 + 2);
     assert_int_equal(fx->desired.n_conflicts, 0);
     /* The group stays: the fallback. */
     assert_int_equal(fx->desired.n_live_groups, 2);
@@ -1751,17 +1771,20 @@ test_decide_connection_flows(void **state)
     match_set_tp_dst(&m, htons(8080));
     match_set_ct_state_masked(&m, CS_TRACKED | CS_DST_NAT,
                               CS_TRACKED | CS_DST_NAT | CS_REPLY_DIR);
+    match_set_ct_mark(&m, s->id);
     match_set_tcp_flags_masked(&m, htons(TCP_RST), htons(TCP_RST));
     f = find_flow(&fx->desired, T1, 55, &m);
     assert_non_null(f);
     assert_int_equal(controller_action(f)->max_len, 0);
     assert_false(controller_action(f)->pause);
-    check_userdata(controller_action(f), CATS_PIN_END, 0, ip("10.0.1.1"),
-                   8080);
+    check_userdata(controller_action(f), CATS_PIN_END, s->id,
+                   ip("10.0.1.1"), 8080);
     assert_non_null(find_action(f->ofpacts, f->ofpacts_len,
                                 OFPACT_RESUBMIT));
 
-    /* T0: the instance's RST, before conntrack. */
+    /* T0: the instance's RST, before conntrack: its address into reg2 and
+     * reg3, then conntrack (which un-NATs it) on to T1; nothing copied
+     * yet. */
     match_init_catchall(&m);
     match_set_dl_type(&m, htons(ETH_TYPE_IP));
     match_set_nw_proto(&m, IPPROTO_TCP);
@@ -1770,10 +1793,33 @@ test_decide_connection_flows(void **state)
     match_set_tcp_flags_masked(&m, htons(TCP_RST), htons(TCP_RST));
     f = find_flow(&fx->desired, T0, 105, &m);
     assert_non_null(f);
-    check_userdata(controller_action(f), CATS_PIN_END, 0, ip("10.0.1.2"),
-                   8080);
+    assert_null(find_action(f->ofpacts, f->ofpacts_len, OFPACT_CONTROLLER));
+    check_set_reg(f, CATS_END_REG_IP, 0x0a000102);
+    check_set_reg(f, CATS_END_REG_PORT, CATS_PICK_PORT_FLAG | 8080);
     ct = ofpact_get_CT(find_action(f->ofpacts, f->ofpacts_len, OFPACT_CT));
     assert_int_equal(ct->recirc_table, T1);
+
+    /* T1: the reset in the reply direction, by the service's mark and the
+     * registers, copied and forwarded as replies are. */
+    match_init_catchall(&m);
+    match_set_dl_type(&m, htons(ETH_TYPE_IP));
+    match_set_nw_proto(&m, IPPROTO_TCP);
+    match_set_ct_state_masked(&m, CS_TRACKED | CS_REPLY_DIR,
+                              CS_TRACKED | CS_REPLY_DIR);
+    match_set_ct_mark(&m, s->id);
+    match_set_reg(&m, CATS_END_REG_IP, 0x0a000102);
+    match_set_reg(&m, CATS_END_REG_PORT, CATS_PICK_PORT_FLAG | 8080);
+    match_set_tcp_flags_masked(&m, htons(TCP_RST), htons(TCP_RST));
+    f = find_flow(&fx->desired, T1, 55, &m);
+    assert_non_null(f);
+    assert_int_equal(controller_action(f)->max_len, 0);
+    assert_false(controller_action(f)->pause);
+    check_userdata(controller_action(f), CATS_PIN_END, s->id,
+                   ip("10.0.1.2"), 8080);
+    assert_int_equal(ofpact_get_OUTPUT(find_action(f->ofpacts,
+                                                   f->ofpacts_len,
+                                                   OFPACT_OUTPUT))->port,
+                     OFPP_NORMAL);
 
     /* The instance's FIN is not counted (the client's is). */
     match_set_tcp_flags_masked(&m, htons(TCP_FIN), htons(TCP_FIN));
@@ -1784,6 +1830,99 @@ test_decide_connection_flows(void **state)
     cats_model_run(&fx->model, &fx->cat);
     assert_int_equal(fx->desired.n_live_flows, n_weights);
     assert_int_equal(count_live_flows(&fx->desired, T4, 100), 0);
+}
+
+/* Two decide=connection services on the same instance address: each has
+ * its own end flows, told apart by the conntrack mark and naming its own
+ * service, and the T0 flow that notes a reset's instance is shared; each
+ * stays when the other goes. */
+static void
+test_decide_connection_shared_instance_ends(void **state)
+{
+    struct fixture *fx = *state;
+    struct cats_service *a, *b;
+    const struct cats_flow *f;
+    struct match m;
+
+    a = add_service(&fx->cat, "a", "10.0.0.1", IPPROTO_TCP, 80);
+    add_instance(&fx->cat, a, "10.0.1.1", 8080, 100, NULL);
+    b = add_service(&fx->cat, "b", "10.0.0.2", IPPROTO_TCP, 80);
+    add_instance(&fx->cat, b, "10.0.1.1", 8080, 100, NULL);
+    cats_service_set_decide(&fx->cat, a, CATS_DECIDE_CONNECTION);
+    cats_service_set_decide(&fx->cat, b, CATS_DECIDE_CONNECTION);
+    cats_model_run(&fx->model, &fx->cat);
+    assert_int_equal(fx->desired.n_conflicts, 0);
+    assert_int_equal(count_live_flows(&fx->desired, T1, 55), 6);
+    assert_int_equal(count_live_flows(&fx->desired, T0, 105), 1);
+
+    for (int i = 0; i < 2; i++) {
+        const struct cats_service *s = i ? b : a;
+
+        for (int rst = 0; rst < 2; rst++) {
+            match_init_catchall(&m);
+            match_set_dl_type(&m, htons(ETH_TYPE_IP));
+            match_set_nw_proto(&m, IPPROTO_TCP);
+            match_set_nw_dst(&m, ip("10.0.1.1"));
+            match_set_tp_dst(&m, htons(8080));
+            match_set_ct_state_masked(&m, CS_TRACKED | CS_DST_NAT,
+                                      CS_TRACKED | CS_DST_NAT
+                                      | CS_REPLY_DIR);
+            match_set_ct_mark(&m, s->id);
+            match_set_tcp_flags_masked(&m, htons(rst ? TCP_RST : TCP_FIN),
+                                       htons(rst ? TCP_RST : TCP_FIN));
+            f = find_flow(&fx->desired, T1, 55, &m);
+            assert_non_null(f);
+            assert_int_equal(f->refcount, 1);
+            check_userdata(controller_action(f), CATS_PIN_END, s->id,
+                           ip("10.0.1.1"), 8080);
+        }
+
+        match_init_catchall(&m);
+        match_set_dl_type(&m, htons(ETH_TYPE_IP));
+        match_set_nw_proto(&m, IPPROTO_TCP);
+        match_set_ct_state_masked(&m, CS_TRACKED | CS_REPLY_DIR,
+                                  CS_TRACKED | CS_REPLY_DIR);
+        match_set_ct_mark(&m, s->id);
+        match_set_reg(&m, CATS_END_REG_IP, 0x0a000101);
+        match_set_reg(&m, CATS_END_REG_PORT, CATS_PICK_PORT_FLAG | 8080);
+        match_set_tcp_flags_masked(&m, htons(TCP_RST), htons(TCP_RST));
+        f = find_flow(&fx->desired, T1, 55, &m);
+        assert_non_null(f);
+        check_userdata(controller_action(f), CATS_PIN_END, s->id,
+                       ip("10.0.1.1"), 8080);
+    }
+
+    match_init_catchall(&m);
+    match_set_dl_type(&m, htons(ETH_TYPE_IP));
+    match_set_nw_proto(&m, IPPROTO_TCP);
+    match_set_nw_src(&m, ip("10.0.1.1"));
+    match_set_tp_src(&m, htons(8080));
+    match_set_tcp_flags_masked(&m, htons(TCP_RST), htons(TCP_RST));
+    f = find_flow(&fx->desired, T0, 105, &m);
+    assert_non_null(f);
+    assert_int_equal(f->refcount, 2);
+
+    /* Without 'a', 'b' keeps its own and the shared one. */
+    uint32_t b_id = b->id;
+    cats_service_remove(&fx->cat, a);
+    cats_model_run(&fx->model, &fx->cat);
+    assert_int_equal(count_live_flows(&fx->desired, T1, 55), 3);
+    assert_int_equal(count_live_flows(&fx->desired, T0, 105), 1);
+    f = find_flow(&fx->desired, T0, 105, &m);
+    assert_non_null(f);
+    assert_int_equal(f->refcount, 1);
+    match_init_catchall(&m);
+    match_set_dl_type(&m, htons(ETH_TYPE_IP));
+    match_set_nw_proto(&m, IPPROTO_TCP);
+    match_set_ct_state_masked(&m, CS_TRACKED | CS_REPLY_DIR,
+                              CS_TRACKED | CS_REPLY_DIR);
+    match_set_ct_mark(&m, b_id);
+    match_set_reg(&m, CATS_END_REG_IP, 0x0a000101);
+    match_set_reg(&m, CATS_END_REG_PORT, CATS_PICK_PORT_FLAG | 8080);
+    match_set_tcp_flags_masked(&m, htons(TCP_RST), htons(TCP_RST));
+    f = find_flow(&fx->desired, T1, 55, &m);
+    assert_non_null(f);
+    assert_true(f->refcount > 0);
 }
 
 static void
@@ -1859,6 +1998,7 @@ main(void)
         T(test_each_instance_counts_its_services_new_connections),
         T(test_vip_traffic_without_service_is_dropped),
         T(test_decide_connection_flows),
+        T(test_decide_connection_shared_instance_ends),
         T(test_pick_flow_pauses_and_resubmits_to_t4),
         T(test_static_mac_flow_only_with_mac),
         T(test_model_run_without_catalog_change_does_nothing),

@@ -649,7 +649,8 @@ struct test_decider {
     unsigned int n_picks;       /* Calls of pick(). */
     uint32_t pick_sid;          /* The last one's service. */
     unsigned int n_ended;       /* Calls of ended(). */
-    ovs_be32 ended_ip;          /* The last one's instance. */
+    uint32_t ended_sid;         /* The last one's service, */
+    ovs_be32 ended_ip;          /* and instance. */
     uint16_t ended_port;
 };
 
@@ -675,12 +676,13 @@ decider_pick(void *aux, uint32_t service_id, ovs_be32 *ip, uint16_t *port)
 }
 
 static void
-decider_ended(void *aux, ovs_be32 ip, uint16_t port)
+decider_ended(void *aux, uint32_t sid, ovs_be32 ip, uint16_t port)
 {
     struct test_decider *d = aux;
 
     assert_ptr_equal(d, &decider);
     d->n_ended++;
+    d->ended_sid = sid;
     d->ended_ip = ip;
     d->ended_port = port;
 }
@@ -2137,11 +2139,12 @@ pick_packet_in(uint32_t sid)
     return packet_in(OFPR_ACTION, &ud, sizeof ud, true, TCP_SYN);
 }
 
-/* The copy of a FIN or RST of instance ip:port's connection. */
+/* The copy of a FIN or RST of a connection of service 'sid' to instance
+ * ip:port. */
 static struct ofpbuf *
-end_packet_in(ovs_be32 ip, uint16_t port)
+end_packet_in(uint32_t sid, ovs_be32 ip, uint16_t port)
 {
-    struct cats_pin_userdata ud = pin_userdata(CATS_PIN_END, 0, ip, port);
+    struct cats_pin_userdata ud = pin_userdata(CATS_PIN_END, sid, ip, port);
 
     return packet_in(OFPR_ACTION, &ud, sizeof ud, false, TCP_FIN | TCP_ACK);
 }
@@ -2288,7 +2291,7 @@ test_pick_without_decider_resumes_unpicked(void **state)
     assert_pick_stats(fx, 0, 1, 0, 0);
 
     /* And an end is counted, with nobody to tell. */
-    feed(fx->oc, end_packet_in(IP1, PORT));
+    feed(fx->oc, end_packet_in(1, IP1, PORT));
     assert_int_equal(n_sent(), 0);
     assert_int_equal(decider.n_ended, 0);
     assert_pick_stats(fx, 0, 1, 1, 0);
@@ -2300,19 +2303,22 @@ test_end_tells_the_decider_and_sends_nothing(void **state)
     struct fixture *fx = *state;
 
     arm_for_packet_ins(fx);
-    feed(fx->oc, end_packet_in(IP1, 8080));
+    feed(fx->oc, end_packet_in(1, IP1, 8080));
     assert_int_equal(n_sent(), 0);
     assert_int_equal(decider.n_ended, 1);
+    assert_int_equal(decider.ended_sid, 1);
     assert_true(decider.ended_ip == IP1);
     assert_int_equal(decider.ended_port, 8080);
     assert_int_equal(decider.n_picks, 0);
     assert_pick_stats(fx, 0, 0, 1, 0);
 
-    /* An end is not about a listed service: counted all the same. */
+    /* An end need not be about a listed service: counted all the same,
+     * for the service it names. */
     ofctrl_set_pick_services(fx->oc, NULL, 0, 1);
-    feed(fx->oc, end_packet_in(IP3, PORT));
+    feed(fx->oc, end_packet_in(7, IP3, PORT));
     assert_int_equal(n_sent(), 0);
     assert_int_equal(decider.n_ended, 2);
+    assert_int_equal(decider.ended_sid, 7);
     assert_true(decider.ended_ip == IP3);
     assert_int_equal(decider.ended_port, PORT);
     assert_pick_stats(fx, 0, 0, 2, 0);
@@ -2360,18 +2366,18 @@ test_malformed_packet_ins_are_refused(void **state)
     ud = pin_userdata(CATS_PIN_PICK, 1, 0, PORT);
     msgs[n++] = packet_in(OFPR_ACTION, &ud, sizeof ud, true, TCP_SYN);
 
-    /* An end without a port, without an ip, with a service. */
-    ud = pin_userdata(CATS_PIN_END, 0, IP1, 0);
+    /* An end without a port, without an ip, without a service. */
+    ud = pin_userdata(CATS_PIN_END, 1, IP1, 0);
     msgs[n++] = packet_in(OFPR_ACTION, &ud, sizeof ud, false, TCP_FIN);
-    ud = pin_userdata(CATS_PIN_END, 0, 0, PORT);
+    ud = pin_userdata(CATS_PIN_END, 1, 0, PORT);
     msgs[n++] = packet_in(OFPR_ACTION, &ud, sizeof ud, false, TCP_FIN);
-    ud = pin_userdata(CATS_PIN_END, 1, IP1, PORT);
+    ud = pin_userdata(CATS_PIN_END, 0, IP1, PORT);
     msgs[n++] = packet_in(OFPR_ACTION, &ud, sizeof ud, false, TCP_FIN);
 
     /* A table miss (with our userdata: no controller action of ours). */
     ud = pin_userdata(CATS_PIN_PICK, 1, 0, 0);
     msgs[n++] = packet_in(OFPR_NO_MATCH, &ud, sizeof ud, true, TCP_SYN);
-    ud = pin_userdata(CATS_PIN_END, 0, IP1, PORT);
+    ud = pin_userdata(CATS_PIN_END, 1, IP1, PORT);
     msgs[n++] = packet_in(OFPR_NO_MATCH, &ud, sizeof ud, false, TCP_FIN);
 
     /* A pick without a continuation: not paused, nothing to resume. */
@@ -2412,7 +2418,7 @@ test_malformed_packet_ins_are_refused(void **state)
     /* The well-formed ones still work after all that. */
     check_resume(fx, pick_packet_in(1), true, 0x0a00000c,
                  CATS_PICK_PORT_FLAG | PORT);
-    feed(fx->oc, end_packet_in(IP2, PORT));
+    feed(fx->oc, end_packet_in(1, IP2, PORT));
     assert_pick_stats(fx, 1, 0, 1, n);
 
     char *s = format_ofctrl(fx->oc);
