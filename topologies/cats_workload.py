@@ -105,7 +105,8 @@ NODE_CPU_SHARED = "shared"
 
 class Workload:
     def __init__(self, site, workdir, build_dir=BUILD, service=SERVICE,
-                 port=None, interval_ms=250, node_cpu=NODE_CPU_NONE):
+                 port=None, interval_ms=250, node_cpu=NODE_CPU_NONE,
+                 extra_services=()):
         if node_cpu not in (NODE_CPU_NONE, NODE_CPU_SHARED):
             raise ValueError("node_cpu: %r" % node_cpu)
         self.node_cpu = node_cpu
@@ -113,6 +114,10 @@ class Workload:
         self.workdir = os.path.abspath(workdir)
         self.build = os.path.abspath(build_dir)
         self.service = service
+        # More services on the same instance addresses: each agent
+        # registers its instance for them too (with no load lines of
+        # their own: cats-serve reports for 'service').
+        self.extra_services = list(extra_services)
         self.port = port or site.service_port
         self.interval_ms = interval_ms
         self.instances = {}        # name -> Instance, in start order
@@ -153,13 +158,13 @@ class Workload:
                                       "agent-%s.log" % inst.name)
         argv = [self._bin("cats-agent"),
                 "--controller=unix:" + grpc_sock(self.workdir),
-                "--node-id=" + inst.name,
-                "--instance=%s,%s,capacity=%d" % (self.service, inst.addr,
-                                                  inst.slots),
-                "--app-socket=" + inst.app_sock,
-                "--interval=%d" % self.interval_ms,
-                "--unixctl=" + inst.agent_ctl,
-                "--log-file=" + inst.agent_log, "-vconsole:off"]
+                "--node-id=" + inst.name]
+        argv += ["--instance=%s,%s,capacity=%d" % (svc, inst.addr, inst.slots)
+                 for svc in [self.service] + self.extra_services]
+        argv += ["--app-socket=" + inst.app_sock,
+                 "--interval=%d" % self.interval_ms,
+                 "--unixctl=" + inst.agent_ctl,
+                 "--log-file=" + inst.agent_log, "-vconsole:off"]
         if self.node_cpu == NODE_CPU_NONE:
             # unshare and sh exec: the PID is the agent's.
             frozen = os.path.join(self.workdir, "agent-%s.stat" % inst.name)
@@ -455,8 +460,9 @@ RE_AGENT_INST = re.compile(
     r"capacity=(\d+)(.*)\n    smoothed:(.*)$", re.M)
 
 
-def parse_agents(text):
-    """cats/agents -> {"IP:PORT": {"service", "lease", "health",
+def parse_agents(text, service=None):
+    """cats/agents (only 'service''s instances, when given) ->
+    {"IP:PORT": {"service", "lease", "health",
     "capacity", "weight", "base_weight", "l2", "occupancy", "delay",
     "computing", plus every smoothed metric by its cats.proto name
     (requests_in_flight, queue_depth, latency_ms, cpu_utilization, ...),
@@ -464,6 +470,8 @@ def parse_agents(text):
     queue}}.  Absent values are absent keys."""
     res = {}
     for m in RE_AGENT_INST.finditer(text or ""):
+        if service is not None and m.group(1) != service:
+            continue
         d = {"service": m.group(1), "lease": m.group(3),
              "lease_left_ms": int(m.group(4)), "health": m.group(5),
              "capacity": int(m.group(6))}

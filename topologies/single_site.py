@@ -71,16 +71,24 @@ def parse_instances(text):
     return res
 
 
-def catalog(service, vip, port, instances, weight=100, decide=None):
-    """Catalog text; instances: [(ip, port)].  No mac=: the controller
+def catalog(service, vip, port, instances, weight=100, decide=None,
+            extra_services=()):
+    """Catalog text; instances: [(ip, port)].  Each of 'extra_services'
+    is another service (same port and decide) on the same instances, its
+    VIP the next address after 'vip'.  No mac=: the controller
     learns the instances' MACs by ARP.  (With every instance's MAC
     pinned, cats-controller as of this writing spins: it has no ARP probe
     to send but keeps asking to send one now, ofctrl_wait().)"""
-    lines = ["service %s vip=%s port=%d proto=tcp%s"
-             % (service, vip, port, " decide=%s" % decide if decide else "")]
-    for ip, p in instances:
-        lines.append("instance %s %s:%d weight=%d"
-                     % (service, ip, p, weight))
+    lines = []
+    base = vip.rsplit(".", 1)
+    for i, svc in enumerate([service] + list(extra_services)):
+        svc_vip = "%s.%d" % (base[0], int(base[1]) + i)
+        lines.append("service %s vip=%s port=%d proto=tcp%s"
+                     % (svc, svc_vip, port,
+                        " decide=%s" % decide if decide else ""))
+        for ip, p in instances:
+            lines.append("instance %s %s:%d weight=%d"
+                         % (svc, ip, p, weight))
     return "\n".join(lines) + "\n"
 
 
@@ -102,7 +110,7 @@ class SingleSite:
                  build_dir=cw.BUILD, controller=None, service_time="fixed:10",
                  interval_ms=250, lease_ms=None, controller_args=(),
                  node_cpu=cw.NODE_CPU_NONE, log_level="warning", site=None,
-                 decide=None):
+                 decide=None, extra_services=()):
         self.workdir = os.path.abspath(workdir)
         self.specs = list(instances or DEFAULT_INSTANCES)
         self.build = os.path.abspath(build_dir)
@@ -114,6 +122,7 @@ class SingleSite:
         self.controller_args = list(controller_args)
         self.node_cpu = node_cpu
         self.decide = decide            # None: the default (weights).
+        self.extra_services = list(extra_services)  # See catalog().
         # Another topology (a CatsSite whose instances are, in order,
         # the instances to start; two_site.TwoSite) may be given instead.
         self.site = site or CatsSite(n_clients=n_clients,
@@ -150,7 +159,8 @@ class SingleSite:
                               zip(site.instances, site.instance_ips))
             conf = catalog(SERVICE, site.vip, port,
                            [(ip, port) for ip in site.instance_ips],
-                           decide=self.decide)
+                           decide=self.decide,
+                           extra_services=self.extra_services)
             self.ctl = CatsController(
                 self.binary, self.workdir, conf,
                 extra_args=cw.grpc_args(self.workdir, self.interval_ms,
@@ -162,7 +172,8 @@ class SingleSite:
             site.apply_max_backoff()
             self.wl = cw.Workload(site, self.workdir, self.build,
                                   interval_ms=self.interval_ms,
-                                  node_cpu=self.node_cpu)
+                                  node_cpu=self.node_cpu,
+                                  extra_services=self.extra_services)
             for h, ip, (slots, speed) in zip(site.instances,
                                              site.instance_ips, self.specs):
                 self.wl.start_instance(h, ip, slots=slots, speed=speed,
@@ -183,7 +194,7 @@ class SingleSite:
     def agents(self):
         """parse_agents() of cats/agents, keyed by instance name."""
         out = self.ctl.appctl("cats/agents", check=False, timeout=5)
-        by_addr = cw.parse_agents(out)
+        by_addr = cw.parse_agents(out, service=SERVICE)
         return dict((n, by_addr[a]) for n, a in self.addrs.items()
                     if a in by_addr)
 

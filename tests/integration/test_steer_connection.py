@@ -18,6 +18,10 @@ instances' FIN/RST are copied to it (see cats/flow-model.h).  Checks:
   least 90% of them end, and refused no packet-in;
 - the slow instance's share of new connections is below half of each
   fast one's (its 4 slots serve a quarter of what theirs do);
+- a second decide=connection service on the same instance addresses
+  (its agents registered too), given no traffic, sees none of the first
+  one's connection ends: each end is counted for the service whose
+  connection it was, by conntrack mark (cats/explain's placed/ended);
 - the pick flow is leased: with the controller killed (SIGKILL), it is
   gone from the switch within CATS_PICK_LEASE_S (2 s) plus a second,
   and a load to the VIP then succeeds without a controller (the group);
@@ -43,6 +47,7 @@ CHECKS = [
     "steer_connection.no_failed_requests",
     "steer_connection.controller_picked_each_connection",
     "steer_connection.slow_share_below_half",
+    "steer_connection.ends_counted_for_their_service",
     "steer_connection.lease_expires_without_controller",
     "steer_connection.group_serves_without_controller",
     "steer_connection.restarted_controller_picks_again",
@@ -52,6 +57,7 @@ DURATION_S = 6.0
 INSTANCES = [(4, 4.0), (4, 1.0), (4, 1.0)]
 LEASE_S = 2                     # CATS_PICK_LEASE_S
 PICK_COOKIE = 0xca77000000000000
+SHARED = "shared"               # The second service, on the same addresses.
 
 
 def pick_stats(s):
@@ -67,13 +73,26 @@ def pick_stats(s):
     return tot
 
 
+def conn_counts(s, service):
+    """cats/explain SERVICE's per-connection counters (all 0 before any
+    pick or end)."""
+    out = s.ctl.appctl("cats/explain", service, check=False, timeout=5)
+    m = re.search(r"connections: picks=(\d+) none=(\d+) placed=(\d+) "
+                  r"ended=(\d+)", out or "")
+    keys = ("picks", "none", "placed", "ended")
+    return dict(zip(keys, (int(v) for v in m.groups()) if m
+                    else (0,) * len(keys)))
+
+
 def pick_flows(s):
-    """Flows with the pick cookie on the site's bridge."""
+    """The first service's flows with the pick cookie on the site's
+    bridge."""
     p = subprocess.run(["ovs-ofctl", "-O", "OpenFlow15", "dump-flows",
                         s.site.bridge, "cookie=0x%x/0xffff000000000000"
                         % PICK_COOKIE], capture_output=True, text=True,
                        timeout=10)
-    return [ln for ln in p.stdout.splitlines() if "cookie=" in ln]
+    return [ln for ln in p.stdout.splitlines()
+            if "cookie=" in ln and "nw_dst=%s," % s.site.vip in ln]
 
 
 def short_load(s, n=40):
@@ -94,6 +113,8 @@ def body(t, s):
         raise RuntimeError("the VIP never served")
 
     before = pick_stats(s)
+    own_before = conn_counts(s, cw.SERVICE)
+    shared_before = conn_counts(s, SHARED)
     load = s.wl.start_load(s.site.clients[0], RATE, DURATION_S, seed=11)
     summary = load.wait(timeout=DURATION_S + 30)
     time.sleep(0.5)                 # the last FIN copies
@@ -109,6 +130,8 @@ def body(t, s):
             "%d of %d failed: %s" % (summary["errors"], summary["requests"],
                                      summary.get("error_kinds")))
 
+    own = conn_counts(s, cw.SERVICE)
+    shared = conn_counts(s, SHARED)
     d = dict((k, after[k] - before[k]) for k in after)
     n = summary["requests"]
     catslib.info("per-connection during the load: %s (requests %d)"
@@ -118,6 +141,19 @@ def body(t, s):
             and d["refused"] == 0,
             "picks %d, unpicked %d, ends %d, refused %d for %d requests"
             % (d["picks"], d["unpicked"], d["ends"], d["refused"], n))
+
+    own_d = dict((k, own[k] - own_before[k]) for k in own)
+    shared_d = dict((k, shared[k] - shared_before[k]) for k in shared)
+    catslib.info("ends by service: %s %s, %s %s"
+                 % (cw.SERVICE, own_d, SHARED, shared_d))
+    t.check("steer_connection.ends_counted_for_their_service",
+            n > 0 and own_d["ended"] >= 0.90 * n
+            and own_d["ended"] <= d["ends"]
+            and shared_d == {"picks": 0, "none": 0, "placed": 0,
+                             "ended": 0},
+            "%s: %s; %s (no traffic): %s; %d requests, %d ends seen"
+            % (cw.SERVICE, own_d, SHARED, shared_d, n,
+               d["ends"]))
 
     counts = dict((nm, 0) for nm in names)
     for _, _, status, inst in load.samples():
@@ -176,7 +212,9 @@ def body(t, s):
 
 
 def main():
-    return single_site_test.main(__doc__, CHECKS, body, instances=INSTANCES, decide="connection")
+    return single_site_test.main(__doc__, CHECKS, body, instances=INSTANCES,
+                                 decide="connection",
+                                 extra_services=[SHARED])
 
 
 if __name__ == "__main__":
