@@ -25,7 +25,15 @@ instances' FIN/RST are copied to it (see cats/flow-model.h).  Checks:
 - the pick flow is leased: with the controller killed (SIGKILL), it is
   gone from the switch within CATS_PICK_LEASE_S (2 s) plus a second,
   and a load to the VIP then succeeds without a controller (the group);
-- a restarted controller leases it again and picks again.
+- a restarted controller leases it again and picks again;
+- last, with every instance's server killed, each connection attempt is
+  refused by the instance's RST, and each reaches the controller as
+  exactly one end (the reset is matched after conntrack, by the
+  connection's mark, with the instance carried in registers).  Which
+  service's estimate takes it is not checked here: with its server gone
+  an instance's agent soon stops reporting its load, and a service
+  without reports has no estimate (the ends check above covers the
+  attribution).
 
     /usr/bin/python3 tests/integration/test_steer_connection.py \\
         --build-dir build
@@ -51,6 +59,7 @@ CHECKS = [
     "steer_connection.lease_expires_without_controller",
     "steer_connection.group_serves_without_controller",
     "steer_connection.restarted_controller_picks_again",
+    "steer_connection.instance_reset_counted_once",
 ]
 RATE = 200
 DURATION_S = 6.0
@@ -93,6 +102,29 @@ def pick_flows(s):
                        timeout=10)
     return [ln for ln in p.stdout.splitlines()
             if "cookie=" in ln and "nw_dst=%s," % s.site.vip in ln]
+
+
+# Connects to VIP:PORT N times from a client; prints how many were refused
+# (the instance's RST) and how many connected.
+REFUSED_PY = r"""
+import socket, sys
+vip, port, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+refused = ok = 0
+for _ in range(n):
+    s = socket.socket()
+    s.settimeout(3)
+    try:
+        s.connect((vip, port))
+        ok += 1
+    except ConnectionRefusedError:
+        refused += 1
+    except OSError:
+        pass
+    finally:
+        s.close()
+print(refused, ok)
+"""
+RESETS = 20
 
 
 def short_load(s, n=40):
@@ -209,6 +241,34 @@ def body(t, s):
     if again:
         catslib.info("restarted controller: %d picks for %d requests"
                      % again)
+
+    # Resets: no server listens any more, so each SYN, DNATed and committed
+    # with the service's mark, is answered by the instance's RST.
+    for inst in s.wl.instances.values():
+        s.wl._end(inst.serve)
+    time.sleep(0.5)
+    st0, own0 = pick_stats(s), conn_counts(s, cw.SERVICE)
+    script = os.path.join(s.workdir, "refused.py")
+    with open(script, "w") as f:
+        f.write(REFUSED_PY)
+    out = s.site.clients[0].cmd("/usr/bin/python3 %s %s %d %d"
+                                % (script, s.site.vip, s.site.service_port,
+                                   RESETS))
+    time.sleep(0.5)                 # the last copies
+    st1, own1 = pick_stats(s), conn_counts(s, cw.SERVICE)
+    try:
+        refused, ok = (int(x) for x in out.split()[-2:])
+    except ValueError:
+        refused, ok = -1, -1
+    ends = st1["ends"] - st0["ends"]
+    ended = own1["ended"] - own0["ended"]
+    catslib.info("resets: %d of %d attempts refused; %d ends seen, %d "
+                 "taken by %s's estimate" % (refused, RESETS, ends, ended,
+                                             cw.SERVICE))
+    t.check("steer_connection.instance_reset_counted_once",
+            refused == RESETS and ok == 0 and ends == RESETS,
+            "%d refused, %d connected of %d; ends %d, %s ended %d (%r)"
+            % (refused, ok, RESETS, ends, cw.SERVICE, ended, out[-200:]))
 
 
 def main():
