@@ -262,9 +262,11 @@ def body(t, s):
         refused, ok = -1, -1
     ends = st1["ends"] - st0["ends"]
     ended = own1["ended"] - own0["ended"]
-    catslib.info("resets: %d of %d attempts refused; %d ends seen, %d "
-                 "taken by %s's estimate" % (refused, RESETS, ends, ended,
-                                             cw.SERVICE))
+    catslib.info("resets: %d of %d attempts refused; %d ends seen; %s's "
+                 "ended count %d -> %d%s"
+                 % (refused, RESETS, ends, cw.SERVICE, own0["ended"],
+                    own1["ended"], "" if ended >= 0 else
+                    " (its estimate was rebuilt in between)"))
     t.check("steer_connection.instance_reset_counted_once",
             refused == RESETS and ok == 0 and ends == RESETS,
             "%d refused, %d connected of %d; ends %d, %s ended %d (%r)"
