@@ -279,6 +279,48 @@ match_icmp_echo(struct match *m, ovs_be32 vip)
     match_set_icmp_code(m, 0);
 }
 
+/* The end flows' matches for service 'sid' and instance 'inst':'port',
+ * TCP flag 'flag': the client's FIN or RST in T1 (after DNAT), the
+ * instance's in T0 (before conntrack) and in T1 (the reply direction, by
+ * the registers T0 sets). */
+static void
+match_client_end(struct match *m, uint32_t sid, const char *inst,
+                 uint16_t port, uint16_t flag)
+{
+    match_init_catchall(m);
+    match_set_dl_type(m, htons(ETH_TYPE_IP));
+    match_set_nw_proto(m, IPPROTO_TCP);
+    match_set_nw_dst(m, ip(inst));
+    match_set_tp_dst(m, htons(port));
+    match_set_ct_state_masked(m, CS_TRACKED | CS_DST_NAT,
+                              CS_TRACKED | CS_DST_NAT | CS_REPLY_DIR);
+    match_set_ct_mark(m, sid);
+    match_set_tcp_flags_masked(m, htons(flag), htons(flag));
+}
+
+static void
+match_instance_end_t0(struct match *m, const char *inst, uint16_t port,
+                      uint16_t flag)
+{
+    match_reply(m, IPPROTO_TCP, ip(inst), port);
+    match_set_tcp_flags_masked(m, htons(flag), htons(flag));
+}
+
+static void
+match_instance_end_t1(struct match *m, uint32_t sid, const char *inst,
+                      uint16_t port, uint16_t flag)
+{
+    match_init_catchall(m);
+    match_set_dl_type(m, htons(ETH_TYPE_IP));
+    match_set_nw_proto(m, IPPROTO_TCP);
+    match_set_ct_state_masked(m, CS_TRACKED | CS_REPLY_DIR,
+                              CS_TRACKED | CS_REPLY_DIR);
+    match_set_ct_mark(m, sid);
+    match_set_reg(m, CATS_END_REG_IP, ntohl(ip(inst)));
+    match_set_reg(m, CATS_END_REG_PORT, CATS_PICK_PORT_FLAG | port);
+    match_set_tcp_flags_masked(m, htons(flag), htons(flag));
+}
+
 static const struct cats_group *
 service_group(const struct fixture *fx, const struct cats_service *s)
 {
@@ -1764,15 +1806,7 @@ test_decide_connection_flows(void **state)
     assert_int_equal(nat->range.proto.min, 8080);
 
     /* T1: the client's RST to instance 10.0.1.1 after DNAT. */
-    match_init_catchall(&m);
-    match_set_dl_type(&m, htons(ETH_TYPE_IP));
-    match_set_nw_proto(&m, IPPROTO_TCP);
-    match_set_nw_dst(&m, ip("10.0.1.1"));
-    match_set_tp_dst(&m, htons(8080));
-    match_set_ct_state_masked(&m, CS_TRACKED | CS_DST_NAT,
-                              CS_TRACKED | CS_DST_NAT | CS_REPLY_DIR);
-    match_set_ct_mark(&m, s->id);
-    match_set_tcp_flags_masked(&m, htons(TCP_RST), htons(TCP_RST));
+    match_client_end(&m, s->id, "10.0.1.1", 8080, TCP_RST);
     f = find_flow(&fx->desired, T1, 55, &m);
     assert_non_null(f);
     assert_int_equal(controller_action(f)->max_len, 0);
@@ -1785,12 +1819,7 @@ test_decide_connection_flows(void **state)
     /* T0: the instance's RST, before conntrack: its address into reg2 and
      * reg3, then conntrack (which un-NATs it) on to T1; nothing copied
      * yet. */
-    match_init_catchall(&m);
-    match_set_dl_type(&m, htons(ETH_TYPE_IP));
-    match_set_nw_proto(&m, IPPROTO_TCP);
-    match_set_nw_src(&m, ip("10.0.1.2"));
-    match_set_tp_src(&m, htons(8080));
-    match_set_tcp_flags_masked(&m, htons(TCP_RST), htons(TCP_RST));
+    match_instance_end_t0(&m, "10.0.1.2", 8080, TCP_RST);
     f = find_flow(&fx->desired, T0, 105, &m);
     assert_non_null(f);
     assert_null(find_action(f->ofpacts, f->ofpacts_len, OFPACT_CONTROLLER));
@@ -1801,15 +1830,7 @@ test_decide_connection_flows(void **state)
 
     /* T1: the reset in the reply direction, by the service's mark and the
      * registers, copied and forwarded as replies are. */
-    match_init_catchall(&m);
-    match_set_dl_type(&m, htons(ETH_TYPE_IP));
-    match_set_nw_proto(&m, IPPROTO_TCP);
-    match_set_ct_state_masked(&m, CS_TRACKED | CS_REPLY_DIR,
-                              CS_TRACKED | CS_REPLY_DIR);
-    match_set_ct_mark(&m, s->id);
-    match_set_reg(&m, CATS_END_REG_IP, 0x0a000102);
-    match_set_reg(&m, CATS_END_REG_PORT, CATS_PICK_PORT_FLAG | 8080);
-    match_set_tcp_flags_masked(&m, htons(TCP_RST), htons(TCP_RST));
+    match_instance_end_t1(&m, s->id, "10.0.1.2", 8080, TCP_RST);
     f = find_flow(&fx->desired, T1, 55, &m);
     assert_non_null(f);
     assert_int_equal(controller_action(f)->max_len, 0);
@@ -1821,9 +1842,12 @@ test_decide_connection_flows(void **state)
                                                    OFPACT_OUTPUT))->port,
                      OFPP_NORMAL);
 
-    /* The instance's FIN is not counted (the client's is). */
-    match_set_tcp_flags_masked(&m, htons(TCP_FIN), htons(TCP_FIN));
+    /* The instance's FIN is not counted (the client's is), before
+     * conntrack or after. */
+    match_instance_end_t0(&m, "10.0.1.2", 8080, TCP_FIN);
     assert_null(find_flow(&fx->desired, T0, 105, &m));
+    match_instance_end_t1(&m, s->id, "10.0.1.2", 8080, TCP_FIN);
+    assert_null(find_flow(&fx->desired, T1, 55, &m));
 
     /* Back to weights: all of it goes. */
     cats_service_set_decide(&fx->cat, s, CATS_DECIDE_WEIGHTS);
@@ -1859,17 +1883,8 @@ test_decide_connection_shared_instance_ends(void **state)
         const struct cats_service *s = i ? b : a;
 
         for (int rst = 0; rst < 2; rst++) {
-            match_init_catchall(&m);
-            match_set_dl_type(&m, htons(ETH_TYPE_IP));
-            match_set_nw_proto(&m, IPPROTO_TCP);
-            match_set_nw_dst(&m, ip("10.0.1.1"));
-            match_set_tp_dst(&m, htons(8080));
-            match_set_ct_state_masked(&m, CS_TRACKED | CS_DST_NAT,
-                                      CS_TRACKED | CS_DST_NAT
-                                      | CS_REPLY_DIR);
-            match_set_ct_mark(&m, s->id);
-            match_set_tcp_flags_masked(&m, htons(rst ? TCP_RST : TCP_FIN),
-                                       htons(rst ? TCP_RST : TCP_FIN));
+            match_client_end(&m, s->id, "10.0.1.1", 8080,
+                             rst ? TCP_RST : TCP_FIN);
             f = find_flow(&fx->desired, T1, 55, &m);
             assert_non_null(f);
             assert_int_equal(f->refcount, 1);
@@ -1877,27 +1892,14 @@ test_decide_connection_shared_instance_ends(void **state)
                            ip("10.0.1.1"), 8080);
         }
 
-        match_init_catchall(&m);
-        match_set_dl_type(&m, htons(ETH_TYPE_IP));
-        match_set_nw_proto(&m, IPPROTO_TCP);
-        match_set_ct_state_masked(&m, CS_TRACKED | CS_REPLY_DIR,
-                                  CS_TRACKED | CS_REPLY_DIR);
-        match_set_ct_mark(&m, s->id);
-        match_set_reg(&m, CATS_END_REG_IP, 0x0a000101);
-        match_set_reg(&m, CATS_END_REG_PORT, CATS_PICK_PORT_FLAG | 8080);
-        match_set_tcp_flags_masked(&m, htons(TCP_RST), htons(TCP_RST));
+        match_instance_end_t1(&m, s->id, "10.0.1.1", 8080, TCP_RST);
         f = find_flow(&fx->desired, T1, 55, &m);
         assert_non_null(f);
         check_userdata(controller_action(f), CATS_PIN_END, s->id,
                        ip("10.0.1.1"), 8080);
     }
 
-    match_init_catchall(&m);
-    match_set_dl_type(&m, htons(ETH_TYPE_IP));
-    match_set_nw_proto(&m, IPPROTO_TCP);
-    match_set_nw_src(&m, ip("10.0.1.1"));
-    match_set_tp_src(&m, htons(8080));
-    match_set_tcp_flags_masked(&m, htons(TCP_RST), htons(TCP_RST));
+    match_instance_end_t0(&m, "10.0.1.1", 8080, TCP_RST);
     f = find_flow(&fx->desired, T0, 105, &m);
     assert_non_null(f);
     assert_int_equal(f->refcount, 2);
@@ -1911,15 +1913,7 @@ test_decide_connection_shared_instance_ends(void **state)
     f = find_flow(&fx->desired, T0, 105, &m);
     assert_non_null(f);
     assert_int_equal(f->refcount, 1);
-    match_init_catchall(&m);
-    match_set_dl_type(&m, htons(ETH_TYPE_IP));
-    match_set_nw_proto(&m, IPPROTO_TCP);
-    match_set_ct_state_masked(&m, CS_TRACKED | CS_REPLY_DIR,
-                              CS_TRACKED | CS_REPLY_DIR);
-    match_set_ct_mark(&m, b_id);
-    match_set_reg(&m, CATS_END_REG_IP, 0x0a000101);
-    match_set_reg(&m, CATS_END_REG_PORT, CATS_PICK_PORT_FLAG | 8080);
-    match_set_tcp_flags_masked(&m, htons(TCP_RST), htons(TCP_RST));
+    match_instance_end_t1(&m, b_id, "10.0.1.1", 8080, TCP_RST);
     f = find_flow(&fx->desired, T1, 55, &m);
     assert_non_null(f);
     assert_true(f->refcount > 0);
