@@ -215,6 +215,12 @@ class Workload:
             self._end(inst.agent)
             inst.agent = None
 
+    def kill_serve(self, name):
+        inst = self.instances[name]
+        if inst.serve:
+            self._end(inst.serve)
+            inst.serve = None
+
     # -- talking to them ------------------------------------------------------
     def control(self, name, line, timeout=2.0):
         """One command on cats-serve's control socket; its reply line.

@@ -244,8 +244,8 @@ def body(t, s):
 
     # Resets: no server listens any more, so each SYN, DNATed and committed
     # with the service's mark, is answered by the instance's RST.
-    for inst in s.wl.instances.values():
-        s.wl._end(inst.serve)
+    for name in names:
+        s.wl.kill_serve(name)
     time.sleep(0.5)
     st0, own0 = pick_stats(s), conn_counts(s, cw.SERVICE)
     script = os.path.join(s.workdir, "refused.py")
