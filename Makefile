@@ -2,9 +2,11 @@
 #
 #   make deps    install Debian packages, build libopenvswitch (once)
 #   make         build everything
-#   make test    deps + build + every test (unit, fuzz-free, integration)
+#   make test    deps + build + every test (unit, 20 s per fuzz target,
+#                integration)
 #   make demo    OVS userspace datapath + Mininet + controller, steering live
-#   make bench-southbound
+#   make fuzz    every fuzz target for FUZZ_TIME seconds (default 300)
+#   make bench-southbound, bench-agent, bench-gw, bench-sim, bench-steer
 #
 # Everything built goes to build/.  Nothing is installed system-wide except
 # the Debian packages that 'make deps' names.
