@@ -45,13 +45,10 @@ import sys
 import tempfile
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(HERE)
-sys.path.insert(0, HERE)
-
-from cats_topo import CatsSite  # noqa: E402
-from cats_ctl import CatsController  # noqa: E402
-import cats_workload as cw  # noqa: E402
+from cats_ctl import CatsController
+import cats_site
+from cats_topo import CatsSite
+import cats_workload as cw
 
 SERVICE = cw.SERVICE
 DEFAULT_INSTANCES = [(8, 1.0), (4, 1.0), (4, 2.0), (2, 1.0)]
@@ -360,19 +357,9 @@ def scripted(s):
 
 
 def preflight(build):
-    if os.geteuid() != 0:
-        return "run as root"
-    try:
-        import mininet.net  # noqa: F401
-    except ImportError:
-        return "no mininet module in %s: use /usr/bin/python3" % \
-            sys.executable
-    missing = cw.tools_missing(build)
-    if not os.access(os.path.join(build, "cats-controller"), os.X_OK):
-        missing.insert(0, "cats-controller")
-    if missing:
-        return "not built in %s: %s (make)" % (build, ", ".join(missing))
-    return None
+    """None, or why single_site.py (or two_site.py, demo.py) cannot run."""
+    return cats_site.preflight(build, ["cats-controller"] +
+                               list(cw.TOOLS))
 
 
 def main():

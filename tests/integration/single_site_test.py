@@ -8,9 +8,8 @@ import sys
 import time
 
 import catslib
-sys.path.insert(0, os.path.join(catslib.REPO, "topologies"))
-import cats_workload as cw  # noqa: E402
-from single_site import SingleSite  # noqa: E402
+import cats_workload as cw
+from single_site import SingleSite
 
 
 def main(doc, checks, body, **site_kwargs):
