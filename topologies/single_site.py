@@ -73,9 +73,7 @@ def catalog(service, vip, port, instances, weight=100, decide=None,
     """Catalog text; instances: [(ip, port)].  Each of 'extra_services'
     is another service (same port and decide) on the same instances, its
     VIP the next address after 'vip'.  No mac=: the controller
-    learns the instances' MACs by ARP.  (With every instance's MAC
-    pinned, cats-controller as of this writing spins: it has no ARP probe
-    to send but keeps asking to send one now, ofctrl_wait().)"""
+    learns the instances' MACs by ARP."""
     lines = []
     base = vip.rsplit(".", 1)
     for i, svc in enumerate([service] + list(extra_services)):

@@ -22,9 +22,8 @@ def main(doc, checks, body, **site_kwargs):
     if not reason and args.static:
         reason = "needs the controller and its agents (no --static)"
     if not reason:
-        missing = cw.tools_missing(os.path.dirname(args.controller))
-        if missing:
-            reason = "%s not built" % ", ".join(missing)
+        reason = catslib.cats_site.preflight(os.path.dirname(args.controller),
+                                             cw.TOOLS)
     if reason:
         for name in checks:
             t.skip(name, reason)
