@@ -22,15 +22,8 @@ import signal
 import subprocess
 import time
 
-from cats_topo import kill_pid, pid_alive, OVS_RUNDIR
-
-
-class AppctlError(RuntimeError):
-    def __init__(self, argv, rc, out, err):
-        self.argv, self.rc, self.out, self.err = argv, rc, out, err
-        RuntimeError.__init__(self, "`%s` failed (rc %s): %s"
-                              % (" ".join(argv), rc,
-                                 (err or out).strip()[:500]))
+from cats_site import (OVS_RUNDIR, AppctlError, appctl,  # noqa: F401
+                       kill_pid, pid_alive)
 
 
 def service_config(service, vip, port, instances, proto="tcp"):
@@ -154,13 +147,7 @@ class CatsController:
 
     def appctl(self, *args, timeout=30, check=True):
         """ovs-appctl -t UNIXCTL ARGS...; returns stdout."""
-        argv = ["ovs-appctl", "-t", self.unixctl,
-                "--timeout=%d" % max(1, int(timeout))] + [str(a) for a in args]
-        p = subprocess.run(argv, capture_output=True, text=True,
-                           timeout=timeout + 5)
-        if check and p.returncode != 0:
-            raise AppctlError(argv, p.returncode, p.stdout, p.stderr)
-        return p.stdout
+        return appctl(self.unixctl, *args, timeout=timeout, check=check)
 
     def log_tail(self, n=30):
         try:

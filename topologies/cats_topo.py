@@ -10,149 +10,26 @@ One bridge (default name "cats1": unique on this machine, never a bare
 "s1"), datapath_type=netdev, protocols=OpenFlow15, fail-mode=secure,
 in-band control off.  Clients c1..cN get CLIENT_BASE.., instances i1..iM get
 INSTANCE_BASE.. in SUBNET; clients take the first switch ports, then the
-instances.  Every host has transmit checksum offload off (TCP through the
-userspace datapath stalls otherwise) and IPv6 off (less flooding noise).
-
-Cleanup: everything this object created (bridge, veths, host shells, the
-processes it started) is removed by PID and by name on stop(), on leaving a
-`with` block (errors included), on SIGTERM/SIGHUP/Ctrl-C and at interpreter
-exit.  Nothing here ever runs `mn -c` or kills processes by name.
-
-Run as root with Debian's /usr/bin/python3 (it has the mininet module).
+instances.  A cats_site.Site: its lifecycle and cleanup (by PID and by
+name, on stop, errors, signals and exit; never `mn -c`) are described
+there.
 """
 
-import atexit
 import ipaddress
 import json
 import os
 import select
 import signal
 import subprocess
-import sys
 import time
-from functools import partial
 
-TOPO_DIR = os.path.dirname(os.path.abspath(__file__))
+from cats_site import (PYTHON, TOPO_DIR, Site, kill_pid,  # noqa: F401
+                       mac_for_ip)
+
 SERVER = os.path.join(TOPO_DIR, "cats_server.py")
 CLIENT = os.path.join(TOPO_DIR, "cats_client.py")
 LONGLIVED = os.path.join(TOPO_DIR, "cats_longlived.py")
-PYTHON = "/usr/bin/python3"
-OVS_CTL = "/usr/share/openvswitch/scripts/ovs-ctl"
-OVS_RUNDIR = "/var/run/openvswitch"
 CTRL_PORT = 9000
-
-
-def have_mininet():
-    try:
-        import mininet.net  # noqa: F401
-        return True
-    except ImportError:
-        return False
-
-
-def _ok(argv, timeout=10):
-    try:
-        return subprocess.run(argv, capture_output=True,
-                              timeout=timeout).returncode == 0
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-
-
-def ovs_running():
-    """(ovsdb_ok, vswitchd_ok)"""
-    db = _ok(["ovs-vsctl", "--timeout=3", "show"])
-    vs = _ok(["ovs-appctl", "--timeout=3", "-t", "ovs-vswitchd", "version"])
-    return db, vs
-
-
-def ensure_ovs():
-    """Start the machine's ovsdb-server and ovs-vswitchd if they are not
-    running.  Returns a string saying what was done."""
-    db, vs = ovs_running()
-    done = []
-    if not db:
-        subprocess.run([OVS_CTL, "--no-ovs-vswitchd", "start"],
-                       capture_output=True)
-        done.append("started ovsdb-server")
-    if not vs:
-        subprocess.run([OVS_CTL, "--no-ovsdb-server", "start"],
-                       capture_output=True)
-        done.append("started ovs-vswitchd")
-    db, vs = ovs_running()
-    if not (db and vs):
-        raise RuntimeError("cannot start Open vSwitch (ovsdb %s, vswitchd %s)"
-                           % (db, vs))
-    return ", ".join(done) or "already running"
-
-
-def vswitchd_pid():
-    try:
-        with open(os.path.join(OVS_RUNDIR, "ovs-vswitchd.pid")) as f:
-            return int(f.read().strip())
-    except (OSError, ValueError):
-        return None
-
-
-def restart_vswitchd(kill_signal=signal.SIGTERM, timeout=10.0):
-    """Kill ovs-vswitchd by its pidfile PID and start it again with
-    ovs-ctl.  Flows, groups and the userspace conntrack are lost; bridges
-    and ports come back from the database.  Returns seconds taken."""
-    t0 = time.monotonic()
-    pid = vswitchd_pid()
-    if pid:
-        try:
-            os.kill(pid, kill_signal)
-        except ProcessLookupError:
-            pass
-        while time.monotonic() - t0 < timeout and pid_alive(pid):
-            time.sleep(0.02)
-    subprocess.run([OVS_CTL, "--no-ovsdb-server", "start"],
-                   capture_output=True)
-    if not ovs_running()[1]:
-        raise RuntimeError("ovs-vswitchd did not come back")
-    return time.monotonic() - t0
-
-
-def mac_for_ip(ip):
-    return "00:00:" + ":".join("%02x" % int(x) for x in ip.split("."))
-
-
-def pid_alive(pid):
-    """True while pid runs (a zombie awaiting its reaper counts as dead:
-    a --detach'ed daemon is not our child)."""
-    if not pid:
-        return False
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            state = f.read().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state not in ("Z", "X")
-
-
-def kill_pid(pid, grace=2.0):
-    """SIGTERM, then SIGKILL after `grace` seconds.  Only for PIDs that we
-    started."""
-    if not pid:
-        return
-    try:
-        os.kill(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    end = time.monotonic() + grace
-    while time.monotonic() < end:
-        try:
-            if os.waitpid(pid, os.WNOHANG)[0] == pid:
-                return
-        except ChildProcessError:     # not our child: poll existence
-            if not pid_alive(pid):
-                return
-        time.sleep(0.02)
-    try:
-        os.kill(pid, signal.SIGKILL)
-        os.waitpid(pid, 0)
-    except (ProcessLookupError, ChildProcessError):
-        pass
 
 
 class SiteTopoFactory:
@@ -222,7 +99,7 @@ def _readline(f, timeout):
     return buf or None
 
 
-class CatsSite:
+class CatsSite(Site):
     """The single-site topology, started on __enter__/start()."""
 
     def __init__(self, n_clients=2, n_instances=3, bridge="cats1",
@@ -231,8 +108,7 @@ class CatsSite:
                  max_backoff=1000, dpid="00000000ca750001",
                  log_level="warning", workdir=None, client_prefix="c",
                  instance_prefix="i"):
-        if not bridge.startswith("cats"):
-            raise ValueError("bridge names start with 'cats' here")
+        Site.__init__(self, [bridge], log_level=log_level)
         net = ipaddress.ip_network(subnet)
         self.prefixlen = net.prefixlen
         self.client_ips = [str(net[client_base + i]) for i in range(n_clients)]
@@ -240,134 +116,43 @@ class CatsSite:
                              for i in range(n_instances)]
         self.vip = str(net[vip_host])
         self.service_port = service_port
-        self.bridge = bridge
         self.dpid = dpid
         self.controller_target = controller
         self.max_backoff = max_backoff
-        self.log_level = log_level
         self.workdir = workdir
         # Host names: clients c1.., instances i1.. by default.  The demo
         # uses other prefixes ("dc", "di") and its own bridge, so that it
         # can run beside the integration tests and be told apart from them.
         self.client_prefix = client_prefix
         self.instance_prefix = instance_prefix
-        self.net = None
         self.clients = []
         self.instances = []
         self.servers = {}          # host name -> Popen
-        self._procs = []           # every Popen we started
-        self._old_handlers = {}
-        self._stopped = True
 
-    # -- lifecycle -----------------------------------------------------------
-    def __enter__(self):
-        self.start()
-        return self
+    def named(self, prefix, ips):
+        return [("%s%d" % (prefix, i + 1), ip) for i, ip in enumerate(ips)]
 
-    def __exit__(self, *exc):
-        self.stop()
-        return False
-
-    def _on_signal(self, signum, frame):
-        if signum == signal.SIGINT:
-            raise KeyboardInterrupt
-        raise SystemExit(128 + signum)
-
-    def start(self):
-        if os.geteuid() != 0:
-            raise RuntimeError("needs root")
-        from mininet.log import setLogLevel
-        from mininet.net import Mininet
-        from mininet.node import OVSSwitch
-        setLogLevel(self.log_level)
-        ensure_ovs()
-        self._stopped = False
-        atexit.register(self.stop)
-        # SIGINT too: a background job starts with SIGINT ignored.
-        for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
-            try:
-                self._old_handlers[sig] = signal.signal(sig, self._on_signal)
-            except ValueError:        # not the main thread
-                pass
-        try:
-            clients = [("%s%d" % (self.client_prefix, i + 1), ip)
-                       for i, ip in enumerate(self.client_ips)]
-            instances = [("%s%d" % (self.instance_prefix, i + 1), ip)
-                         for i, ip in enumerate(self.instance_ips)]
-            topo = SiteTopoFactory.make(self.bridge, self.dpid, clients,
-                                        instances, self.prefixlen)
-            switch = partial(OVSSwitch, datapath="user",
-                             protocols="OpenFlow15", failMode="secure",
-                             reconnectms=self.max_backoff)
-            self.net = Mininet(topo=topo, switch=switch, controller=None,
-                               build=False, autoSetMacs=False,
-                               autoStaticArp=False, waitConnected=False)
-            self.net.build()
-            self.net.start()
-            self.clients = [self.net.get(n) for n, _ in clients]
-            self.instances = [self.net.get(n) for n, _ in instances]
-            for h in self.net.hosts:
-                for intf in h.intfList():
-                    h.cmd("ethtool -K %s tx off >/dev/null 2>&1" % intf)
-                h.cmd("sysctl -qw net.ipv6.conf.all.disable_ipv6=1 "
-                      "net.ipv6.conf.default.disable_ipv6=1")
-            if self.controller_target:
-                self.set_controller(self.controller_target)
-        except BaseException:
-            self.stop()
-            raise
-        return self
+    def setup(self):
+        clients = self.named(self.client_prefix, self.client_ips)
+        instances = self.named(self.instance_prefix, self.instance_ips)
+        topo = SiteTopoFactory.make(self.bridge, self.dpid, clients,
+                                    instances, self.prefixlen)
+        self.make_net(topo, protocols="OpenFlow15", failMode="secure",
+                      reconnectms=self.max_backoff)
+        self.clients = [self.net.get(n) for n, _ in clients]
+        self.instances = [self.net.get(n) for n, _ in instances]
+        if self.controller_target:
+            self.set_controller(self.controller_target)
 
     def stop(self):
-        if self._stopped:
-            return
-        self._stopped = True
-        for p in list(self._procs):
-            if p.poll() is None:
-                kill_pid(p.pid)
-            try:
-                p.wait(timeout=1)
-            except subprocess.TimeoutExpired:
-                pass
-        self._procs = []
         self.servers = {}
-        if self.net is not None:
-            try:
-                self.net.stop()
-            except Exception as e:          # keep cleaning up
-                print("warning: mininet stop: %s" % e, file=sys.stderr)
-            self.net = None
-        subprocess.run(["ovs-vsctl", "--timeout=10", "--if-exists", "del-br",
-                        self.bridge], capture_output=True)
-        # Switch-side veths left behind by an interrupted build.
-        out = subprocess.run(["ip", "-o", "link", "show"],
-                             capture_output=True, text=True).stdout
-        for line in out.splitlines():
-            name = line.split(":")[1].strip().split("@")[0]
-            if name.startswith(self.bridge + "-eth"):
-                subprocess.run(["ip", "link", "del", name],
-                               capture_output=True)
-        for sig, old in self._old_handlers.items():
-            try:
-                signal.signal(sig, old)
-            except ValueError:
-                pass
-        self._old_handlers = {}
-        try:
-            atexit.unregister(self.stop)
-        except Exception:
-            pass
+        Site.stop(self)
 
     # -- switch -------------------------------------------------------------
     def set_controller(self, target, max_backoff=None):
         """Point the bridge at the cats controller: target is unix:PATH or
         tcp:IP:PORT (the controller listens with punix:/ptcp:)."""
-        mb = max_backoff or self.max_backoff
-        subprocess.run(
-            ["ovs-vsctl", "--timeout=10", "--", "--id=@c", "create",
-             "Controller", 'target="%s"' % target, "max_backoff=%d" % mb,
-             "--", "set", "Bridge", self.bridge, "controller=[@c]"],
-            check=True, capture_output=True)
+        Site.set_controller(self, target, max_backoff or self.max_backoff)
         self.controller_target = target
 
     def apply_max_backoff(self):
@@ -397,29 +182,7 @@ class CatsSite:
             capture_output=True, text=True).stdout
         return "true" in out
 
-    def ofctl(self, *args):
-        return subprocess.run(["ovs-ofctl", "-O", "OpenFlow15", args[0],
-                               self.bridge] + list(args[1:]),
-                              capture_output=True, text=True,
-                              check=True).stdout
-
-    def host(self, name):
-        return self.net.get(name)
-
     # -- processes in hosts --------------------------------------------------
-    def popen(self, host, argv, **kw):
-        """Start argv in host's namespace; tracked, killed by PID on stop."""
-        kw.setdefault("stdout", subprocess.PIPE)
-        kw.setdefault("stderr", subprocess.STDOUT)
-        kw.setdefault("text", True)
-        p = host.popen(argv, **kw)
-        self._procs.append(p)
-        return p
-
-    def forget(self, proc):
-        if proc in self._procs:
-            self._procs.remove(proc)
-
     def start_servers(self, port=None, ctrl_port=CTRL_PORT, timeout=10.0):
         """cats_server.py on every instance host (name line, then echo)."""
         port = port or self.service_port

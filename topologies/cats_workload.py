@@ -38,9 +38,7 @@ import socket
 import subprocess
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(HERE)
-BUILD = os.path.join(REPO, "build")
+from cats_site import BUILD, kill_pid
 
 SERVICE = "web"
 
@@ -58,10 +56,7 @@ def grpc_args(workdir, interval_ms=250, lease_ms=None):
     return args
 
 
-def tools_missing(build_dir=BUILD):
-    """Names of the binaries this module needs that are not built."""
-    return [b for b in ("cats-agent", "cats-serve", "cats-load")
-            if not os.access(os.path.join(build_dir, b), os.X_OK)]
+TOOLS = ("cats-agent", "cats-serve", "cats-load")   # What this module runs.
 
 
 class Instance:
@@ -296,7 +291,6 @@ class Workload:
 
     # -- the end -------------------------------------------------------------
     def _end(self, p):
-        from cats_topo import kill_pid
         if p.poll() is None:
             kill_pid(p.pid)
         try:

@@ -53,15 +53,10 @@ import tempfile
 import textwrap
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(HERE)
-sys.path.insert(0, HERE)
-
-from cats_topo import (ensure_ovs, have_mininet, kill_pid,  # noqa: E402
+from cats_site import (BUILD, REPO, AppctlError, ensure_ovs, kill_pid,
                        pid_alive, vswitchd_pid)
-from cats_ctl import AppctlError  # noqa: E402
-import cats_workload as cw  # noqa: E402
-from single_site import SingleSite, catalog  # noqa: E402
+import cats_workload as cw
+from single_site import SingleSite, catalog, preflight
 
 SERVICE = cw.SERVICE
 BRIDGE = "catsdemo"
@@ -648,7 +643,7 @@ def main():
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--controller", metavar="PATH",
-                    default=os.path.join(REPO, "build", "cats-controller"),
+                    default=os.path.join(BUILD, "cats-controller"),
                     help="cats-controller binary; cats-agent, cats-serve "
                     "and cats-load are taken from its directory (default "
                     "%(default)s)")
@@ -668,17 +663,9 @@ def main():
                     help="keep the work directory (logs, samples)")
     args = ap.parse_args()
 
-    if os.geteuid() != 0:
-        ap.error("run as root (it builds a Mininet topology)")
-    if not have_mininet():
-        ap.error("no mininet module in %s: use Debian's /usr/bin/python3"
-                 % sys.executable)
-    build = os.path.dirname(os.path.abspath(args.controller))
-    missing = cw.tools_missing(build)
-    if not os.access(args.controller, os.X_OK):
-        missing.insert(0, "cats-controller")
-    if missing:
-        ap.error("not built in %s: %s (make)" % (build, ", ".join(missing)))
+    why = preflight(os.path.dirname(os.path.abspath(args.controller)))
+    if why:
+        ap.error(why)
 
     t_start = time.monotonic()
     workdir = tempfile.mkdtemp(prefix="cats-demo-")

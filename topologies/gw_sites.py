@@ -65,7 +65,6 @@ Never `mn -c`.
 """
 
 import argparse
-import atexit
 import json
 import os
 import re
@@ -75,17 +74,11 @@ import subprocess
 import sys
 import tempfile
 import time
-from functools import partial
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(HERE)
-sys.path.insert(0, HERE)
+from cats_ctl import CatsController
+from cats_site import (BUILD, DPDK_RUNDIR, PYTHON, Site, kill_pid,
+                       preflight)
 
-from cats_topo import ensure_ovs, kill_pid  # noqa: E402
-from cats_ctl import CatsController  # noqa: E402
-
-PYTHON = "/usr/bin/python3"
-DPDK_RUNDIR = "/var/run/dpdk"
 LOSSLESS_CLASS = 3
 LOSSLESS_DSCP = 26              # AF31: class 3 with trust dscp.
 
@@ -191,15 +184,6 @@ print(n, err, flush=True)
 """
 
 
-def sh(*argv, check=True, timeout=30):
-    p = subprocess.run([str(a) for a in argv], capture_output=True,
-                       text=True, timeout=timeout)
-    if check and p.returncode != 0:
-        raise RuntimeError("%s: %s" % (" ".join(map(str, argv)),
-                                       (p.stderr or p.stdout).strip()))
-    return p.stdout
-
-
 def parse_ping(text):
     """ping's output -> {"sent", "received", "min", "avg", "max",
     "median", "rtts"} (ms; None when nothing came back)."""
@@ -280,7 +264,22 @@ class Gateway:
                                      stdout=self.logf,
                                      stderr=subprocess.STDOUT)
 
-    def wait_forwarding(self, deadline):
+    def wait_forwarding(self, deadline, tries=4):
+        """Until it forwards.  DPDK's net_af_packet joins a PACKET_FANOUT
+        group whose id is (pid ^ ifindex) & 0xffff, which another
+        net_af_packet process on this machine (the other gateway, another
+        test) may hold for another interface: the kernel then refuses it
+        (EINVAL).  A new process has another pid: try again."""
+        for attempt in range(tries):
+            try:
+                return self._wait_forwarding(deadline)
+            except RuntimeError:
+                if attempt + 1 == tries or "PACKET_FANOUT" not in self.tail():
+                    raise
+            self.stop()
+            self.start()
+
+    def _wait_forwarding(self, deadline):
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError("cats-gw path %d exited (%d): %s"
@@ -354,19 +353,21 @@ def _make_topo(name, n_hosts):
     return GwSitesTopo()
 
 
-class GwSites:
+class GwSites(Site):
     """The two sites, their paths, the gateways and the controller."""
 
     SITE_NET = {"a": "10.231", "b": "10.232"}
     LINK_NET = "10.239"
 
     def __init__(self, workdir, paths=DEFAULT_PATHS, n_hosts=2, name="gw",
-                 build_dir=os.path.join(REPO, "build"), controller=True,
+                 build_dir=BUILD, controller=True,
                  mem_mb=1024, log_level="warning"):
         if not re.fullmatch(r"[a-z]{1,3}", name):
             raise ValueError("name: 1 to 3 letters (host and bridge names)")
         if not 1 <= len(paths) <= 9 or not 1 <= n_hosts <= 200:
             raise ValueError("1 to 9 paths, 1 to 200 hosts per site")
+        Site.__init__(self, ["cats%sa" % name, "cats%sb" % name],
+                      log_level=log_level)
         self.workdir = os.path.abspath(workdir)
         self.paths = list(paths)
         self.n_hosts = n_hosts
@@ -374,17 +375,10 @@ class GwSites:
         self.build = os.path.abspath(build_dir)
         self.want_controller = controller
         self.mem_mb = mem_mb
-        self.log_level = log_level
-        self.bridges = ["cats%sa" % name, "cats%sb" % name]
         self.routers = {"a": "%sra" % name, "b": "%srb" % name}
         self.tag = "%s%d" % (name, os.getpid() % 10000)
-        self.net = None
         self.ctl = None
         self.gws = {}                   # path index -> Gateway
-        self.veths = []                 # root-namespace ends we made
-        self._procs = []
-        self._old_handlers = {}
-        self._stopped = True
 
     # -- addresses -----------------------------------------------------------
     @classmethod
@@ -412,97 +406,37 @@ class GwSites:
     def link_addr(self, path, site):
         return "%s.%d.%d" % (self.LINK_NET, path, 1 if site == "a" else 2)
 
-    def host(self, name):
-        return self.net.get(name)
-
     # -- lifecycle -----------------------------------------------------------
-    def __enter__(self):
-        self.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.stop()
-        return False
-
-    def _on_signal(self, signum, frame):
-        if signum == signal.SIGINT:
-            raise KeyboardInterrupt
-        raise SystemExit(128 + signum)
-
-    def start(self):
-        if os.geteuid() != 0:
-            raise RuntimeError("needs root")
-        from mininet.log import setLogLevel
-        from mininet.net import Mininet
-        from mininet.node import OVSSwitch
-        setLogLevel(self.log_level)
-        ensure_ovs()
-        self._stopped = False
-        atexit.register(self.stop)
-        for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
-            try:
-                self._old_handlers[sig] = signal.signal(sig, self._on_signal)
-            except ValueError:          # not the main thread
-                pass
-        try:
-            switch = partial(OVSSwitch, datapath="user",
-                             failMode="standalone")
-            self.net = Mininet(topo=_make_topo(self.name, self.n_hosts),
-                               switch=switch, controller=None, build=False,
-                               autoSetMacs=False, autoStaticArp=False,
-                               waitConnected=False)
-            self.net.build()
-            self.net.start()
-            for h in self.net.hosts:
-                for intf in h.intfList():
-                    h.cmd("ethtool -K %s tx off >/dev/null 2>&1" % intf)
-                h.cmd("sysctl -qw net.ipv6.conf.all.disable_ipv6=1 "
-                      "net.ipv6.conf.default.disable_ipv6=1")
-            self._make_paths()
-            self._route()
-            grpc = None
-            if self.want_controller:
-                self.ctl = CatsController(
-                    os.path.join(self.build, "cats-controller"),
-                    self.workdir, "# gw_sites.py: telemetry only\n",
-                    listen="punix:" + os.path.join(self.workdir, "sw.sock"),
-                    extra_args=["--grpc-listen=unix:"
-                                + os.path.join(self.workdir, "grpc.sock"),
-                                "--agent-report-interval=200"])
-                self.ctl.start()
-                grpc = "unix:" + os.path.join(self.workdir, "grpc.sock")
-            ncpu = os.cpu_count() or 1
-            for i, spec in enumerate(self.paths, 1):
-                gw = Gateway(os.path.join(self.build, "cats-gw"),
-                             self.workdir, i, spec,
-                             (self._gw_if(i, "a"), self._gw_if(i, "b")),
-                             "cats-%s-p%d" % (self.tag, i), controller=grpc,
-                             mem_mb=self.mem_mb, lcore=(i - 1) % ncpu)
-                self.gws[i] = gw
-                gw.start()
-            deadline = time.monotonic() + 30
-            for gw in self.gws.values():
-                self._wait_gateway(gw, deadline)
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def _wait_gateway(self, gw, deadline, tries=4):
-        """Until 'gw' forwards.  DPDK's net_af_packet joins a PACKET_FANOUT
-        group whose id is (pid ^ ifindex) & 0xffff, which another
-        net_af_packet process on this machine (the other gateway, another
-        test) may hold for another interface: the kernel then refuses it
-        (EINVAL).  A new process has another pid: try again."""
-        for attempt in range(tries):
-            try:
-                gw.wait_forwarding(deadline)
-                return
-            except RuntimeError:
-                if attempt + 1 == tries or "PACKET_FANOUT" not in gw.tail():
-                    raise
-            gw.stop()
+    def setup(self):
+        self.make_net(_make_topo(self.name, self.n_hosts),
+                      failMode="standalone")
+        self._make_paths()
+        self._route()
+        grpc = None
+        if self.want_controller:
+            self.ctl = CatsController(
+                os.path.join(self.build, "cats-controller"),
+                self.workdir, "# gw_sites.py: telemetry only\n",
+                listen="punix:" + os.path.join(self.workdir, "sw.sock"),
+                extra_args=["--grpc-listen=unix:"
+                            + os.path.join(self.workdir, "grpc.sock"),
+                            "--agent-report-interval=200"])
+            self.on_stop(self.ctl.cleanup)
+            self.ctl.start()
+            grpc = "unix:" + os.path.join(self.workdir, "grpc.sock")
+        ncpu = os.cpu_count() or 1
+        for i, spec in enumerate(self.paths, 1):
+            gw = Gateway(os.path.join(self.build, "cats-gw"),
+                         self.workdir, i, spec,
+                         (self._gw_if(i, "a"), self._gw_if(i, "b")),
+                         "cats-%s-p%d" % (self.tag, i), controller=grpc,
+                         mem_mb=self.mem_mb, lcore=(i - 1) % ncpu)
+            self.gws[i] = gw
+            self.on_stop(gw.stop)
             gw.start()
+        deadline = time.monotonic() + 30
+        for gw in self.gws.values():
+            gw.wait_forwarding(deadline)
 
     def _gw_if(self, path, site):
         """The root-namespace end of path 'path''s veth to 'site'."""
@@ -518,11 +452,7 @@ class GwSites:
             for site in "ab":
                 r = self.host(self.routers[site])
                 gif, rif = self._gw_if(p, site), self._rtr_if(p, site)
-                sh("ip", "link", "add", gif, "type", "veth", "peer", "name",
-                   rif, "netns", r.pid)
-                self.veths.append(gif)
-                sh("sysctl", "-qw", "net.ipv6.conf.%s.disable_ipv6=1" % gif)
-                sh("ip", "link", "set", gif, "up")
+                self.add_veth(gif, rif, r.pid)
                 r.cmd("ip link set %s up" % rif)
                 r.cmd("ip addr add %s/24 dev %s" % (self.link_addr(p, site),
                                                    rif))
@@ -585,76 +515,9 @@ class GwSites:
                   % (self.SITE_NET[peer], self.link_addr(1, peer),
                      self._rtr_if(1, site)))
 
-    def stop(self):
-        if self._stopped:
-            return
-        self._stopped = True
-        for p in list(self._procs):
-            if p.poll() is None:
-                kill_pid(p.pid)
-            try:
-                p.wait(timeout=1)
-            except subprocess.TimeoutExpired:
-                pass
-        self._procs = []
-        for gw in self.gws.values():
-            try:
-                gw.stop()
-            except Exception as e:              # keep cleaning up
-                print("warning: cats-gw path %d: %s" % (gw.index, e),
-                      file=sys.stderr)
-        if self.ctl:
-            self.ctl.cleanup()
-        if self.net is not None:
-            try:
-                self.net.stop()
-            except Exception as e:
-                print("warning: mininet stop: %s" % e, file=sys.stderr)
-            self.net = None
-        for br in self.bridges:
-            subprocess.run(["ovs-vsctl", "--timeout=10", "--if-exists",
-                            "del-br", br], capture_output=True)
-        # Our veths, and switch-side veths left by an interrupted build.
-        out = subprocess.run(["ip", "-o", "link", "show"],
-                             capture_output=True, text=True).stdout
-        for line in out.splitlines():
-            name = line.split(":")[1].strip().split("@")[0]
-            if name in self.veths or any(name.startswith(br + "-eth")
-                                         for br in self.bridges):
-                subprocess.run(["ip", "link", "del", name],
-                               capture_output=True)
-        for sig, old in self._old_handlers.items():
-            try:
-                signal.signal(sig, old)
-            except ValueError:
-                pass
-        self._old_handlers = {}
-        try:
-            atexit.unregister(self.stop)
-        except Exception:
-            pass
-
-    # -- processes on hosts --------------------------------------------------
     def popen(self, host, argv, **kw):
-        h = self.host(host) if isinstance(host, str) else host
-        kw.setdefault("stdout", subprocess.PIPE)
         kw.setdefault("stderr", subprocess.PIPE)
-        p = h.popen(argv, text=True, **kw)
-        self._procs.append(p)
-        return p
-
-    def forget(self, p):
-        if p in self._procs:
-            self._procs.remove(p)
-
-    def _communicate(self, p, timeout):
-        try:
-            out, err = p.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            kill_pid(p.pid)
-            out, err = p.communicate()
-        self.forget(p)
-        return out, err
+        return Site.popen(self, host, argv, **kw)
 
     # -- measurements --------------------------------------------------------
     def ping(self, src, dst, path, count=10, interval=0.05, tos=0):
@@ -671,7 +534,7 @@ class GwSites:
         return p
 
     def ping_wait(self, p):
-        out, _ = self._communicate(p, timeout=p.limit)
+        out, _ = self.communicate(p, timeout=p.limit)
         return parse_ping(out)
 
     def flood(self, src, dst, path, secs=1.5, factor=4.0,
@@ -685,18 +548,18 @@ class GwSites:
         rx = self.popen(dst, [PYTHON, "-c", RECEIVER, str(secs + 1.5)])
         line = rx.stdout.readline()
         if line.strip() != "ready":
-            self._communicate(rx, 5)
+            self.communicate(rx, 5)
             raise RuntimeError("receiver did not start: %r" % line)
         tx = self.popen(src, [PYTHON, "-c", SENDER, self.addr(dst, path),
                               "%.0f" % pps, str(secs), str(dscp)])
         if on_start:
             on_start()
-        out, err = self._communicate(tx, secs + 20)
+        out, err = self.communicate(tx, secs + 20)
         try:
             sent, errors = map(int, out.split())
         except ValueError:
             raise RuntimeError("sender: %r %r" % (out, err))
-        out, err = self._communicate(rx, secs + 20)
+        out, err = self.communicate(rx, secs + 20)
         try:
             res = json.loads(out.strip().splitlines()[-1])
         except (IndexError, ValueError):
@@ -864,26 +727,17 @@ def scripted(s):
     return 0 if ok else 1
 
 
-def preflight(build):
-    if os.geteuid() != 0:
-        return "run as root"
-    try:
-        import mininet.net  # noqa: F401
-    except ImportError:
-        return "no mininet module in %s: use /usr/bin/python3" % \
-            sys.executable
-    if not shutil.which("dpdk-telemetry.py"):
-        return "DPDK is not installed (make deps)"
-    for b in ("cats-gw", "cats-controller"):
-        if not os.access(os.path.join(build, b), os.X_OK):
-            return "%s not built in %s (make)" % (b, build)
-    return None
+def gw_preflight(build):
+    why = preflight(build, ("cats-gw", "cats-controller"))
+    if not why and not shutil.which("dpdk-telemetry.py"):
+        why = "DPDK is not installed (make deps)"
+    return why
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--build-dir", default=os.path.join(REPO, "build"))
+    ap.add_argument("--build-dir", default=BUILD)
     ap.add_argument("--scripted", action="store_true",
                     help="start, run the checks above, stop")
     ap.add_argument("--path", action="append", default=[],
@@ -904,7 +758,7 @@ def main():
         paths = [PathSpec.parse(p) for p in args.path] or DEFAULT_PATHS
     except ValueError as e:
         ap.error(str(e))
-    why = preflight(os.path.abspath(args.build_dir))
+    why = gw_preflight(os.path.abspath(args.build_dir))
     if why:
         ap.error(why)
     workdir = tempfile.mkdtemp(prefix="cats-gw-sites-")

@@ -45,13 +45,10 @@ import sys
 import tempfile
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(HERE)
-sys.path.insert(0, HERE)
-
-from cats_topo import CatsSite  # noqa: E402
-from cats_ctl import CatsController  # noqa: E402
-import cats_workload as cw  # noqa: E402
+from cats_ctl import CatsController
+import cats_site
+from cats_topo import CatsSite
+import cats_workload as cw
 
 SERVICE = cw.SERVICE
 DEFAULT_INSTANCES = [(8, 1.0), (4, 1.0), (4, 2.0), (2, 1.0)]
@@ -76,9 +73,7 @@ def catalog(service, vip, port, instances, weight=100, decide=None,
     """Catalog text; instances: [(ip, port)].  Each of 'extra_services'
     is another service (same port and decide) on the same instances, its
     VIP the next address after 'vip'.  No mac=: the controller
-    learns the instances' MACs by ARP.  (With every instance's MAC
-    pinned, cats-controller as of this writing spins: it has no ARP probe
-    to send but keeps asking to send one now, ofctrl_wait().)"""
+    learns the instances' MACs by ARP."""
     lines = []
     base = vip.rsplit(".", 1)
     for i, svc in enumerate([service] + list(extra_services)):
@@ -360,19 +355,9 @@ def scripted(s):
 
 
 def preflight(build):
-    if os.geteuid() != 0:
-        return "run as root"
-    try:
-        import mininet.net  # noqa: F401
-    except ImportError:
-        return "no mininet module in %s: use /usr/bin/python3" % \
-            sys.executable
-    missing = cw.tools_missing(build)
-    if not os.access(os.path.join(build, "cats-controller"), os.X_OK):
-        missing.insert(0, "cats-controller")
-    if missing:
-        return "not built in %s: %s (make)" % (build, ", ".join(missing))
-    return None
+    """None, or why single_site.py (or two_site.py, demo.py) cannot run."""
+    return cats_site.preflight(build, ["cats-controller"] +
+                               list(cw.TOOLS))
 
 
 def main():

@@ -82,27 +82,20 @@ runtime directories /var/run/dpdk/cats-twNNNN-pK).
 """
 
 import argparse
-import atexit
 import ipaddress
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
 import time
-from functools import partial
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-
-from cats_topo import CatsSite, ensure_ovs, mac_for_ip  # noqa: E402
-import cats_workload as cw  # noqa: E402
-import single_site  # noqa: E402
-from single_site import SingleSite  # noqa: E402
-from cats_topo import kill_pid  # noqa: E402
-from gw_sites import (DPDK_RUNDIR, Gateway, PathSpec,  # noqa: E402
-                      parse_telemetry)
+from cats_site import DPDK_RUNDIR, mac_for_ip, sh
+from cats_topo import CatsSite
+import cats_workload as cw
+import single_site
+from single_site import SingleSite
+from gw_sites import Gateway, PathSpec, parse_telemetry
 
 PATH_PORT_BASE = 100            # path k is port 100 + k on both bridges
 PIN_COOKIE = 0xca7a000000000000
@@ -174,8 +167,6 @@ class TwoSite(CatsSite):
                  client_prefix="c", local_prefix="i", remote_prefix="r",
                  log_level="warning", workdir=None, max_backoff=1000,
                  paths=None, build_dir=cw.BUILD, gw_mem_mb=256):
-        if not bridge_b.startswith("cats"):
-            raise ValueError("bridge names start with 'cats' here")
         if path_mode not in PATH_MODES:
             raise ValueError("path mode %r" % path_mode)
         if path_mode == "gw" and not workdir:
@@ -188,6 +179,7 @@ class TwoSite(CatsSite):
                           client_prefix=client_prefix,
                           instance_prefix=local_prefix,
                           max_backoff=max_backoff)
+        self.bridges.append(bridge_b)
         net = ipaddress.ip_network(subnet)
         self.local_ips = [str(net[11 + i]) for i in range(n_local)]
         self.remote_ips = [str(net[21 + i]) for i in range(n_remote)]
@@ -212,108 +204,47 @@ class TwoSite(CatsSite):
         self.gw_mem_mb = gw_mem_mb
         self.tag = "tw%d" % (os.getpid() % 10000)
         self.gws = {}             # path k -> gw_sites.Gateway
-        self.veths = []           # root-namespace veth ends we made
         # Called with (remote host name, path k) after every pin: the
         # script keeps the controller's catalog (path=) in step.
         self.on_pin = None
 
     # -- lifecycle -----------------------------------------------------------
-    def start(self):
-        if os.geteuid() != 0:
-            raise RuntimeError("needs root")
-        from mininet.log import setLogLevel
-        from mininet.net import Mininet
-        from mininet.node import OVSSwitch
+    def setup(self):
         from mininet.topo import Topo
-        setLogLevel(self.log_level)
-        ensure_ovs()
-        self._stopped = False
-        atexit.register(self.stop)
-        for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
-            try:
-                self._old_handlers[sig] = signal.signal(sig, self._on_signal)
-            except ValueError:
-                pass
-        clients = [("%s%d" % (self.client_prefix, i + 1), ip)
-                   for i, ip in enumerate(self.client_ips)]
-        local = [("%s%d" % (self.instance_prefix, i + 1), ip)
-                 for i, ip in enumerate(self.local_ips)]
-        remote = [("%s%d" % (self.remote_prefix, i + 1), ip)
-                  for i, ip in enumerate(self.remote_ips)]
+        clients = self.named(self.client_prefix, self.client_ips)
+        local = self.named(self.instance_prefix, self.local_ips)
+        remote = self.named(self.remote_prefix, self.remote_ips)
         me = self
 
         class Topo2(Topo):
             def build(self):
                 a = self.addSwitch(me.bridge, dpid=me.dpid)
                 b = self.addSwitch(me.bridge_b, dpid=me.dpid_b)
-                for name, ip in clients + local:
-                    h = self.addHost(name, ip="%s/%d" % (ip, me.prefixlen),
-                                     mac=mac_for_ip(ip))
-                    self.addLink(h, a)
-                for name, ip in remote:
-                    h = self.addHost(name, ip="%s/%d" % (ip, me.prefixlen),
-                                     mac=mac_for_ip(ip))
-                    self.addLink(h, b)
+                for sw, hosts in ((a, clients + local), (b, remote)):
+                    for name, ip in hosts:
+                        h = self.addHost(name, ip="%s/%d" % (ip, me.prefixlen),
+                                         mac=mac_for_ip(ip))
+                        self.addLink(h, sw)
                 for k in range(1, me.n_paths + 1):
                     add_path(self, a, b, k, me.path_mode)
-        try:
-            switch = partial(OVSSwitch, datapath="user",
-                             protocols="OpenFlow15", failMode="secure",
-                             reconnectms=self.max_backoff)
-            self.net = Mininet(topo=Topo2(), switch=switch, controller=None,
-                               build=False, autoSetMacs=False,
-                               autoStaticArp=False, waitConnected=False)
-            self.net.build()
-            self.net.start()
-            self.clients = [self.net.get(n) for n, _ in clients]
-            self.local = [self.net.get(n) for n, _ in local]
-            self.remote = [self.net.get(n) for n, _ in remote]
-            self.instances = self.local + self.remote
-            for h in self.net.hosts:
-                for intf in h.intfList():
-                    h.cmd("ethtool -K %s tx off >/dev/null 2>&1" % intf)
-                h.cmd("sysctl -qw net.ipv6.conf.all.disable_ipv6=1 "
-                      "net.ipv6.conf.default.disable_ipv6=1")
-            if self.path_mode == "gw":
-                for k in range(1, self.n_paths + 1):
-                    self._make_gw_path(k)
-            self.install_site_b()
-            if self.pins_mode == "split":
-                for i, h in enumerate(self.remote):
-                    self.pin(h.name, 1 + i % self.n_paths)
-            elif self.pins_mode != "none":
-                for h in self.remote:
-                    self.pin(h.name, int(self.pins_mode))
-            if self.controller_target:
-                self.set_controller(self.controller_target)
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def stop(self):
-        if self._stopped:
-            return
-        # The gateways first (by PID; each removes its EAL runtime
-        # directory), while the veths they hold still exist.
-        for gw in list(self.gws.values()):
-            try:
-                gw.stop()
-            except Exception as e:              # keep cleaning up
-                print("warning: cats-gw path %d: %s" % (gw.index, e),
-                      file=sys.stderr)
-        CatsSite.stop(self)
-        subprocess.run(["ovs-vsctl", "--timeout=10", "--if-exists", "del-br",
-                        self.bridge_b], capture_output=True)
-        out = subprocess.run(["ip", "-o", "link", "show"],
-                             capture_output=True, text=True).stdout
-        ours = set(self.veths)
-        for line in out.splitlines():
-            name = line.split(":")[1].strip().split("@")[0]
-            if name in ours or name.startswith(self.bridge_b + "-eth"):
-                subprocess.run(["ip", "link", "del", name],
-                               capture_output=True)
-        self.veths = []
+        self.make_net(Topo2(), protocols="OpenFlow15", failMode="secure",
+                      reconnectms=self.max_backoff)
+        self.clients = [self.net.get(n) for n, _ in clients]
+        self.local = [self.net.get(n) for n, _ in local]
+        self.remote = [self.net.get(n) for n, _ in remote]
+        self.instances = self.local + self.remote
+        if self.path_mode == "gw":
+            for k in range(1, self.n_paths + 1):
+                self._make_gw_path(k)
+        self.install_site_b()
+        if self.pins_mode == "split":
+            for i, h in enumerate(self.remote):
+                self.pin(h.name, 1 + i % self.n_paths)
+        elif self.pins_mode != "none":
+            for h in self.remote:
+                self.pin(h.name, int(self.pins_mode))
+        if self.controller_target:
+            self.set_controller(self.controller_target)
 
     # -- gateways (gw mode) ----------------------------------------------------
     def _veth_names(self, k):
@@ -335,23 +266,17 @@ class TwoSite(CatsSite):
         for br_end, gw_end, bridge in ((a_br, a_gw, self.bridge),
                                        (b_br, b_gw, self.bridge_b)):
             self.veths += [br_end, gw_end]
-            subprocess.run(["ip", "link", "add", br_end, "type", "veth",
-                            "peer", "name", gw_end], check=True,
-                           capture_output=True)
+            sh("ip", "link", "add", br_end, "type", "veth", "peer", "name",
+               gw_end)
             for name in (br_end, gw_end):
-                subprocess.run(["sysctl", "-qw", "net.ipv6.conf.%s."
-                                "disable_ipv6=1" % name],
-                               capture_output=True)
+                sh("sysctl", "-qw", "net.ipv6.conf.%s.disable_ipv6=1" % name,
+                   check=False)
                 # af_packet and OVS see frames as the sender's kernel left
                 # them: checksums must be complete.
-                subprocess.run(["ethtool", "-K", name, "tx", "off"],
-                               capture_output=True)
-                subprocess.run(["ip", "link", "set", name, "up"],
-                               check=True, capture_output=True)
-            subprocess.run(["ovs-vsctl", "--timeout=10", "add-port", bridge,
-                            br_end, "--", "set", "Interface", br_end,
-                            "ofport_request=%d" % port], check=True,
-                           capture_output=True)
+                sh("ethtool", "-K", name, "tx", "off", check=False)
+                sh("ip", "link", "set", name, "up")
+            sh("ovs-vsctl", "--timeout=10", "add-port", bridge, br_end, "--",
+               "set", "Interface", br_end, "ofport_request=%d" % port)
         gw = Gateway(os.path.join(self.build, "cats-gw"), self.workdir, k,
                      self.specs[k - 1], (a_gw, b_gw),
                      "cats-%s-p%d" % (self.tag, k),
@@ -359,20 +284,11 @@ class TwoSite(CatsSite):
                      mem_mb=self.gw_mem_mb,
                      lcore=(k - 1) % (os.cpu_count() or 1))
         self.gws[k] = gw
+        # The gateways stop before Mininet, while the veths they hold
+        # still exist; each removes its EAL runtime directory.
+        self.on_stop(gw.stop)
         gw.start()
-        deadline = time.monotonic() + 30
-        for attempt in range(4):
-            try:
-                gw.wait_forwarding(deadline)
-                break
-            except RuntimeError:
-                # net_af_packet's PACKET_FANOUT group id is (pid ^ ifindex)
-                # & 0xffff: another process may hold it (gw_sites.py,
-                # GwSites._wait_gateway()).  A new pid: try again.
-                if attempt == 3 or "PACKET_FANOUT" not in gw.tail():
-                    raise
-            gw.stop()
-            gw.start()
+        gw.wait_forwarding(time.monotonic() + 30)
         for bridge, name in ((self.bridge, a_br), (self.bridge_b, b_br)):
             got = subprocess.run(["ovs-vsctl", "--timeout=10", "get",
                                   "Interface", name, "ofport"],

@@ -58,6 +58,11 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                os.pardir, os.pardir, "topologies"))
+
+from cats_site import appctl  # noqa: E402
+
 CLK_TCK = os.sysconf('SC_CLK_TCK')
 
 
@@ -195,9 +200,7 @@ class Bench:
     # The server.
 
     def appctl(self, *args):
-        return subprocess.run(['ovs-appctl', '--timeout=30', '-t',
-                               self.ctl, *args], check=True,
-                              capture_output=True, text=True).stdout
+        return appctl(self.ctl, *args)
 
     def start_server(self):
         self.port = free_port()

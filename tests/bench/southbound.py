@@ -24,11 +24,9 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ovs_sandbox import OvsSandbox  # noqa: E402
+from ovs_sandbox import OvsSandbox
 
 INSTANCES_PER_SERVICE = 3
 

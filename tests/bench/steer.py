@@ -35,14 +35,12 @@ import tempfile
 import threading
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(os.path.dirname(HERE))
-sys.path.insert(0, HERE)
-sys.path.insert(0, os.path.join(REPO, "topologies"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                os.pardir, os.pardir, "topologies"))
 
 import steer_ways  # noqa: E402
-from steer_ways import wait_until, WAYS, ORDER  # noqa: E402
-from cats_topo import have_mininet, kill_pid  # noqa: E402
+from steer_ways import WAYS, ORDER  # noqa: E402
+from cats_site import REPO, kill_pid, preflight, wait_until  # noqa: E402
 from steer_topo import SteerSite, set_ovs_env  # noqa: E402
 
 BRIDGE = "catsteer"
@@ -124,26 +122,13 @@ def mean_service_ms(dist):
     raise ValueError("service time %r" % dist)
 
 
-def preflight(a):
-    if os.geteuid() != 0:
-        return "needs root"
-    if not have_mininet():
-        return "no mininet module in %s" % sys.executable
-    for tool in ("ovs-vsctl", "ovs-ofctl", "ovs-appctl", "ovs-vswitchd",
-                 "ovsdb-server", "ovsdb-tool", "ethtool", "mnexec", "ip"):
-        if not shutil.which(tool):
-            return "%s not installed" % tool
+def steer_preflight(a):
     need = {"ovn": ["ovn-northd", "ovn-controller", "ovn-nbctl",
-                    "ovn-sbctl", "ovsdb-server", "ovsdb-tool"],
-            "haproxy": ["haproxy"]}
-    for w in a.ways:
-        for tool in need.get(w, []):
-            if not shutil.which(tool):
-                return "%s not installed (way %s)" % (tool, w)
-    for b in BINARIES:
-        if not os.access(os.path.join(a.build_dir, b), os.X_OK):
-            return "%s/%s not built" % (a.build_dir, b)
-    return None
+                    "ovn-sbctl"], "haproxy": ["haproxy"]}
+    return preflight(a.build_dir, BINARIES, tools=[
+        "ovs-vsctl", "ovs-ofctl", "ovs-appctl", "ovs-vswitchd",
+        "ovsdb-server", "ovsdb-tool", "ethtool", "mnexec", "ip"] +
+        [tool for w in a.ways for tool in need.get(w, [])])
 
 
 # -- results -----------------------------------------------------------------
@@ -693,7 +678,7 @@ def on_signal(signum, frame):
 
 def main():
     a = parse_args()
-    reason = preflight(a)
+    reason = steer_preflight(a)
     if reason:
         print("steer: cannot run: %s" % reason, file=sys.stderr)
         return 1

@@ -32,11 +32,10 @@ import subprocess
 import sys
 import time
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__))))
-sys.path.insert(0, os.path.join(REPO, "topologies"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                os.pardir, os.pardir, "topologies"))
 
-from cats_topo import kill_pid, mac_for_ip  # noqa: E402
+from cats_site import Site, kill_pid, mac_for_ip, sh  # noqa: E402
 
 VSWITCH_SCHEMA = "/usr/share/openvswitch/vswitch.ovsschema"
 
@@ -58,21 +57,16 @@ def _die_with_parent():
         pass
 
 
-def run(argv, check=True, timeout=30):
-    p = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
-    if check and p.returncode != 0:
-        raise RuntimeError("`%s` failed (rc %d): %s"
-                           % (" ".join(argv), p.returncode,
-                              (p.stderr or p.stdout).strip()[:800]))
-    return p.stdout
+class SteerSite(Site):
+    """A cats_site.Site on a private Open vSwitch (no bridge of the
+    machine's to delete on stop())."""
 
-
-class SteerSite:
     def __init__(self, workdir, n_clients=2, n_instances=4,
                  subnet="10.206.0.0/24", bridge="catsteer", service_port=80,
                  client_base=1, instance_base=11, vip_host=100,
                  dpid="00000000ca750206"):
         import ipaddress
+        Site.__init__(self, ovs=False)
         net = ipaddress.ip_network(subnet)
         self.workdir = workdir
         self.ovsdir = os.path.join(workdir, "ovs")
@@ -89,7 +83,6 @@ class SteerSite:
         self.service_port = service_port
         self.bridge = bridge
         self.dpid = dpid
-        self.net = None
         self.sw = None
         self.clients = []
         self.instances = []
@@ -98,18 +91,16 @@ class SteerSite:
         self.ovsdb = None
         self.vswitchd = None
         self.vswitchd_starts = 0
-        self._procs = []
-        self._stopped = True
 
     # -- lifecycle -----------------------------------------------------------
-    def start(self):
-        from mininet.log import setLogLevel
+    def setup(self):
         from mininet.net import Mininet
-        setLogLevel("warning")
-        self._stopped = False
         os.makedirs(self.ovsdir, exist_ok=True)
         if os.environ.get("OVS_RUNDIR") != self.ovsdir:
             raise RuntimeError("set_ovs_env(%s) first" % self.ovsdir)
+        # Undone in reverse: ovs-vswitchd, then ovsdb-server.
+        self.on_stop(lambda: kill_pid(self.ovsdb and self.ovsdb.pid))
+        self.on_stop(lambda: kill_pid(self.vswitchd_pid()))
         self._start_ovsdb()
 
         self.net = Mininet(topo=None, build=False, controller=None,
@@ -129,11 +120,7 @@ class SteerSite:
         self.net.start()
         self.clients = [self.net.get(n) for n in self.client_names]
         self.instances = [self.net.get(n) for n in self.instance_names]
-        for h in hosts:
-            for intf in h.intfList():
-                h.cmd("ethtool -K %s tx off >/dev/null 2>&1" % intf)
-            h.cmd("sysctl -qw net.ipv6.conf.all.disable_ipv6=1 "
-                  "net.ipv6.conf.default.disable_ipv6=1")
+        self.prepare_hosts(hosts)
         # The switch namespace has no addresses: its kernel stack stays out
         # of the way, as for the machine's switch ports.
         self.sw.cmd("sysctl -qw net.ipv6.conf.all.disable_ipv6=1 "
@@ -153,12 +140,11 @@ class SteerSite:
             self.ofports[port] = i + 1
             cmd += ["--", "add-port", self.bridge, port, "--", "set",
                     "Interface", port, "ofport_request=%d" % (i + 1)]
-        run(cmd)
-        return self
+        sh(*cmd)
 
     def _start_ovsdb(self):
         db = os.path.join(self.ovsdir, "conf.db")
-        run(["ovsdb-tool", "create", db, VSWITCH_SCHEMA])
+        sh("ovsdb-tool", "create", db, VSWITCH_SCHEMA)
         log = open(os.path.join(self.ovsdir, "ovsdb-server.out"), "w")
         self.ovsdb = subprocess.Popen(
             ["ovsdb-server", db,
@@ -174,7 +160,7 @@ class SteerSite:
             if os.path.exists(os.path.join(self.ovsdir, "db.sock")):
                 break
             time.sleep(0.05)
-        run(["ovs-vsctl", "--timeout=10", "--no-wait", "init"])
+        sh("ovs-vsctl", "--timeout=10", "--no-wait", "init")
 
     def start_vswitchd(self):
         """ovs-vswitchd in the switch namespace (again after a crash)."""
@@ -229,49 +215,3 @@ class SteerSite:
                 return f.read()
         except OSError:
             return ""
-
-    def stop(self):
-        if self._stopped:
-            return
-        self._stopped = True
-        for p in list(self._procs):
-            if p.poll() is None:
-                kill_pid(p.pid)
-        self._procs = []
-        if self.vswitchd is not None:
-            kill_pid(self.vswitchd.pid)
-            self.vswitchd = None
-        if self.net is not None:
-            try:
-                self.net.stop()
-            except Exception as e:          # keep cleaning up
-                print("warning: mininet stop: %s" % e, file=sys.stderr)
-            self.net = None
-        if self.ovsdb is not None:
-            kill_pid(self.ovsdb.pid)
-            self.ovsdb = None
-
-    # -- switch --------------------------------------------------------------
-    def set_controller(self, target, max_backoff=1000):
-        run(["ovs-vsctl", "--timeout=10", "--", "--id=@c", "create",
-             "Controller", 'target="%s"' % target,
-             "max_backoff=%d" % max_backoff, "--", "set", "Bridge",
-             self.bridge, "controller=[@c]"])
-
-    def ofctl(self, *args):
-        return run(["ovs-ofctl", "-O", "OpenFlow15", args[0], self.bridge]
-                   + list(args[1:]))
-
-    # -- processes in hosts --------------------------------------------------
-    def popen(self, host, argv, **kw):
-        """Start argv in host's namespace; tracked, killed by PID on stop."""
-        kw.setdefault("stdout", subprocess.PIPE)
-        kw.setdefault("stderr", subprocess.STDOUT)
-        kw.setdefault("text", True)
-        p = host.popen(argv, **kw)
-        self._procs.append(p)
-        return p
-
-    def forget(self, proc):
-        if proc in self._procs:
-            self._procs.remove(proc)

@@ -34,14 +34,12 @@ import re
 import signal
 import subprocess
 import sys
-import time
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__))))
-sys.path.insert(0, os.path.join(REPO, "topologies"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                os.pardir, os.pardir, "topologies"))
 
-from cats_topo import kill_pid, mac_for_ip  # noqa: E402
 from cats_ctl import CatsController  # noqa: E402
+from cats_site import kill_pid, mac_for_ip, sh, wait_until  # noqa: E402
 from ofctl_pipeline import StaticPipeline, LEARN_COOKIE  # noqa: E402
 
 OFCTL = ["ovs-ofctl", "-O", "OpenFlow15"]
@@ -49,31 +47,8 @@ SERVICE = "web"
 DPCTL_DP = "netdev@ovs-netdev"
 
 
-def sh(argv, check=True, timeout=30, input_text=None):
-    """Runs argv; returns stdout.  Raises RuntimeError with stderr when
-    check and it fails."""
-    p = subprocess.run(argv, capture_output=True, text=True,
-                       timeout=timeout, input=input_text)
-    if check and p.returncode != 0:
-        raise RuntimeError("`%s` failed (rc %d): %s"
-                           % (" ".join(argv), p.returncode,
-                              (p.stderr or p.stdout).strip()[:800]))
-    return p.stdout
-
-
 def vsctl(*args, check=True):
-    return sh(["ovs-vsctl", "--timeout=20"] + list(args), check=check)
-
-
-def wait_until(pred, timeout, step=0.1):
-    """Seconds until pred() is true, or None after timeout."""
-    t0 = time.monotonic()
-    while True:
-        if pred():
-            return time.monotonic() - t0
-        if time.monotonic() - t0 >= timeout:
-            return None
-        time.sleep(step)
+    return sh(*["ovs-vsctl", "--timeout=20"] + list(args), check=check)
 
 
 def host_cmd(host, cmd):
@@ -82,22 +57,22 @@ def host_cmd(host, cmd):
 
 
 def flush_zone(zone):
-    sh(["ovs-appctl", "dpctl/flush-conntrack", DPCTL_DP, "zone=%d" % zone],
+    sh(*["ovs-appctl", "dpctl/flush-conntrack", DPCTL_DP, "zone=%d" % zone],
        check=False)
 
 
 def bare_bridge(site, zone):
     """No controller, no flows, no groups, our conntrack zone empty."""
-    sh(["ovs-vsctl", "--timeout=20", "del-controller", site.bridge],
+    sh(*["ovs-vsctl", "--timeout=20", "del-controller", site.bridge],
        check=False)
-    sh(OFCTL + ["del-flows", site.bridge])
-    sh(OFCTL + ["del-groups", site.bridge])
+    sh(*OFCTL, *["del-flows", site.bridge])
+    sh(*OFCTL, *["del-groups", site.bridge])
     flush_zone(zone)
 
 
 def l2_switch(site):
     """The bridge as a plain L2 switch."""
-    sh(OFCTL + ["add-flow", site.bridge, "priority=0,actions=NORMAL"])
+    sh(*OFCTL, *["add-flow", site.bridge, "priority=0,actions=NORMAL"])
 
 
 class Way:
@@ -255,7 +230,7 @@ class EcmpWay(Way):
         want = set(b.site.instance_ips)
 
         def learned():
-            out = sh(OFCTL + ["dump-flows", b.site.bridge,
+            out = sh(*OFCTL, *["dump-flows", b.site.bridge,
                               "table=3,cookie=%s/-1" % LEARN_COOKIE])
             return want <= set(re.findall(r"nw_dst=([\d.]+)", out))
         if wait_until(learned, 5, step=0.05) is None:
@@ -335,7 +310,7 @@ class HaproxyWay(Way):
         with open(self.cfg, "w") as f:
             f.write(HAPROXY_CFG.format(pidfile=self.pidfile, vip=b.site.vip,
                                        port=b.port, servers=servers))
-        out = sh(["haproxy", "-c", "-f", self.cfg], check=False)
+        out = sh(*["haproxy", "-c", "-f", self.cfg], check=False)
         if "valid" not in out:
             raise RuntimeError("haproxy rejects its configuration: %s" % out)
 
@@ -416,11 +391,11 @@ class OvnWay(Way):
 
     # helpers
     def nbctl(self, *args, check=True):
-        return sh(["ovn-nbctl", "--db=unix:" + self.sock("nb"),
+        return sh(*["ovn-nbctl", "--db=unix:" + self.sock("nb"),
                    "--timeout=30"] + list(args), check=check)
 
     def sbctl(self, *args, check=True):
-        return sh(["ovn-sbctl", "--db=unix:" + self.sock("sb"),
+        return sh(*["ovn-sbctl", "--db=unix:" + self.sock("sb"),
                    "--timeout=30"] + list(args), check=check)
 
     def sock(self, db):
@@ -441,7 +416,7 @@ class OvnWay(Way):
 
     def _db(self, db, schema):
         path = os.path.join(self.dir, "%s.db" % db)
-        sh(["ovsdb-tool", "create", path,
+        sh(*["ovsdb-tool", "create", path,
             os.path.join(OVN_SCHEMAS, schema)])
         self._start("ovsdb-%s" % db, [
             "ovsdb-server", path, "--remote=punix:" + self.sock(db),
@@ -637,7 +612,7 @@ class OvnWay(Way):
         p = self.procs.get("ovn-controller")
         if p is not None and p.poll() is None:
             # 'exit' removes its chassis and the flows it owns.
-            sh(["ovs-appctl", "-t", os.path.join(
+            sh(*["ovs-appctl", "-t", os.path.join(
                 self.dir, "ovn-controller.%d.ctl" % p.pid),
                 "--timeout=10", "exit"], check=False, timeout=15)
             try:

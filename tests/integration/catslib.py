@@ -27,14 +27,16 @@ import tempfile
 import time
 import traceback
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(os.path.dirname(HERE))
-sys.path.insert(0, os.path.join(REPO, "topologies"))
+# The one sys.path insertion of the integration tests: topologies/.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                os.pardir, os.pardir, "topologies"))
 
-import cats_topo  # noqa: E402
-from cats_topo import (CatsSite, ensure_ovs, have_mininet,  # noqa: E402,F401
-                       restart_vswitchd, kill_pid)
-from cats_ctl import CatsController, AppctlError, service_config  # noqa
+import cats_site  # noqa: E402
+from cats_site import (REPO, AppctlError, appctl, ensure_ovs,  # noqa: E402,F401
+                       have_mininet, kill_pid, pid_alive, restart_vswitchd,
+                       sh, wait_until)
+from cats_topo import CatsSite  # noqa: E402
+from cats_ctl import CatsController, service_config  # noqa: E402
 from ofctl_pipeline import StaticPipeline  # noqa: E402
 
 SERVICE = "web"
@@ -63,17 +65,6 @@ def skip(name, reason):
 def info(text):
     for line in str(text).splitlines():
         _line("  " + line)
-
-
-def appctl(unixctl, *args, timeout=30):
-    """ovs-appctl -t UNIXCTL ARGS...: stdout, or AppctlError."""
-    argv = ["ovs-appctl", "-t", unixctl, "--timeout=%d" % timeout] + \
-        [str(a) for a in args]
-    p = subprocess.run(argv, capture_output=True, text=True,
-                       timeout=timeout + 5)
-    if p.returncode != 0:
-        raise AppctlError(argv, p.returncode, p.stdout, p.stderr)
-    return p.stdout
 
 
 class TempDir:
@@ -114,19 +105,14 @@ def parse_args(description):
 
 def preflight(args):
     """None when the test can run, else the reason to skip."""
-    if os.geteuid() != 0:
-        return "needs root"
-    if not have_mininet():
-        return "no mininet module in %s" % sys.executable
-    for tool in ("ovs-vsctl", "ovs-ofctl", "ovs-appctl", "ethtool", "ping",
-                 "mnexec"):
-        if not shutil.which(tool):
-            return "%s not installed" % tool
-    if not os.path.exists(cats_topo.OVS_CTL):
-        return "no %s" % cats_topo.OVS_CTL
-    if not args.static and not os.access(args.controller, os.X_OK):
-        return "%s not built" % os.path.relpath(args.controller)
-    return None
+    why = cats_site.preflight(
+        os.path.dirname(args.controller),
+        () if args.static else ["cats-controller"],
+        tools=("ovs-vsctl", "ovs-ofctl", "ovs-appctl", "ethtool", "ping",
+               "mnexec"))
+    if not why and not os.path.exists(cats_site.OVS_CTL):
+        why = "no %s" % cats_site.OVS_CTL
+    return why
 
 
 # -- backends: the controller, or the static ofctl pipeline ------------------

@@ -8,9 +8,8 @@ import sys
 import time
 
 import catslib
-sys.path.insert(0, os.path.join(catslib.REPO, "topologies"))
-import cats_workload as cw  # noqa: E402
-from single_site import SingleSite  # noqa: E402
+import cats_workload as cw
+from single_site import SingleSite
 
 
 def main(doc, checks, body, **site_kwargs):
@@ -23,9 +22,8 @@ def main(doc, checks, body, **site_kwargs):
     if not reason and args.static:
         reason = "needs the controller and its agents (no --static)"
     if not reason:
-        missing = cw.tools_missing(os.path.dirname(args.controller))
-        if missing:
-            reason = "%s not built" % ", ".join(missing)
+        reason = catslib.cats_site.preflight(os.path.dirname(args.controller),
+                                             cw.TOOLS)
     if reason:
         for name in checks:
             t.skip(name, reason)

@@ -21,18 +21,14 @@ usage: test_agent_api.py [--build-dir build] [--keep] [-v]
 
 import os
 import random
-import signal
 import socket
 import subprocess
 import sys
 import threading
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-import catslib  # noqa: E402
-from catslib import result, skip, info, TempDir, REPO  # noqa: E402
-from cats_ctl import AppctlError, CatsController  # noqa: E402
+import catslib
+from catslib import AppctlError, CatsController, TempDir, info, wait_until
 
 CHECKS = [
     "register: RegisterReply with a session, lease and interval",
@@ -194,16 +190,6 @@ def weights(ctl):
             ip = parts[1].split(":")[0]
             w[ip] = int(parts[2].split("=")[1])
     return w
-
-
-def wait_until(pred, timeout, step=0.05):
-    t0 = time.monotonic()
-    while time.monotonic() - t0 < timeout:
-        v = pred()
-        if v:
-            return time.monotonic() - t0
-        time.sleep(step)
-    return None
 
 
 def make_certs(d):
@@ -552,7 +538,7 @@ def body(t, args, workdir, grpc, pb):
         pid = ctl.pid()
         t0 = time.monotonic()
         ctl.appctl("exit")
-        gone = wait_until(lambda: not catslib.cats_topo.pid_alive(pid), 5)
+        gone = wait_until(lambda: not catslib.pid_alive(pid), 5)
         th.join(5)
         t.check(CHECKS[19], gone is not None and gone < 2
                 and ended.get("code") == "UNAVAILABLE"

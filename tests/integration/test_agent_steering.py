@@ -20,7 +20,7 @@ import threading
 import time
 
 import catslib
-from cats_topo import kill_pid
+from catslib import kill_pid, wait_until
 
 CHECKS = [
     "agents.registered",
@@ -65,15 +65,6 @@ def group_weights(site):
                          r"nat\(dst=([\d.]+):\d+\)", out):
         w[m.group(2)] = w.get(m.group(2), 0) + int(m.group(1))
     return w
-
-
-def wait_until(pred, timeout, step=0.1):
-    t0 = time.monotonic()
-    while time.monotonic() - t0 < timeout:
-        if pred():
-            return time.monotonic() - t0
-        time.sleep(step)
-    return None
 
 
 class Agents:

@@ -27,11 +27,9 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(os.path.dirname(HERE))
+from catslib import REPO, appctl, kill_pid, pid_alive, wait_until
 
 CHECKS = [
     "setup: controller, namespaces, veth pair",
@@ -92,58 +90,12 @@ def run(argv, check=True, timeout=10, **kw):
     return p
 
 
-def appctl(target, *args, timeout=5):
-    return run(["ovs-appctl", "-t", target, "--timeout=%d" % timeout]
-               + list(args), timeout=timeout + 5).stdout
-
-
 def read_pid(path):
     try:
         with open(path) as f:
             return int(f.read().strip())
     except (OSError, ValueError):
         return None
-
-
-def alive(pid):
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except OSError:
-        return False
-    # A zombie is gone for our purposes.
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            return f.read().split(")")[-1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
-def kill_pid(pid, timeout=5.0):
-    """SIGTERM, then SIGKILL, by PID.  True once it is gone."""
-    if not alive(pid):
-        return True
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.kill(pid, sig)
-        except OSError:
-            return True
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            if not alive(pid):
-                return True
-            time.sleep(0.02)
-    return not alive(pid)
-
-
-def wait_until(pred, timeout, step=0.05):
-    end = time.monotonic() + timeout
-    while True:
-        v = pred()
-        if v or time.monotonic() >= end:
-            return v
-        time.sleep(step)
 
 
 LINK_RE = re.compile(r"^  (\S+) (link|path) (.*)$")
@@ -197,7 +149,9 @@ class Env:
                     gone = False
         # Agents first (they were started after the controller).
         for pf in reversed(self.pidfiles):
-            gone = kill_pid(read_pid(pf)) and gone
+            pid = read_pid(pf)
+            kill_pid(pid, grace=5.0)
+            gone = not pid_alive(pid) and gone
         for s in self.servers:
             s.stop(0)
         for ns in self.namespaces:
@@ -346,7 +300,7 @@ def body(t, args, env, grpc, pb):
         return s if (s and env.veth_a in s["links"]
                      and "host-tcp" in s["links"]) else None
 
-    s0 = wait_until(has_links, 8)
+    s0 = wait_until(has_links, 8, value=True)
     t.check(CHECKS[1], s0, "cats/telemetry: %s"
             % appctl(ctl, "cats/telemetry").strip()[:300])
     if not s0:
@@ -365,7 +319,7 @@ def body(t, args, env, grpc, pb):
         h = s["links"].get("host-tcp", {}).get("tx_packets", 0)
         return (v, h) if v >= v0 + 20 and h >= h0 + 100 else None
 
-    g = wait_until(grew, 5) or (None, None)
+    g = wait_until(grew, 5, value=True) or (None, None)
     s1 = source() or {"links": {}}
     v1 = s1["links"].get(env.veth_a, {}).get("tx_packets")
     h1 = s1["links"].get("host-tcp", {}).get("tx_packets")
@@ -406,7 +360,7 @@ def body(t, args, env, grpc, pb):
         m = re.search(r"refused (\d+), streams", txt)
         return txt if m and int(m.group(1)) >= 3 else None
 
-    txt = wait_until(refused, 6) or appctl(fctl, "agent/show")
+    txt = wait_until(refused, 6, value=True) or appctl(fctl, "agent/show")
     with open(flog) as f:
         logged = "telemetry report" in f.read()
     t.check(CHECKS[7], refused_ok(txt) and logged,
@@ -427,14 +381,14 @@ def body(t, args, env, grpc, pb):
     # -- controller restart -------------------------------------------------
     pid = read_pid(os.path.join(env.tmp, "ctl", "pid"))
     os.kill(pid, signal.SIGKILL)
-    wait_until(lambda: not alive(pid), 5)
+    wait_until(lambda: not pid_alive(pid), 5)
     ctl = start_controller(args, env, os.path.join(env.tmp, "ctl"))
 
     def back():
         s = source()
         return s if s and env.veth_a in s["links"] else None
 
-    s2 = wait_until(back, 12)
+    s2 = wait_until(back, 12, value=True)
     show = appctl(actl, "agent/show")
     m = re.search(r"streams (\d+)", show[show.find("telemetry:"):])
     t.check(CHECKS[10], s2 and m and int(m.group(1)) >= 2,

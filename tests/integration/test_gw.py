@@ -37,9 +37,7 @@ import subprocess
 import sys
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-from catslib import result, skip, info, TempDir, REPO  # noqa: E402
+from catslib import result, skip, info, TempDir, REPO, sh
 
 CHECKS = [
     "config: bad statements, ports, thresholds and class maps refused",
@@ -152,17 +150,6 @@ for i in range(count):
         print("sent", flush=True)
     time.sleep(gap)
 """
-
-
-def sh(*argv, check=True, ns=None, timeout=30):
-    if ns:
-        argv = ("ip", "netns", "exec", ns) + argv
-    p = subprocess.run([str(a) for a in argv], capture_output=True,
-                       text=True, timeout=timeout)
-    if check and p.returncode != 0:
-        raise RuntimeError("%s: %s" % (" ".join(map(str, argv)),
-                                       (p.stderr or p.stdout).strip()))
-    return p.stdout
 
 
 def py(ns, script, *args):

@@ -33,10 +33,7 @@ import sys
 import time
 import traceback
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-from catslib import result, skip, info, TempDir, REPO  # noqa: E402
-from cats_topo import have_mininet  # noqa: E402
+from catslib import result, skip, info, TempDir, REPO, have_mininet
 import gw_sites  # noqa: E402
 
 CHECKS = [

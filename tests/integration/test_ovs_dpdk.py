@@ -45,11 +45,9 @@ import sys
 import time
 import traceback
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-from catslib import result, skip, info, TempDir, REPO  # noqa: E402
-from cats_topo import kill_pid, pid_alive, ensure_ovs, OVS_RUNDIR  # noqa
-from cats_ctl import CatsController, service_config  # noqa: E402
+from catslib import (REPO, CatsController, TempDir, ensure_ovs, info,
+                     kill_pid, pid_alive, result, service_config, sh, skip)
+from cats_site import OVS_RUNDIR
 
 VSWITCHD_DPDK = "/usr/lib/openvswitch-switch-dpdk/ovs-vswitchd-dpdk"
 SCHEMA = "/usr/share/openvswitch/vswitch.ovsschema"
@@ -121,17 +119,6 @@ print(json.dumps({"counts": counts, "fails": fails, "last_error": last}))
 
 def ns_name(host):
     return "catsod-%s-%d" % (host, PID)
-
-
-def sh(*argv, check=True, ns=None, timeout=30, env=None):
-    if ns:
-        argv = ("ip", "netns", "exec", ns) + argv
-    p = subprocess.run([str(a) for a in argv], capture_output=True,
-                       text=True, timeout=timeout, env=env)
-    if check and p.returncode != 0:
-        raise RuntimeError("%s: %s" % (" ".join(map(str, argv)),
-                                       (p.stderr or p.stdout).strip()))
-    return p.stdout
 
 
 class PrivateOvs:

@@ -46,8 +46,7 @@ import sys
 import time
 
 import catslib
-sys.path.insert(0, os.path.join(catslib.REPO, "topologies"))
-import cats_workload as cw  # noqa: E402
+import cats_workload as cw
 import single_site_test  # noqa: E402
 
 CHECKS = [

@@ -23,14 +23,12 @@ was getting).  Checks:
     /usr/bin/python3 tests/integration/test_steer_short.py --build-dir build
 """
 
-import os
 import sys
 import time
 
 import catslib
-from cats_topo import vswitchd_pid
-sys.path.insert(0, os.path.join(catslib.REPO, "topologies"))
-import cats_workload as cw  # noqa: E402
+from cats_site import vswitchd_pid
+import cats_workload as cw
 import single_site_test  # noqa: E402
 
 CHECKS = [

@@ -21,12 +21,13 @@
 #include "openvswitch/dynamic-string.h"
 #include "packets.h"
 #include "util.h"
+#include "test-util.h"
 
 #define TOKEN16 "0123456789abcdef"
 
 struct fixture {
     struct cats_acl acl;
-    char dir[64];               /* Scratch directory for files. */
+    char *dir;                  /* Scratch directory for files. */
 };
 
 static int
@@ -35,8 +36,7 @@ setup(void **state)
     struct fixture *fx = xzalloc(sizeof *fx);
 
     cats_acl_init(&fx->acl);
-    ovs_strlcpy(fx->dir, "/tmp/test-acl-XXXXXX", sizeof fx->dir);
-    assert_non_null(mkdtemp(fx->dir));
+    fx->dir = test_mkdtemp("test-acl");
     *state = fx;
     return 0;
 }
@@ -45,30 +45,12 @@ static int
 teardown(void **state)
 {
     struct fixture *fx = *state;
-    char *cmd = xasprintf("rm -rf '%s'", fx->dir);
 
     cats_acl_destroy(&fx->acl);
-    if (system(cmd)) {
-        fprintf(stderr, "could not remove %s\n", fx->dir);
-    }
-    free(cmd);
+    test_rmtree(fx->dir);
+    free(fx->dir);
     free(fx);
     return 0;
-}
-
-/* Writes 'len' bytes of 'data' to file 'name' in the fixture's directory
- * and returns its malloc'd path. */
-static char *
-write_file(const struct fixture *fx, const char *name, const void *data,
-           size_t len)
-{
-    char *path = xasprintf("%s/%s", fx->dir, name);
-    FILE *f = fopen(path, "wb");
-
-    assert_non_null(f);
-    assert_int_equal(fwrite(data, 1, len, f), len);
-    assert_int_equal(fclose(f), 0);
-    return path;
 }
 
 /* Parses 'text' (name "x") into 'acl' and fails unless it succeeds. */
@@ -720,14 +702,14 @@ test_file_is_parsed_with_its_name(void **state)
     static const char bad[] = "node b\nnode b\n";
     char *path, *error, *expected;
 
-    path = write_file(fx, "good.acl", good, sizeof good - 1);
+    path = test_write_file(fx->dir, "good.acl", good, sizeof good - 1);
     error = cats_acl_parse_file(&fx->acl, path);
     assert_null(error);
     assert_int_equal(own(&fx->acl, "a")->line, 2);
     assert_non_null(fx->acl.any);
     free(path);
 
-    path = write_file(fx, "bad.acl", bad, sizeof bad - 1);
+    path = test_write_file(fx->dir, "bad.acl", bad, sizeof bad - 1);
     error = cats_acl_parse_file(&fx->acl, path);
     expected = xasprintf("%s:2: node b: listed twice (first on line 1)",
                          path);
@@ -782,7 +764,7 @@ test_unreadable_file(void **state)
     if (!geteuid()) {
         skip();                 /* Root reads files whatever their mode. */
     }
-    path = write_file(fx, "secret.acl", text, sizeof text - 1);
+    path = test_write_file(fx->dir, "secret.acl", text, sizeof text - 1);
     assert_int_equal(chmod(path, 0), 0);
     error = cats_acl_parse_file(&fx->acl, path);
     expected = xasprintf("%s: open failed (Permission denied)", path);
@@ -800,7 +782,7 @@ test_nul_byte_in_file(void **state)
     static const char text[] = "node a\nnode b\0node c\nnode d\n";
     char *path, *error, *expected;
 
-    path = write_file(fx, "nul.acl", text, sizeof text - 1);
+    path = test_write_file(fx->dir, "nul.acl", text, sizeof text - 1);
     error = cats_acl_parse_file(&fx->acl, path);
     expected = xasprintf("%s:2: NUL byte in line", path);
     assert_string_equal(error, expected);
@@ -817,7 +799,7 @@ test_empty_file_is_empty_acl(void **state)
     char *path, *error;
 
     parse_ok(&fx->acl, LOADED);
-    path = write_file(fx, "empty.acl", "", 0);
+    path = test_write_file(fx->dir, "empty.acl", "", 0);
     error = cats_acl_parse_file(&fx->acl, path);
     assert_null(error);
     assert_true(cats_acl_is_empty(&fx->acl));

@@ -28,6 +28,7 @@
 #include "packets.h"
 #include "timeval.h"
 #include "util.h"
+#include "test-util.h"
 
 /* Asserts that 'error' is a message containing 'needle', and frees it. */
 #define assert_error(ERROR, NEEDLE)                                     \
@@ -48,15 +49,6 @@
             fail_msg("unexpected error: %s", error_);                   \
         }                                                               \
     } while (0)
-
-static ovs_be32
-ip(const char *s)
-{
-    ovs_be32 addr;
-
-    assert_true(ip_parse(s, &addr));
-    return addr;
-}
 
 /* /proc/stat. */
 

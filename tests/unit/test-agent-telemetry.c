@@ -27,6 +27,7 @@
 #include "agent/telemetry.h"
 #include "sset.h"
 #include "util.h"
+#include "test-util.h"
 
 #define EPOCH0 1000
 
@@ -333,9 +334,8 @@ test_forgotten_host_entries_move_the_epoch(void **state)
 
 /* Files under a scratch directory, removed by the teardown. */
 struct tree {
-    char root[64];
-    struct sset files;
-    struct sset dirs;
+    char *root;
+    struct sset dirs;               /* Directories made. */
 };
 
 static int
@@ -343,12 +343,7 @@ tree_setup(void **state)
 {
     struct tree *t = xzalloc(sizeof *t);
 
-    snprintf(t->root, sizeof t->root, "/tmp/cats-test-agent-tel-XXXXXX");
-    if (!mkdtemp(t->root)) {
-        free(t);
-        return -1;
-    }
-    sset_init(&t->files);
+    t->root = test_mkdtemp("cats-test-agent-tel");
     sset_init(&t->dirs);
     *state = t;
     return 0;
@@ -358,19 +353,9 @@ static int
 tree_teardown(void **state)
 {
     struct tree *t = *state;
-    const char **dirs;
-    const char *file;
 
-    SSET_FOR_EACH (file, &t->files) {
-        unlink(file);
-    }
-    dirs = sset_sort(&t->dirs);
-    for (size_t i = sset_count(&t->dirs); i-- > 0; ) {
-        rmdir(dirs[i]);
-    }
-    free(dirs);
-    rmdir(t->root);
-    sset_destroy(&t->files);
+    test_rmtree(t->root);
+    free(t->root);
     sset_destroy(&t->dirs);
     free(t);
     return 0;
@@ -403,14 +388,7 @@ tree_mkdirs(struct tree *t, const char *rel)
 static char *
 tree_write(struct tree *t, const char *rel, const char *text)
 {
-    char *path = xasprintf("%s/%s", t->root, rel);
-    FILE *f = fopen(path, "w");
-
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
-    sset_add(&t->files, path);
-    return path;
+    return test_write_file(t->root, rel, text, strlen(text));
 }
 
 /* agent_tel_read_host() on a netstat file and an RDMA tree: hw_counters

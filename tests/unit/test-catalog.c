@@ -17,17 +17,9 @@
 #include "cats/catalog.h"
 #include "packets.h"
 #include "util.h"
+#include "test-util.h"
 
 /* Helpers. */
-
-static ovs_be32
-ip(const char *s)
-{
-    ovs_be32 addr;
-
-    assert_true(ip_parse(s, &addr));
-    return addr;
-}
 
 static struct cats_service *
 add_service(struct cats_catalog *cat, const char *name, const char *vip,

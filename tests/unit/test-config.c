@@ -28,13 +28,14 @@
 #include "openvswitch/dynamic-string.h"
 #include "packets.h"
 #include "util.h"
+#include "test-util.h"
 
 /* config.c refuses files larger than this (CONFIG_FILE_MAX there). */
 #define CONFIG_FILE_MAX (64 * 1024 * 1024)
 
 struct fixture {
     struct cats_catalog cat;
-    char dir[64];               /* Scratch directory for files. */
+    char *dir;                  /* Scratch directory for files. */
 };
 
 static int
@@ -43,8 +44,7 @@ setup(void **state)
     struct fixture *fx = xzalloc(sizeof *fx);
 
     cats_catalog_init(&fx->cat);
-    ovs_strlcpy(fx->dir, "/tmp/test-config-XXXXXX", sizeof fx->dir);
-    assert_non_null(mkdtemp(fx->dir));
+    fx->dir = test_mkdtemp("test-config");
     *state = fx;
     return 0;
 }
@@ -53,39 +53,12 @@ static int
 teardown(void **state)
 {
     struct fixture *fx = *state;
-    char *cmd = xasprintf("rm -rf '%s'", fx->dir);
 
     cats_catalog_destroy(&fx->cat);
-    if (system(cmd)) {
-        fprintf(stderr, "could not remove %s\n", fx->dir);
-    }
-    free(cmd);
+    test_rmtree(fx->dir);
+    free(fx->dir);
     free(fx);
     return 0;
-}
-
-static ovs_be32
-ip(const char *s)
-{
-    ovs_be32 addr;
-
-    assert_true(ip_parse(s, &addr));
-    return addr;
-}
-
-/* Writes 'len' bytes of 'data' to file 'name' in the fixture's directory
- * and returns its malloc'd path. */
-static char *
-write_file(const struct fixture *fx, const char *name, const void *data,
-           size_t len)
-{
-    char *path = xasprintf("%s/%s", fx->dir, name);
-    FILE *f = fopen(path, "wb");
-
-    assert_non_null(f);
-    assert_int_equal(fwrite(data, 1, len, f), len);
-    assert_int_equal(fclose(f), 0);
-    return path;
 }
 
 /* Parses 'text' (origin "x") into 'cat' and fails unless it succeeds. */
@@ -613,7 +586,7 @@ test_parse_file_with_error_leaves_catalog_untouched(void **state)
     uint64_t seqno = fx->cat.seqno;
     char *path, *error, *expected;
 
-    path = write_file(fx, "bad.conf", text, strlen(text));
+    path = test_write_file(fx->dir, "bad.conf", text, strlen(text));
     error = cats_config_parse_file(&fx->cat, path);
     expected = xasprintf("%s:3: instance 10.0.0.12:80: unknown service "
                          "'api' (declare it first)", path);
@@ -638,7 +611,7 @@ test_parse_file_reads_whole_file(void **state)
         "service dns vip=10.0.0.53 port=53 proto=udp\n"
         "instance dns 10.0.0.54:53";
     struct fixture *fx = *state;
-    char *path = write_file(fx, "ok.conf", text, strlen(text));
+    char *path = test_write_file(fx->dir, "ok.conf", text, strlen(text));
 
     assert_null(cats_config_parse_file(&fx->cat, path));
     assert_int_equal(cats_catalog_count(&fx->cat), 2);
@@ -667,7 +640,7 @@ test_parse_file_larger_than_a_read_buffer(void **state)
                       i / 256, i % 256, i);
     }
     assert_true(text.length > 3 * 65536);
-    path = write_file(fx, "big.conf", text.string, text.length);
+    path = test_write_file(fx->dir, "big.conf", text.string, text.length);
 
     assert_null(cats_config_parse_file(&fx->cat, path));
     const struct cats_service *s = cats_catalog_find(&fx->cat, "web");
@@ -726,7 +699,7 @@ test_parse_file_without_read_permission_is_open_error(void **state)
          * making fopen() fail with EACCES. */
         skip();
     }
-    path = write_file(fx, "secret.conf", text, strlen(text));
+    path = test_write_file(fx->dir, "secret.conf", text, strlen(text));
     assert_int_equal(chmod(path, 0), 0);
     expected = xasprintf("%s: open failed (Permission denied)", path);
     error = cats_config_parse_file(&fx->cat, path);
@@ -750,7 +723,7 @@ test_parse_file_nul_byte_names_its_line(void **state)
     uint64_t seqno = fx->cat.seqno;
     char *path, *expected, *error;
 
-    path = write_file(fx, "nul.conf", text, sizeof text - 1);
+    path = test_write_file(fx->dir, "nul.conf", text, sizeof text - 1);
     expected = xasprintf("%s:3: NUL byte in line", path);
     error = cats_config_parse_file(&fx->cat, path);
     assert_non_null(error);
@@ -762,7 +735,7 @@ test_parse_file_nul_byte_names_its_line(void **state)
     free(path);
 
     /* On the first line, and as the very first byte. */
-    path = write_file(fx, "nul0.conf", "\0service", 8);
+    path = test_write_file(fx->dir, "nul0.conf", "\0service", 8);
     expected = xasprintf("%s:1: NUL byte in line", path);
     error = cats_config_parse_file(&fx->cat, path);
     assert_string_equal(error, expected);
@@ -781,7 +754,7 @@ test_parse_file_over_long_line_names_its_line(void **state)
     ds_put_cstr(&text, "service web vip=10.0.0.1 port=80\n# ");
     ds_put_char_multiple(&text, 'x', CATS_CONFIG_LINE_MAX);
     ds_put_cstr(&text, "\ninstance web 10.0.0.11:80\n");
-    path = write_file(fx, "long.conf", text.string, text.length);
+    path = test_write_file(fx->dir, "long.conf", text.string, text.length);
     expected = xasprintf("%s:2: line longer than 4096 bytes", path);
     error = cats_config_parse_file(&fx->cat, path);
     assert_non_null(error);

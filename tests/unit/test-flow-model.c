@@ -26,6 +26,7 @@
 #include "openvswitch/vlog.h"
 #include "packets.h"
 #include "util.h"
+#include "test-util.h"
 
 /* Pipeline used by the fixture: not the defaults, so that a hard-coded
  * table, zone or group base shows up. */
@@ -86,15 +87,6 @@ teardown(void **state)
 }
 
 /* Catalog helpers. */
-
-static ovs_be32
-ip(const char *s)
-{
-    ovs_be32 addr;
-
-    assert_true(ip_parse(s, &addr));
-    return addr;
-}
 
 static struct cats_service *
 add_service(struct cats_catalog *cat, const char *name, const char *vip,

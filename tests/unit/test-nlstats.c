@@ -45,6 +45,7 @@
 #include "proto/cats.pb-c.h"
 #include "sset.h"
 #include "util.h"
+#include "test-util.h"
 
 /* The ethtool family id used in built messages (the kernel's is dynamic). */
 #define ETHTOOL_FAMILY 27
@@ -1128,12 +1129,10 @@ test_counter_text(void **state OVS_UNUSED)
                    EINVAL, "not a decimal");
 }
 
-/* A scratch directory tree for the RDMA reader, removed by the teardown
- * by its own paths. */
+/* A scratch directory tree for the RDMA reader, removed by the
+ * teardown. */
 struct tree {
-    char root[64];
-    struct sset files;              /* Files made, absolute. */
-    struct sset dirs;               /* Directories made, in order. */
+    char *root;
 };
 
 static void
@@ -1142,21 +1141,13 @@ tree_mkdir(struct tree *t, const char *rel)
     char *path = xasprintf("%s/%s", t->root, rel);
 
     assert_int_equal(mkdir(path, 0700), 0);
-    sset_add(&t->dirs, path);
     free(path);
 }
 
 static void
 tree_write(struct tree *t, const char *rel, const char *text)
 {
-    char *path = xasprintf("%s/%s", t->root, rel);
-    FILE *f = fopen(path, "w");
-
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
-    sset_add(&t->files, path);
-    free(path);
+    free(test_write_file(t->root, rel, text, strlen(text)));
 }
 
 static int
@@ -1164,13 +1155,7 @@ tree_setup(void **state)
 {
     struct tree *t = xzalloc(sizeof *t);
 
-    snprintf(t->root, sizeof t->root, "/tmp/cats-test-nlstats-XXXXXX");
-    if (!mkdtemp(t->root)) {
-        free(t);
-        return -1;
-    }
-    sset_init(&t->files);
-    sset_init(&t->dirs);
+    t->root = test_mkdtemp("cats-test-nlstats");
     *state = t;
     return 0;
 }
@@ -1179,21 +1164,9 @@ static int
 tree_teardown(void **state)
 {
     struct tree *t = *state;
-    const char **dirs;
-    const char *file;
 
-    SSET_FOR_EACH (file, &t->files) {
-        unlink(file);
-    }
-    /* Deepest first: longer paths sort after their parents. */
-    dirs = sset_sort(&t->dirs);
-    for (size_t i = sset_count(&t->dirs); i-- > 0; ) {
-        rmdir(dirs[i]);
-    }
-    free(dirs);
-    rmdir(t->root);
-    sset_destroy(&t->files);
-    sset_destroy(&t->dirs);
+    test_rmtree(t->root);
+    free(t->root);
     free(t);
     return 0;
 }

@@ -71,6 +71,7 @@
 #include "socket-util.h"
 #include "timeval.h"
 #include "util.h"
+#include "test-util.h"
 
 #define VERSIONS (1u << OFP15_VERSION)
 #define PROTOCOL OFPUTIL_P_OF15_OXM
@@ -768,14 +769,12 @@ connect_fixture(enum ofp12_controller_role role, int stats_interval_ms)
 {
     struct fixture *fx = fixture_create();
     struct ofctrl_config cfg = make_config(fx, role, stats_interval_ms);
-    char template[] = "/tmp/test-ofctrl.XXXXXX";
     struct pvconn *pvconn;
     struct vconn *vconn;
     char *path, *name;
     int error;
 
-    assert_non_null(mkdtemp(template));
-    fx->dir = xstrdup(template);
+    fx->dir = test_mkdtemp("test-ofctrl");
     path = xasprintf("%s/ctl.sock", fx->dir);
 
     name = xasprintf("punix:%s", path);

@@ -28,6 +28,7 @@
 #include "packets.h"
 #include "proto/cats.pb-c.h"
 #include "util.h"
+#include "test-util.h"
 
 #define MAX_ENTRIES 32
 
@@ -63,15 +64,6 @@ teardown(void **state)
     cats_catalog_destroy(&fx->cat);
     free(fx);
     return 0;
-}
-
-static ovs_be32
-ip(const char *s)
-{
-    ovs_be32 addr;
-
-    assert_true(ip_parse(s, &addr));
-    return addr;
 }
 
 /* Encoded messages. */
