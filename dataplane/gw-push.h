@@ -26,13 +26,10 @@
  * counters_epoch is the gateway's start time (ns since the Unix epoch),
  * and seq grows by one per report over the whole run, across streams.
  *
- *            +-----------+  stream ends, fails, or no ack in
- *   start -> | STREAMING | --- max(5 s, 3 intervals) ------+
- *            +-----------+                                 |
- *                  ^                                       v
- *                  |   1 s, doubling to 8 s: new channel +---------+
- *                  +------------------------------------ | BACKOFF |
- *                                                        +---------+
+ * The stream is libcatsclient's (include/cats/client.h: its state
+ * machine, its backoff, its ack timeout), with no registration; a report
+ * due while the previous one is still on the wire is skipped (counted),
+ * not queued.
  *
  * The controller's acks may ask for another interval (kept between 100
  * ms and 60 s).  A report the controller refuses is counted and logged,
@@ -45,6 +42,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+struct cats_report_telemetry;
 
 struct gw_push_config {
     const char *target;         /* "HOST:PORT" or "unix:PATH". */
@@ -71,15 +70,14 @@ struct gw_push_status {
     uint64_t last_ack_seq;
     uint64_t refused;           /* Acks carrying an error. */
     uint64_t streams;           /* Streams started. */
-    char last_error[160];
+    char last_error[256];
 };
 
 /* Copies the push's status.  Returns false if no push runs. */
 bool gw_push_get_status(struct gw_push_status *);
 
-/* Builds the report of every path into a malloc'd protobuf buffer; stores
- * its size.  For the push thread, and for tests. */
-uint8_t *gw_push_build_report(const char *source_id, uint64_t seq,
-                              size_t *sizep);
+/* Builds the report of every path (source_id and seq left for the
+ * client to fill in), malloc'd, its links too. */
+struct cats_report_telemetry *gw_push_build_report(void);
 
 #endif /* gw-push.h */

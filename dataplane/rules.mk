@@ -61,17 +61,18 @@ GW_PROTO_OBJ := $(B)/gen/proto/cats.pb-c.o
 
 EXTRA_TARGETS += $(CATS_GW)
 
-GW_APP_CFLAGS = $(CFLAGS) $(WARN) -std=gnu11 -Idataplane -I$(B)/gen \
-	$(DPDK_CFLAGS) $(GRPC_CFLAGS)
+GW_APP_CFLAGS = $(CFLAGS) $(WARN) -std=gnu11 -Idataplane -Iinclude \
+	$(DPDK_CFLAGS)
 
 $(CATS_GW_OBJS): $(B)/%.o: %.c | $(GW_PROTO_H) $(B)/.deps-installed
 	@mkdir -p $(dir $@)
 	$(CC) $(GW_APP_CFLAGS) -MMD -MP -c $< -o $@
-$(B)/dataplane/gw-push.o: $(GW_PROTO_H)
 
-$(CATS_GW): $(CATS_GW_OBJS) $(LIBCATSGW) $(GW_PROTO_OBJ)
-	$(CC) $(CFLAGS) -o $@ $(CATS_GW_OBJS) $(LIBCATSGW) $(GW_PROTO_OBJ) \
-	    $(DPDK_LIBS) $(GRPC_LIBS) -lprotobuf-c -lpthread
+# The push streams with libcatsclient (controller/client/rules.mk, read
+# before this file).
+$(CATS_GW): $(CATS_GW_OBJS) $(LIBCATSGW) $(LIBCATSCLIENT) $(GW_PROTO_OBJ)
+	$(CC) $(CFLAGS) -o $@ $(CATS_GW_OBJS) $(LIBCATSGW) $(LIBCATSCLIENT) \
+	    $(GW_PROTO_OBJ) $(DPDK_LIBS) $(GRPC_LIBS) -lprotobuf-c -lpthread
 
 # make bench-gw: dpdk-testpmd against cats-gw, same ports, same time.
 .PHONY: bench-gw

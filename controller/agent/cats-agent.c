@@ -618,7 +618,7 @@ instance_moved(const struct instance *inst,
 static void
 tick(long long now, bool force)
 {
-    struct agent_client_status st;
+    struct cats_stream_status st;
     struct cats_report_load *load;
     bool moved;
 
@@ -626,7 +626,7 @@ tick(long long now, bool force)
     expire_values(now);
 
     agent_client_get_status(client, &st);
-    if (st.state != AGENT_CLIENT_STREAMING) {
+    if (st.state != CATS_STREAM_STREAMING) {
         return;
     }
 
@@ -790,7 +790,7 @@ main(int argc, char *argv[])
     next_tick = time_msec() + tick_ms();
 
     while (!exiting) {
-        struct agent_client_status st;
+        struct cats_stream_status st;
         uint64_t news = agent_client_seqno(client);
         long long now = time_msec();
         bool force = false;
@@ -800,9 +800,9 @@ main(int argc, char *argv[])
             interval_ms = st.interval_ms;
             next_tick = MIN(next_tick, now + tick_ms());
         }
-        if (st.n_sessions != seen_sessions) {
+        if (st.n_registrations != seen_sessions) {
             /* A new session: report at once, its lease is running. */
-            seen_sessions = st.n_sessions;
+            seen_sessions = st.n_registrations;
             last_report = 0;
             force = true;
         }
@@ -906,9 +906,9 @@ format_codes(struct ds *s, const char *title, const uint64_t *counts)
     bool any = false;
 
     ds_put_format(s, "%s:", title);
-    for (int i = 0; i < AGENT_CLIENT_N_CODES; i++) {
+    for (int i = 0; i < CATS_GRPC_N_CODES; i++) {
         if (counts[i]) {
-            ds_put_format(s, " %s=%"PRIu64, agent_client_code_name(i),
+            ds_put_format(s, " %s=%"PRIu64, cats_grpc_status_name(i),
                           counts[i]);
             any = true;
         }
@@ -919,7 +919,7 @@ format_codes(struct ds *s, const char *title, const uint64_t *counts)
 static void
 format_telemetry(struct ds *s, long long now)
 {
-    struct agent_client_tel_status tst;
+    struct cats_stream_status tst;
 
     if (!tel_reader) {
         ds_put_cstr(s, "telemetry: off (see --telemetry-link, "
@@ -927,9 +927,9 @@ format_telemetry(struct ds *s, long long now)
         return;
     }
     agent_client_get_tel_status(client, &tst);
-    ds_put_format(s, "telemetry: %s for %.1f s", agent_client_tel_state_name(
+    ds_put_format(s, "telemetry: %s for %.1f s", cats_stream_state_name(
                       tst.state), (now - tst.state_since) / 1000.0);
-    if (tst.state == AGENT_CLIENT_TEL_BACKOFF) {
+    if (tst.state == CATS_STREAM_BACKOFF) {
         ds_put_format(s, ", retry in %.1f s",
                       MAX(0, tst.backoff_until - now) / 1000.0);
     }
@@ -956,7 +956,7 @@ static void
 cmd_show(struct unixctl_conn *conn, int argc OVS_UNUSED,
          const char *argv[] OVS_UNUSED, void *aux OVS_UNUSED)
 {
-    struct agent_client_status st;
+    struct cats_stream_status st;
     struct ds s = DS_EMPTY_INITIALIZER;
     long long now = time_msec();
 
@@ -965,9 +965,9 @@ cmd_show(struct unixctl_conn *conn, int argc OVS_UNUSED,
                   tls_cert_file ? "mutual TLS"
                   : tls_ca_file ? "TLS" : "plaintext",
                   token_file ? ", bearer token" : "");
-    ds_put_format(&s, "state: %s for %.1f s", agent_client_state_name(
+    ds_put_format(&s, "state: %s for %.1f s", cats_stream_state_name(
                       st.state), (now - st.state_since) / 1000.0);
-    if (st.state == AGENT_CLIENT_BACKOFF) {
+    if (st.state == CATS_STREAM_BACKOFF) {
         ds_put_format(&s, ", retry in %.1f s",
                       MAX(0, st.backoff_until - now) / 1000.0);
     }
@@ -979,7 +979,7 @@ cmd_show(struct unixctl_conn *conn, int argc OVS_UNUSED,
     ds_put_format(&s, "reports: posted %"PRIu64" (%"PRIu64" on a moved "
                   "value), sent %"PRIu64", replaced unsent %"PRIu64", acks "
                   "%"PRIu64"\n", n_reports_posted, n_reports_triggered,
-                  st.n_reports_sent, st.n_reports_replaced, st.n_acks);
+                  st.n_sent, st.n_replaced, st.n_acks);
     ds_put_format(&s, "registrations: %"PRIu64", reconnects: %"PRIu64"\n",
                   st.n_registrations, st.n_reconnects);
     format_codes(&s, "call errors", st.call_errors);
@@ -1057,23 +1057,6 @@ register_commands(void)
 }
 
 /* Options. */
-
-/* Node ids: 1 to CATS_ID_MAX characters from [A-Za-z0-9._:-]. */
-static bool
-node_id_valid(const char *id)
-{
-    size_t len = strlen(id);
-
-    if (!len || len > CATS_ID_MAX) {
-        return false;
-    }
-    for (const char *p = id; *p; p++) {
-        if (!isalnum((unsigned char) *p) && !strchr("._:-", *p)) {
-            return false;
-        }
-    }
-    return true;
-}
 
 /* Service names: 1 to CATS_NAME_MAX printable ASCII characters without
  * blanks (and, in --instance, without ','). */
@@ -1214,7 +1197,7 @@ parse_telemetry_link(const char *name)
 {
     size_t len = strlen(name);
 
-    if (!len || len >= IFNAMSIZ || !node_id_valid(name)) {
+    if (!len || len >= IFNAMSIZ || !cats_id_valid(name)) {
         ovs_fatal(0, "--telemetry-link=%s: not an interface name (1 to %d "
                   "characters from [A-Za-z0-9._-])", name, IFNAMSIZ - 1);
     }
@@ -1314,7 +1297,7 @@ parse_options(int argc, char *argv[])
             break;
 
         case OPT_NODE_ID:
-            if (!node_id_valid(optarg)) {
+            if (!cats_id_valid(optarg)) {
                 ovs_fatal(0, "--node-id=%s: must be 1 to %d characters from "
                           "[A-Za-z0-9._:-]", optarg, CATS_ID_MAX);
             }
@@ -1440,7 +1423,7 @@ parse_options(int argc, char *argv[])
             ovs_fatal(errno, "gethostname failed; use --node-id");
         }
         host[sizeof host - 1] = '\0';
-        if (!node_id_valid(host)) {
+        if (!cats_id_valid(host)) {
             ovs_fatal(0, "the hostname '%s' is not a valid node id (1 to %d "
                       "characters from [A-Za-z0-9._:-]); use --node-id",
                       host, CATS_ID_MAX);

@@ -4,17 +4,20 @@
 # header is named by its path below).
 #
 #   controller/agent/cats-agent.c    start-up, main loop, ovs-appctl
-#   controller/agent/agent-client.c  gRPC client thread (core C API)
+#   controller/agent/agent-client.c  its client: libcatsclient
+#                                    (controller/client/) with the
+#                                    agent's messages, VLOG and news
 #   controller/agent/sources.c       /proc, NVML, app lines, Prometheus
 #   controller/agent/telemetry.c     telemetry reports (libcatsnma, host
-#                                    counters), their encoding
+#                                    counters)
 #   controller/agent/tel-reader.c    the telemetry reader thread
 #
 # sources.c has no gRPC in it: the unit test and the fuzz target link it
 # with libcats and libopenvswitch only.  Nor has telemetry.c: its unit
-# test links it with libcatsnma and libnl.  libcatsnma's variables are set
-# by controller/nma/rules.mk, read after this file: paths are spelled out
-# below, and NL_LIBS is expanded when the recipe runs.
+# test links it with libcatsnma, libnl and libcatsclient's encoder.
+# libcatsnma's and libcatsclient's variables are set by their rules.mk,
+# read after this file: paths are spelled out below, and NL_LIBS is
+# expanded when the recipe runs.
 
 .DEFAULT_GOAL := all
 
@@ -29,19 +32,19 @@ EXTRA_TARGETS += $(AGENT)
 
 $(B)/controller/agent/%.o: ALL_CFLAGS += $(GRPC_CFLAGS)
 
-# agent-client.c and telemetry.c encode and decode the agent API with
-# protobuf-c.
-$(B)/controller/agent/agent-client.o $(B)/controller/agent/telemetry.o: \
-	$(AGENT_PROTO_H)
+# agent-client.c encodes the agent's messages with protobuf-c.
+$(B)/controller/agent/agent-client.o: $(AGENT_PROTO_H)
 # The others only wait for it, as every object does (see proto/rules.mk).
 $(B)/controller/agent/cats-agent.o $(B)/controller/agent/sources.o \
-	$(B)/controller/agent/tel-reader.o: | $(AGENT_PROTO_H)
+	$(B)/controller/agent/telemetry.o $(B)/controller/agent/tel-reader.o: \
+	| $(AGENT_PROTO_H)
 
 # libdl: NVML is loaded at run time (glibc 2.34+ has dlopen in libc; the
 # flag is harmless there and needed before).
-$(AGENT): $(AGENT_OBJS) $(B)/libcatsnma.a $(LIBCATS)
-	$(CC) $(CFLAGS) -o $@ $(AGENT_OBJS) $(B)/libcatsnma.a $(LIBCATS) \
-	    $(OVS_LIBS) $(GRPC_LIBS) $(NL_LIBS) -ldl
+$(AGENT): $(AGENT_OBJS) $(B)/libcatsnma.a $(B)/libcatsclient.a $(LIBCATS)
+	$(CC) $(CFLAGS) -o $@ $(AGENT_OBJS) $(B)/libcatsnma.a \
+	    $(B)/libcatsclient.a $(LIBCATS) $(OVS_LIBS) $(GRPC_LIBS) \
+	    $(NL_LIBS) -ldl
 
 # Unit test: the parsers in sources.o.  -rdynamic exports the test's own
 # fake NVML functions, which cats_agent_gpu_open(NULL) finds through
@@ -51,7 +54,7 @@ LDFLAGS_test-agent-sources := -rdynamic -ldl
 
 # Unit test: the telemetry report (host entries, epochs, encoding).
 EXTRA_OBJS_test-agent-telemetry := $(B)/controller/agent/telemetry.o \
-	$(B)/libcatsnma.a
+	$(B)/libcatsnma.a $(B)/libcatsclient.a
 LDFLAGS_test-agent-telemetry = $(NL_LIBS)
 
 # Fuzz target: the app line and Prometheus parsers (and the /proc and HTTP

@@ -140,8 +140,8 @@ update_snapshot(struct agent_tel_reader *r, struct reader_state *rs,
     }
     SSET_FOR_EACH (name, &r->ifaces) {
         struct iface_info *info = &snap->ifaces[i++];
-        const struct cats_nma_link *link = agent_tel_find_link(&rs->nma,
-                                                               name);
+        const struct cats_nma_link *link = cats_nma_find_link_by_name(
+            &rs->nma, name);
 
         info->found = link != NULL;
         if (link) {
@@ -173,8 +173,7 @@ read_once(struct agent_tel_reader *r, struct reader_state *rs)
             }
         }
         if (rs->sock) {
-            error = agent_tel_poll_links(&rs->nma, rs->sock, &r->ifaces,
-                                         &msg);
+            error = cats_nma_poll(&rs->nma, rs->sock, &r->ifaces, &msg);
             if (error) {
                 read_error(rs, &rs->n_netlink_errors, msg);
             }
@@ -225,7 +224,7 @@ reader_thread(void *r_)
 
     next = time_msec();
     for (;;) {
-        struct agent_client_tel_status tst;
+        struct cats_stream_status tst;
         struct pollfd pfd;
         long long now = time_msec();
 

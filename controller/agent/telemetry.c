@@ -15,7 +15,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "proto/cats.pb-c.h"
 #include "sset.h"
 #include "util.h"
 
@@ -184,26 +183,6 @@ agent_tel_destroy(struct agent_tel *tel)
     }
 }
 
-/* As check_id() in controller/lib/report.c. */
-static bool
-id_valid(const char *s)
-{
-    size_t len = strlen(s);
-
-    if (!len || len > CATS_ID_MAX) {
-        return false;
-    }
-    for (const char *p = s; *p; p++) {
-        unsigned char c = *p;
-
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
-              || (c >= '0' && c <= '9') || strchr("._:-", c))) {
-            return false;
-        }
-    }
-    return true;
-}
-
 /* Host entries from 'h', appended to 'out' (room for 1 + n_rdma).
  * Returns how many. */
 static size_t
@@ -237,7 +216,7 @@ host_entries(const struct agent_tel_host *h, struct cats_report_link *out)
         }
         snprintf(id, sizeof id, AGENT_TEL_RDMA_PREFIX"%s:%u", hw->dev,
                  hw->port);
-        if (!id_valid(id)) {
+        if (!cats_id_valid(id)) {
             continue;                   /* The agent API would refuse it. */
         }
         memset(l, 0, sizeof *l);
@@ -352,181 +331,4 @@ agent_tel_build(struct agent_tel *tel, struct cats_nma *nma,
     }
     free(extra);
     return 0;
-}
-
-struct cats_nma_link *
-agent_tel_find_link(const struct cats_nma *nma, const char *name)
-{
-    for (size_t i = 0; i < nma->n_links; i++) {
-        if (!strcmp(nma->links[i].nl.name, name)) {
-            return &nma->links[i];
-        }
-    }
-    return NULL;
-}
-
-/* PFC of 'link', as cats_nma_pfc_msg() records it. */
-static void
-poll_pfc(struct cats_nma *nma, struct cats_nl_sock *s,
-         struct cats_nma_link *link)
-{
-    struct cats_nl_pfc pfc;
-    char *msg;
-    int error;
-
-    error = cats_nl_get_pfc(s, link->nl.name, &pfc, &msg);
-    if (error == EOPNOTSUPP) {
-        free(msg);
-        cats_nma_set_unsupported(nma, link->nl.ifindex, CATS_NMA_SRC_PFC);
-    } else if (error) {
-        cats_nma_count_error(nma, CATS_NMA_SRC_PFC, msg);
-    } else {
-        if (link->pfc_support == CATS_NMA_SUPPORTED) {
-            for (int p = 0; p < CATS_NL_PRIORITIES; p++) {
-                if (pfc.requests[p] < link->pfc.requests[p]
-                    || pfc.indications[p] < link->pfc.indications[p]) {
-                    nma->reset = true;
-                }
-            }
-        }
-        link->pfc = pfc;
-        link->pfc_support = CATS_NMA_SUPPORTED;
-    }
-}
-
-static void
-poll_pause(struct cats_nma *nma, struct cats_nl_sock *s,
-           struct cats_nma_link *link)
-{
-    struct cats_nl_pause pause;
-    char *msg;
-    int error;
-
-    error = cats_nl_get_pause(s, link->nl.name, &pause, &msg);
-    if (error == EOPNOTSUPP) {
-        free(msg);
-        cats_nma_set_unsupported(nma, link->nl.ifindex, CATS_NMA_SRC_PAUSE);
-    } else if (error) {
-        cats_nma_count_error(nma, CATS_NMA_SRC_PAUSE, msg);
-    } else {
-        link->pause = pause;
-        link->pause_support = CATS_NMA_SUPPORTED;
-    }
-}
-
-int
-agent_tel_poll_links(struct cats_nma *nma, struct cats_nl_sock *s,
-                     const struct sset *ifaces, char **errorp)
-{
-    char *qmsg = NULL;
-    int error, qerror;
-    const char *name;
-
-    *errorp = NULL;
-    for (int i = 0; i < 3; i++) {
-        free(*errorp);
-        error = cats_nl_dump_links(s, nma, errorp);
-        if (error != EAGAIN) {
-            break;
-        }
-    }
-    for (int i = 0; i < 3; i++) {
-        free(qmsg);
-        qerror = cats_nl_dump_qdiscs(s, nma, &qmsg);
-        if (qerror != EAGAIN) {
-            break;
-        }
-    }
-    if (!error) {
-        error = qerror;
-        *errorp = qmsg;
-    } else {
-        free(qmsg);
-    }
-
-    SSET_FOR_EACH (name, ifaces) {
-        struct cats_nma_link *link = agent_tel_find_link(nma, name);
-
-        if (!link || link->nl.flags & IFF_LOOPBACK) {
-            continue;
-        }
-        if (link->pfc_support != CATS_NMA_UNSUPPORTED) {
-            poll_pfc(nma, s, link);
-        }
-        /* poll_pfc() may not move links: 'link' is still valid. */
-        if (link->pause_support != CATS_NMA_UNSUPPORTED) {
-            poll_pause(nma, s, link);
-        }
-    }
-    return error;
-}
-
-#define QUEUE_DEPTH_CASE \
-    CATS__V1__LINK_TELEMETRY___QUEUE_DEPTH_BYTES_QUEUE_DEPTH_BYTES
-
-uint8_t *
-agent_tel_encode(const struct cats_report_telemetry *t, size_t *lenp)
-{
-    Cats__V1__TelemetryReport msg = CATS__V1__TELEMETRY_REPORT__INIT;
-    size_t n = t->n_links;
-    Cats__V1__LinkTelemetry *links, **link_ptrs;
-    Cats__V1__PfcPriority *pfc, **pfc_ptrs;
-    uint8_t *buf;
-
-    links = xcalloc(n + 1, sizeof *links);
-    link_ptrs = xcalloc(n + 1, sizeof *link_ptrs);
-    pfc = xcalloc(n * CATS_PFC_PRIORITIES + 1, sizeof *pfc);
-    pfc_ptrs = xcalloc(n * CATS_PFC_PRIORITIES + 1, sizeof *pfc_ptrs);
-    for (size_t i = 0; i < n; i++) {
-        const struct cats_report_link *l = &t->links[i];
-        Cats__V1__LinkTelemetry *lpb = &links[i];
-
-        cats__v1__link_telemetry__init(lpb);
-        lpb->id = CONST_CAST(char *, l->id);
-        lpb->kind = (l->kind == CATS_LINK_KIND_PATH
-                     ? CATS__V1__LINK_KIND__LINK_KIND_PATH
-                     : CATS__V1__LINK_KIND__LINK_KIND_LINK);
-        lpb->tx_packets = l->tx_packets;
-        lpb->tx_bytes = l->tx_bytes;
-        lpb->ecn_marked_packets = l->ecn_marked_packets;
-        lpb->drops = l->drops;
-        if (l->has_queue_depth) {
-            lpb->_queue_depth_bytes_case = QUEUE_DEPTH_CASE;
-            lpb->queue_depth_bytes = l->queue_depth_bytes;
-        }
-        if (l->has_rtt) {
-            lpb->_rtt_us_case = CATS__V1__LINK_TELEMETRY___RTT_US_RTT_US;
-            lpb->rtt_us = l->rtt_us;
-        }
-        lpb->speed_bps = l->speed_bps;
-        lpb->n_pfc = MIN(l->n_pfc, CATS_PFC_PRIORITIES);
-        lpb->pfc = &pfc_ptrs[i * CATS_PFC_PRIORITIES];
-        for (size_t k = 0; k < lpb->n_pfc; k++) {
-            Cats__V1__PfcPriority *p = &pfc[i * CATS_PFC_PRIORITIES + k];
-
-            cats__v1__pfc_priority__init(p);
-            p->priority = l->pfc[k].priority;
-            p->rx_pause_frames = l->pfc[k].rx_pause_frames;
-            p->tx_pause_frames = l->pfc[k].tx_pause_frames;
-            p->rx_pause_us = l->pfc[k].rx_pause_us;
-            p->tx_pause_us = l->pfc[k].tx_pause_us;
-            p->paused_for_us = l->pfc[k].paused_for_us;
-            lpb->pfc[k] = p;
-        }
-        link_ptrs[i] = lpb;
-    }
-    msg.source_id = CONST_CAST(char *, t->source_id);
-    msg.seq = t->seq;
-    msg.counters_epoch = t->counters_epoch;
-    msg.n_links = n;
-    msg.links = link_ptrs;
-
-    *lenp = cats__v1__telemetry_report__get_packed_size(&msg);
-    buf = xmalloc(*lenp + 1);
-    cats__v1__telemetry_report__pack(&msg, buf);
-    free(links);
-    free(link_ptrs);
-    free(pfc);
-    free(pfc_ptrs);
-    return buf;
 }

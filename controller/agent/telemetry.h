@@ -134,25 +134,4 @@ int agent_tel_build(struct agent_tel *, struct cats_nma *,
                     struct cats_report_telemetry *t, char **errorp)
     OVS_WARN_UNUSED_RESULT;
 
-/* One netlink round for the interfaces in 'ifaces': a link dump and a
- * qdisc dump into 'nma' (each retried up to three times when the kernel
- * says it was interrupted), then DCB PFC and ethtool pause for each named
- * interface that exists and is not known to lack them ("not supported" is
- * recorded once, as cats_nma_poll() does).  Refused messages and failed
- * requests are counted in 'nma'.  Blocks until the kernel answers (at
- * most a second per reply).  Returns the first dump error, with its text
- * in '*errorp'. */
-int agent_tel_poll_links(struct cats_nma *, struct cats_nl_sock *,
-                         const struct sset *ifaces, char **errorp)
-    OVS_WARN_UNUSED_RESULT;
-
-/* The link of 'nma' named 'name', or NULL. */
-struct cats_nma_link *agent_tel_find_link(const struct cats_nma *,
-                                          const char *name);
-
-/* Encodes 't' as a cats.v1.TelemetryReport into a malloc'd buffer of
- * '*lenp' bytes. */
-uint8_t *agent_tel_encode(const struct cats_report_telemetry *t,
-                          size_t *lenp);
-
 #endif /* telemetry.h */

@@ -124,14 +124,6 @@ cats_acl_node_apply(const struct cats_acl_node *node,
 
 /* Parsing. */
 
-static bool
-is_id_char(unsigned char c)
-{
-    return ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
-            || (c >= '0' && c <= '9')
-            || c == '.' || c == '_' || c == ':' || c == '-');
-}
-
 static char *
 check_id(const char *id)
 {
@@ -145,7 +137,7 @@ check_id(const char *id)
                          CATS_ID_MAX);
     }
     for (size_t i = 0; i < len; i++) {
-        if (!is_id_char(id[i])) {
+        if (!cats_id_char(id[i])) {
             return xasprintf("node: ID '%s': character %"PRIuSIZE" is not "
                              "a letter, digit, '.', '_', ':' or '-' ('*' "
                              "alone is the default entry)", id, i + 1);

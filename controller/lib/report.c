@@ -163,34 +163,6 @@ cats_report_grpc_status(int error)
     }
 }
 
-const char *
-cats_grpc_status_name(enum cats_grpc_status status)
-{
-    switch (status) {
-    case CATS_GRPC_OK:
-        return "OK";
-    case CATS_GRPC_UNKNOWN:
-        return "UNKNOWN";
-    case CATS_GRPC_INVALID_ARGUMENT:
-        return "INVALID_ARGUMENT";
-    case CATS_GRPC_NOT_FOUND:
-        return "NOT_FOUND";
-    case CATS_GRPC_ALREADY_EXISTS:
-        return "ALREADY_EXISTS";
-    case CATS_GRPC_PERMISSION_DENIED:
-        return "PERMISSION_DENIED";
-    case CATS_GRPC_RESOURCE_EXHAUSTED:
-        return "RESOURCE_EXHAUSTED";
-    case CATS_GRPC_FAILED_PRECONDITION:
-        return "FAILED_PRECONDITION";
-    case CATS_GRPC_ABORTED:
-        return "ABORTED";
-    case CATS_GRPC_INTERNAL:
-        return "INTERNAL";
-    }
-    return "UNKNOWN";
-}
-
 /* Decoding under a memory budget.
  *
  * protobuf-c allocates every submessage, string and repeated array
@@ -350,14 +322,6 @@ field_error(char **errorp, const char *where, const char *format, ...)
     return EINVAL;
 }
 
-static bool
-is_id_char(unsigned char c)
-{
-    return ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
-            || (c >= '0' && c <= '9')
-            || c == '.' || c == '_' || c == ':' || c == '-');
-}
-
 /* Node, source and link ids. */
 static int
 check_id(const char *where, const char *s, char *out, char **errorp)
@@ -372,7 +336,7 @@ check_id(const char *where, const char *s, char *out, char **errorp)
                            "%"PRIuSIZE")", CATS_ID_MAX, len);
     }
     for (size_t i = 0; i < len; i++) {
-        if (!is_id_char(s[i])) {
+        if (!cats_id_char(s[i])) {
             return field_error(errorp, where, "character %"PRIuSIZE" is "
                                "not a letter, digit, '.', '_', ':' or '-'",
                                i + 1);

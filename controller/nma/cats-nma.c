@@ -4,10 +4,8 @@
  * live exercise: every command goes through the same parsers as the
  * telemetry report.
  *
- * 'push' streams the reports to cats-controller instead of printing them,
- * with cats-agent's own gRPC client and telemetry reader thread
- * (controller/agent/agent-client.h, tel-reader.h): a network metric agent
- * for a host that runs no cats-agent.
+ * Streaming the reports to cats-controller is cats-agent's job
+ * (--telemetry-link, --telemetry-host), with the same readers.
  */
 
 #include <config.h>
@@ -23,12 +21,9 @@
 
 #include <linux/pkt_sched.h>
 
-#include "agent/agent-client.h"
-#include "agent/tel-reader.h"
 #include "cats/nlstats.h"
 #include "cats/report.h"
 #include "command-line.h"
-#include "fatal-signal.h"
 #include "openvswitch/dynamic-string.h"
 #include "openvswitch/poll-loop.h"
 #include "openvswitch/json.h"
@@ -43,9 +38,6 @@ static const char *rdma_root = "/sys/class/infiniband";
 static const char *source_id;
 static int report_count = 1;
 static int report_interval_ms = 1000;
-static const char *push_controller;
-static bool push_insecure;
-static bool push_host;
 
 static void
 usage(void)
@@ -67,15 +59,6 @@ usage(void)
            "  report [IFACE...]  the telemetry report made of all of it "
            "(default:\n"
            "                     every interface but loopbacks)\n"
-           "  push --controller=ADDR [--host] [IFACE...]\n"
-           "                     stream the report of IFACE... (and with "
-           "--host, the\n"
-           "                     host entries 'host-tcp' and "
-           "'rdma:DEV:PORT', as\n"
-           "                     cats-agent --telemetry-host) to "
-           "cats-controller\n"
-           "                     (cats.v1.Telemetry) every --interval, "
-           "until killed\n"
            "\n"
            "Options:\n"
            "  --json             JSON instead of text\n"
@@ -84,17 +67,7 @@ usage(void)
            "  --source-id=ID     report: the source id (default: host "
            "name)\n"
            "  --count=N          report: N reports ...\n"
-           "  --interval=MS      ... MS milliseconds apart (default 1000; "
-           "push: until\n"
-           "                     the controller's acks say, 50 to "
-           "600000)\n"
-           "  --source=ID        push: the source id (default: host name)\n"
-           "  --controller=ADDR  push: HOST:PORT or unix:PATH, plaintext; "
-           "only to a\n"
-           "                     loopback address or unix:PATH unless "
-           "--insecure\n"
-           "  --insecure         push: allow plaintext to another address\n"
-           "  --host             push: host entries too\n"
+           "  --interval=MS      ... MS milliseconds apart (default 1000)\n"
            "  -h, --help         this text\n"
            "\n"
            "A source that this host or device lacks is printed as \"not "
@@ -658,7 +631,7 @@ cmd_report(int argc, char *argv[])
         if (n) {
             xnanosleep((uint64_t) report_interval_ms * 1000 * 1000);
         }
-        if (cats_nma_poll(&nma, s, &error_msg)) {
+        if (cats_nma_poll(&nma, s, NULL, &error_msg)) {
             ovs_fatal(0, "%s", error_msg);
         }
         if (cats_nma_to_telemetry(&nma, id, argc ? &ifaces : NULL, &t,
@@ -672,123 +645,6 @@ cmd_report(int argc, char *argv[])
     cats_nma_destroy(&nma);
     sset_destroy(&ifaces);
     cats_nl_sock_close(s);
-}
-
-static struct agent_client *push_client;
-static struct agent_tel_reader *push_reader;
-
-/* On SIGTERM, SIGINT (and exit()): the reader first, then the stream,
- * cancelled so that the controller sees it end rather than a reset. */
-static void
-push_stop(void *aux OVS_UNUSED)
-{
-    agent_tel_reader_destroy(push_reader);
-    push_reader = NULL;
-    agent_client_destroy(push_client);
-    push_client = NULL;
-}
-
-static void
-cmd_push(int argc, char *argv[])
-{
-    struct sset ifaces = SSET_INITIALIZER(&ifaces);
-    const char *id = report_source_id();
-    struct cats_report_telemetry t;
-    struct cats_nma probe;
-    long long next_status;
-    char *error_msg;
-    bool local;
-
-    if (!push_controller) {
-        fprintf(stderr, "%s: push needs --controller=HOST:PORT or "
-                "unix:PATH\n", program_name);
-        exit(2);
-    }
-    error_msg = agent_client_parse_target(push_controller, &local);
-    if (error_msg) {
-        fprintf(stderr, "%s: --controller=%s: %s\n", program_name,
-                push_controller, error_msg);
-        exit(2);
-    }
-    if (!local && !push_insecure) {
-        fprintf(stderr, "%s: --controller=%s is neither a loopback address "
-                "nor unix:PATH: push speaks plaintext, add --insecure to "
-                "send it there anyway\n", program_name, push_controller);
-        exit(2);
-    }
-    if (report_interval_ms < 50 || report_interval_ms > 600000) {
-        fprintf(stderr, "%s: push: --interval must be 50 to 600000\n",
-                program_name);
-        exit(2);
-    }
-    for (int i = 0; i < argc; i++) {
-        if (!argv[i][0] || strlen(argv[i]) >= IFNAMSIZ) {
-            fprintf(stderr, "%s: %s: not an interface name\n", program_name,
-                    argv[i]);
-            exit(2);
-        }
-        sset_add(&ifaces, argv[i]);
-    }
-    if (sset_is_empty(&ifaces) && !push_host) {
-        fprintf(stderr, "%s: push: name at least one IFACE, or --host\n",
-                program_name);
-        exit(2);
-    }
-    /* The source id, checked as the report will check it. */
-    cats_nma_init(&probe, 0);
-    if (cats_nma_to_telemetry(&probe, id, &ifaces, &t, &error_msg)) {
-        fprintf(stderr, "%s: %s (use --source)\n", program_name, error_msg);
-        exit(2);
-    }
-    cats_report_telemetry_destroy(&t);
-    cats_nma_destroy(&probe);
-
-    struct agent_client_config cfg = {
-        .target = push_controller,
-        .source_id = id,
-        .interval_ms = report_interval_ms,
-        .telemetry = true,
-        .user_agent = "cats-nma/push",
-    };
-    fatal_ignore_sigpipe();
-    push_client = agent_client_create(&cfg);
-
-    struct agent_tel_reader_config rcfg = {
-        .client = push_client,
-        .source_id = id,
-        .ifaces = &ifaces,
-        .host = push_host,
-        .netstat_file = netstat_file,
-        .rdma_root = rdma_root,
-    };
-    push_reader = agent_tel_reader_create(&rcfg);
-    fatal_signal_add_hook(push_stop, NULL, NULL, true);
-    printf("%s: pushing %"PRIuSIZE" interfaces%s as source %s to %s\n",
-           program_name, sset_count(&ifaces),
-           push_host ? " and host entries" : "", id, push_controller);
-    fflush(stdout);
-
-    /* A status line every 10 s; the client logs failures and refusals. */
-    next_status = time_msec() + 10 * 1000;
-    for (;;) {
-        fatal_signal_run();
-        if (time_msec() >= next_status) {
-            struct agent_client_tel_status st;
-
-            agent_client_get_tel_status(push_client, &st);
-            printf("%s: %s, interval %u ms, seq sent %"PRIu64" acked "
-                   "%"PRIu64", refused %"PRIu64", streams %"PRIu64"%s%s\n",
-                   program_name, agent_client_tel_state_name(st.state),
-                   st.interval_ms, st.last_sent_seq, st.last_ack_seq,
-                   st.n_refused, st.n_streams,
-                   st.last_error[0] ? ", last error: " : "", st.last_error);
-            fflush(stdout);
-            next_status = time_msec() + 10 * 1000;
-        }
-        poll_timer_wait_until(next_status);
-        fatal_signal_wait();
-        poll_block();
-    }
 }
 
 static int
@@ -807,17 +663,13 @@ int
 main(int argc, char *argv[])
 {
     enum { OPT_JSON = UCHAR_MAX + 1, OPT_NETSTAT, OPT_RDMA, OPT_SOURCE,
-           OPT_COUNT, OPT_INTERVAL, OPT_CONTROLLER, OPT_INSECURE,
-           OPT_HOST };
+           OPT_COUNT, OPT_INTERVAL };
     static const struct option long_options[] = {
         { "json", no_argument, NULL, OPT_JSON },
         { "netstat", required_argument, NULL, OPT_NETSTAT },
         { "rdma-root", required_argument, NULL, OPT_RDMA },
         { "source-id", required_argument, NULL, OPT_SOURCE },
         { "source", required_argument, NULL, OPT_SOURCE },
-        { "controller", required_argument, NULL, OPT_CONTROLLER },
-        { "insecure", no_argument, NULL, OPT_INSECURE },
-        { "host", no_argument, NULL, OPT_HOST },
         { "count", required_argument, NULL, OPT_COUNT },
         { "interval", required_argument, NULL, OPT_INTERVAL },
         { "help", no_argument, NULL, 'h' },
@@ -844,9 +696,6 @@ main(int argc, char *argv[])
             report_interval_ms = parse_int_arg("interval", optarg, 1,
                                                3600 * 1000);
             break;
-        case OPT_CONTROLLER: push_controller = optarg; break;
-        case OPT_INSECURE: push_insecure = true; break;
-        case OPT_HOST: push_host = true; break;
         case 'h': usage(); break;
         default: exit(2);
         }
@@ -873,8 +722,6 @@ main(int argc, char *argv[])
         cmd_host();
     } else if (!strcmp(cmd, "report")) {
         cmd_report(n_args, argv + 1);
-    } else if (!strcmp(cmd, "push")) {
-        cmd_push(n_args, argv + 1);
     } else {
         fprintf(stderr, "%s: unknown command or wrong arguments: %s "
                 "(--help)\n", program_name, cmd);

@@ -33,6 +33,7 @@
 #include <netlink/netlink.h>
 #include <netlink/socket.h>
 
+#include "sset.h"
 #include "util.h"
 
 #ifndef SOL_NETLINK
@@ -600,7 +601,8 @@ poll_device(struct cats_nma *nma, struct cats_nl_sock *s,
 }
 
 int
-cats_nma_poll(struct cats_nma *nma, struct cats_nl_sock *s, char **errorp)
+cats_nma_poll(struct cats_nma *nma, struct cats_nl_sock *s,
+              const struct sset *only, char **errorp)
 {
     int error, qerror;
     char *qmsg = NULL;
@@ -630,7 +632,8 @@ cats_nma_poll(struct cats_nma *nma, struct cats_nl_sock *s, char **errorp)
     for (size_t i = 0; i < nma->n_links; i++) {
         const struct cats_nma_link *link = &nma->links[i];
 
-        if (link->nl.flags & IFF_LOOPBACK) {
+        if (link->nl.flags & IFF_LOOPBACK
+            || (only && !sset_contains(only, link->nl.name))) {
             continue;
         }
         if (link->pfc_support != CATS_NMA_UNSUPPORTED) {

@@ -94,6 +94,17 @@ cats_nma_find_link(const struct cats_nma *nma, int ifindex)
             ? &nma->links[i] : NULL);
 }
 
+struct cats_nma_link *
+cats_nma_find_link_by_name(const struct cats_nma *nma, const char *name)
+{
+    for (size_t i = 0; i < nma->n_links; i++) {
+        if (!strcmp(nma->links[i].nl.name, name)) {
+            return &nma->links[i];
+        }
+    }
+    return NULL;
+}
+
 static bool
 link_stats_backwards(const struct cats_nl_link_stats *old,
                      const struct cats_nl_link_stats *new)
@@ -361,28 +372,6 @@ cats_nma_set_unsupported(struct cats_nma *nma, int ifindex,
 
 /* The report. */
 
-/* As check_id() in controller/lib/report.c: link ids that the agent API
- * accepts. */
-static bool
-is_valid_id(const char *s)
-{
-    size_t len = strlen(s);
-
-    if (!len || len > CATS_ID_MAX) {
-        return false;
-    }
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = s[i];
-
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
-              || (c >= '0' && c <= '9')
-              || c == '.' || c == '_' || c == ':' || c == '-')) {
-            return false;
-        }
-    }
-    return true;
-}
-
 static void
 link_to_report(const struct cats_nma *nma, const struct cats_nma_link *link,
                struct cats_report_link *out)
@@ -474,7 +463,7 @@ cats_nma_to_telemetry(struct cats_nma *nma, const char *source_id,
 
     *errorp = NULL;
     memset(t, 0, sizeof *t);
-    if (!is_valid_id(source_id)) {
+    if (!cats_id_valid(source_id)) {
         *errorp = xasprintf("source id \"%s\" is not 1 to %d letters, "
                             "digits, '.', '_', ':' or '-'", source_id,
                             CATS_ID_MAX);
@@ -490,7 +479,7 @@ cats_nma_to_telemetry(struct cats_nma *nma, const char *source_id,
             : (link->nl.flags & IFF_LOOPBACK) != 0) {
             continue;
         }
-        if (!is_valid_id(link->nl.name)) {
+        if (!cats_id_valid(link->nl.name)) {
             continue;               /* The agent API would refuse it. */
         }
         link_to_report(nma, link, &t->links[n]);

@@ -4,9 +4,10 @@
 # Included by the top-level Makefile.
 #
 # libcatsnma: the parsers and the state (no I/O) next to the netlink I/O
-# that feeds them; cats-nma, the CLI that prints what they read (and
-# pushes it, with cats-agent's client); the unit tests and the fuzz target
-# link or compile the very same sources.
+# that feeds them (cats_nma_poll()); cats-nma, the CLI that prints what
+# they read; cats-agent, which streams it (controller/agent/); the unit
+# tests and the fuzz target link or compile the very same sources.
+# Nothing here uses controller/agent/.
 
 # Read before the top-level 'all' rule: without this, the first rule below
 # would become the default goal of a bare 'make'.
@@ -40,14 +41,9 @@ $(LIBCATSNMA): $(LIBCATSNMA_OBJS)
 	@rm -f $@
 	ar rcs $@ $^
 
-# 'cats-nma push' streams the reports with cats-agent's gRPC client and
-# telemetry reader (controller/agent/rules.mk builds them).
-CATS_NMA_PUSH_OBJS := $(B)/controller/agent/agent-client.o \
-	$(B)/controller/agent/telemetry.o $(B)/controller/agent/tel-reader.o
-
-$(CATS_NMA): $(CATS_NMA_OBJ) $(CATS_NMA_PUSH_OBJS) $(LIBCATSNMA) $(LIBCATS)
-	$(CC) $(CFLAGS) -o $@ $(CATS_NMA_OBJ) $(CATS_NMA_PUSH_OBJS) \
-	    $(LIBCATSNMA) $(LIBCATS) $(OVS_LIBS) $(GRPC_LIBS) $(NL_LIBS)
+$(CATS_NMA): $(CATS_NMA_OBJ) $(LIBCATSNMA) $(LIBCATS)
+	$(CC) $(CFLAGS) -o $@ $(CATS_NMA_OBJ) $(LIBCATSNMA) $(LIBCATS) \
+	    $(OVS_LIBS) $(NL_LIBS)
 
 # Unit tests: messages are built with libnl (nlmsg_alloc, nla_put).
 EXTRA_OBJS_test-nlstats := $(LIBCATSNMA)

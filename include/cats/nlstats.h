@@ -50,6 +50,8 @@
 
 #include "openvswitch/compiler.h"
 
+struct sset;
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -398,6 +400,8 @@ void cats_nma_set_unsupported(struct cats_nma *, int ifindex,
                               enum cats_nma_source);
 
 struct cats_nma_link *cats_nma_find_link(const struct cats_nma *, int ifindex);
+struct cats_nma_link *cats_nma_find_link_by_name(const struct cats_nma *,
+                                                 const char *name);
 
 /* Fills 't' with one entry per interface (in ifindex order) that is in
  * 'ifaces' (NULL: every interface except loopbacks) and whose name is a
@@ -459,11 +463,15 @@ int cats_nl_get_pause(struct cats_nl_sock *, const char *ifname,
                       struct cats_nl_pause *, char **errorp)
     OVS_WARN_UNUSED_RESULT;
 
-/* One polling round: links, qdiscs, then PFC and pause for each link not
- * known to lack them (EOPNOTSUPP marks it so, once; a loopback is never
- * asked).  Errors are counted in 'nma'; the return value is the first
- * dump error, with its text in '*errorp'. */
-int cats_nma_poll(struct cats_nma *, struct cats_nl_sock *, char **errorp)
+/* One polling round: links, qdiscs (each dump retried up to three times
+ * when the kernel says it was interrupted), then PFC and pause for each
+ * link not known to lack them (EOPNOTSUPP marks it so, once; a loopback
+ * is never asked) and, with 'only' (NULL: every link), named there.
+ * Errors are counted in 'nma'; the return value is the first dump error,
+ * with its text in '*errorp'.  Blocks until the kernel answers (at most a
+ * second per reply). */
+int cats_nma_poll(struct cats_nma *, struct cats_nl_sock *,
+                  const struct sset *only, char **errorp)
     OVS_WARN_UNUSED_RESULT;
 
 #ifdef __cplusplus

@@ -51,6 +51,7 @@
 #include <stdint.h>
 
 #include "cats/catalog.h"
+#include "cats/wire.h"
 #include "openvswitch/compiler.h"
 #include "openvswitch/types.h"
 
@@ -59,9 +60,6 @@ extern "C" {
 #endif
 
 struct ofpbuf;
-
-/* Longest node id, telemetry source id or link id. */
-#define CATS_ID_MAX 64
 
 /* Longest free-text 'agent' string in a registration. */
 #define CATS_AGENT_MAX 64
@@ -78,9 +76,6 @@ struct ofpbuf;
 
 /* Scores (L1, L2) are 0 to CATS_SCORE_MAX; higher is better. */
 #define CATS_SCORE_MAX 10.0
-
-/* PFC priorities per link (IEEE 802.1p). */
-#define CATS_PFC_PRIORITIES 8
 
 /* Level 0 metrics, as in message Metrics of proto/cats.proto. */
 enum cats_metric {
@@ -210,44 +205,7 @@ struct cats_report_load {
     } *instances;
 };
 
-/* TelemetryReport. */
-enum cats_link_kind {
-    CATS_LINK_KIND_LINK,
-    CATS_LINK_KIND_PATH,
-};
-
-struct cats_report_pfc {
-    uint8_t priority;           /* 0 to 7. */
-    uint64_t rx_pause_frames;   /* Cumulative. */
-    uint64_t tx_pause_frames;
-    uint64_t rx_pause_us;
-    uint64_t tx_pause_us;
-    uint64_t paused_for_us;     /* Gauge: current continuous pause. */
-};
-
-struct cats_report_link {
-    char id[CATS_ID_MAX + 1];
-    enum cats_link_kind kind;
-    uint64_t tx_packets;        /* Cumulative counters. */
-    uint64_t tx_bytes;
-    uint64_t ecn_marked_packets;
-    uint64_t drops;
-    bool has_queue_depth;
-    uint64_t queue_depth_bytes;
-    bool has_rtt;
-    double rtt_us;              /* 0 to 1e7. */
-    uint64_t speed_bps;
-    size_t n_pfc;
-    struct cats_report_pfc pfc[CATS_PFC_PRIORITIES];
-};
-
-struct cats_report_telemetry {
-    char source_id[CATS_ID_MAX + 1];
-    uint64_t seq;
-    uint64_t counters_epoch;
-    size_t n_links;             /* Links of unknown kind are left out. */
-    struct cats_report_link *links;
-};
+/* TelemetryReport: struct cats_report_telemetry, in cats/wire.h. */
 
 /* Decoders.  Each decodes the 'size' bytes at 'data' as the named message
  * and validates it under 'policy'.  On success returns 0 and fills the
@@ -378,7 +336,6 @@ enum cats_grpc_status {
  *   EALREADY                 ABORTED              (seq not increasing)
  *   anything else            INTERNAL */
 enum cats_grpc_status cats_report_grpc_status(int error);
-const char *cats_grpc_status_name(enum cats_grpc_status);
 
 #ifdef __cplusplus
 }

@@ -50,6 +50,7 @@
 #include <grpc/support/alloc.h>
 #include <grpc/support/time.h>
 
+#include "cats/client.h"
 #include "load-common.h"
 #include "proto/cats.pb-c.h"
 
@@ -343,15 +344,7 @@ code_index(grpc_status_code code)
 static const char *
 code_name(unsigned int code)
 {
-    static const char *const names[N_CODES] = {
-        "OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT",
-        "DEADLINE_EXCEEDED", "NOT_FOUND", "ALREADY_EXISTS",
-        "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION",
-        "ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED", "INTERNAL",
-        "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED", "OTHER",
-    };
-
-    return names[code < N_CODES ? code : N_CODES - 1];
+    return code < CATS_GRPC_N_CODES ? cats_grpc_status_name(code) : "OTHER";
 }
 
 /* Histogram. */
@@ -760,8 +753,9 @@ stream_resolve(struct worker *w, struct stream *s, uint64_t upto,
 static void
 on_recv(struct worker *w, struct stream *s, bool success)
 {
-    Cats__V1__ReportAck *ack;
+    struct cats_client_ack ack;
     grpc_slice slice;
+    bool ok;
 
     s->recv_armed = false;
     if (!success || !s->recv_bb) {
@@ -774,17 +768,17 @@ on_recv(struct worker *w, struct stream *s, bool success)
     s->recv_bb = NULL;
     counter_add(&w->counters[C_ACKS], 1);
 
-    ack = cats__v1__report_ack__unpack(NULL, GRPC_SLICE_LENGTH(slice),
-                                       GRPC_SLICE_START_PTR(slice));
+    ok = cats_client_decode_ack(CATS_CLIENT_REPORT_ACK,
+                                GRPC_SLICE_START_PTR(slice),
+                                GRPC_SLICE_LENGTH(slice), &ack);
     grpc_slice_unref(slice);
-    if (ack) {
-        uint64_t upto = ack->seq;
+    if (ok) {
+        uint64_t upto = ack.seq;
 
-        if (ack->error_code && ack->error_seq > upto) {
-            upto = ack->error_seq;
+        if (ack.error_code && ack.error_seq > upto) {
+            upto = ack.error_seq;
         }
-        stream_resolve(w, s, upto, ack->error_code, ack->error_seq);
-        cats__v1__report_ack__free_unpacked(ack, NULL);
+        stream_resolve(w, s, upto, ack.error_code, ack.error_seq);
     } else {
         counter_add(&w->counters[C_BAD_ACKS], 1);
     }
@@ -1601,10 +1595,7 @@ parse_options(int argc, char *argv[])
             break;
         case OPT_NODE_PREFIX:
             opt.node_prefix = optarg;
-            if (!*optarg || strlen(optarg) > 40
-                || strspn(optarg, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                          "abcdefghijklmnopqrstuvwxyz0123456789._:-")
-                   != strlen(optarg)) {
+            if (strlen(optarg) > 40 || !cats_id_valid(optarg)) {
                 fprintf(stderr, "agent-load: --node-prefix: 1 to 40 "
                         "characters from [A-Za-z0-9._:-]\n");
                 exit(2);

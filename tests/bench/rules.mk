@@ -4,7 +4,7 @@
 # proto/rules.mk (PROTO_H, PROTO_OBJ, PROTO_GEN).
 #
 # agent-load needs neither libopenvswitch nor libcats: gRPC core, the
-# generated protobuf-c code and libc.
+# generated protobuf-c code, libcatsclient's codec and libc.
 
 # Read before the top-level 'all' rule: without this, the first rule below
 # would become the default goal of a bare 'make'.
@@ -37,12 +37,14 @@ $(LOAD_COMMON_OBJ): tests/bench/load-common.c $(PROTO_H) \
 $(AGENT_LOAD_OBJ): tests/bench/agent-load.c $(PROTO_H) \
 		| $(B)/.deps-installed
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(WARN) -std=gnu11 -I$(PROTO_GEN) $(GRPC_CFLAGS) \
-	    -MMD -MP -c $< -o $@
+	$(CC) $(CFLAGS) $(WARN) -std=gnu11 -Iinclude -I$(PROTO_GEN) \
+	    $(GRPC_CFLAGS) -MMD -MP -c $< -o $@
 
-$(AGENT_LOAD): $(AGENT_LOAD_OBJ) $(LOAD_COMMON_OBJ) $(PROTO_OBJ)
+# The ack decoder and the status names are libcatsclient's.
+$(AGENT_LOAD): $(AGENT_LOAD_OBJ) $(LOAD_COMMON_OBJ) $(LIBCATSCLIENT) \
+		$(PROTO_OBJ)
 	$(CC) $(CFLAGS) -o $@ $(AGENT_LOAD_OBJ) $(LOAD_COMMON_OBJ) \
-	    $(PROTO_OBJ) $(GRPC_LIBS) \
+	    $(LIBCATSCLIENT) $(PROTO_OBJ) $(GRPC_LIBS) \
 	    -lprotobuf-c -lpthread -lm
 
 # grpc-floor: the least a gRPC core server does per report (a floor for

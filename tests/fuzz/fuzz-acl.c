@@ -44,26 +44,6 @@ check(bool ok)
     }
 }
 
-static bool
-valid_id(const char *id)
-{
-    size_t len = strlen(id);
-
-    if (!len || len > CATS_ID_MAX) {
-        return false;
-    }
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = id[i];
-
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
-              || (c >= '0' && c <= '9')
-              || c == '.' || c == '_' || c == ':' || c == '-')) {
-            return false;
-        }
-    }
-    return true;
-}
-
 static void
 check_error(const char *error)
 {
@@ -87,7 +67,7 @@ check_node(const struct cats_acl *acl, const struct cats_acl_node *node)
     if (node == acl->any) {
         check(!strcmp(node->id, "*") && !node->token);
     } else {
-        check(valid_id(node->id));
+        check(cats_id_valid(node->id));
         check(cats_acl_lookup(acl, node->id) == node);
     }
     check(node->line >= 1);

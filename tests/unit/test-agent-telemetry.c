@@ -25,6 +25,7 @@
 #include "cats/nlstats.h"
 #include "cats/report.h"
 #include "agent/telemetry.h"
+#include "cats/client.h"
 #include "sset.h"
 #include "util.h"
 #include "test-util.h"
@@ -475,7 +476,7 @@ test_read_host_files(void **state)
     free(h);
 }
 
-/* What agent_tel_encode() writes, the controller's decoder accepts, field
+/* What cats_client_encode_telemetry() writes, the controller's decoder accepts, field
  * for field (PFC, queue depth and RTT included). */
 static void
 test_encoding_accepted_by_the_agent_api(void **state)
@@ -513,7 +514,7 @@ test_encoding_accepted_by_the_agent_api(void **state)
     l->pfc[1].tx_pause_frames = 8;
     f->t.seq = 42;
 
-    buf = agent_tel_encode(&f->t, &len);
+    buf = cats_client_encode_telemetry(&f->t, &len);
     cats_report_policy_init(&policy);
     assert_int_equal(cats_report_decode_telemetry(buf, len, &policy, &back,
                                                   &error), 0);

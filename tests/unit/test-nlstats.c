@@ -1802,8 +1802,8 @@ test_live_poll_and_not_supported(void **state)
     if (!s) {
         skip();
     }
-    assert_parsed(cats_nma_poll(nma, s, &error_msg_));
-    assert_parsed(cats_nma_poll(nma, s, &error_msg_));
+    assert_parsed(cats_nma_poll(nma, s, NULL, &error_msg_));
+    assert_parsed(cats_nma_poll(nma, s, NULL, &error_msg_));
     for (size_t i = 0; i < nma->n_links; i++) {
         const struct cats_nma_link *link = &nma->links[i];
 
