@@ -31,7 +31,6 @@
 #include "coverage.h"
 #include "daemon.h"
 #include "fatal-signal.h"
-#include "hash.h"
 #include "ofctrl.h"
 #include "pinctrl.h"
 #include "statctrl.h"
@@ -183,6 +182,31 @@ refresh_picks(void)
     picks_membership = catalog.membership_seqno;
     picks_built = true;
     return true;
+}
+
+/* The reconfiguration latency of the ovs-appctl commands that change the
+ * catalog (cats/latency): from the change to every connected switch
+ * confirming it. */
+static void
+latency_run(void)
+{
+    if (change_pending_since && model.catalog_seqno == catalog.seqno
+        && all_switches_synced(desired.seqno, NULL)) {
+        latency_samples[n_latency_samples++ % LATENCY_SAMPLES]
+            = time_usec() - change_pending_since;
+        change_pending_since = 0;
+    }
+}
+
+static void
+commands_run(struct unixctl_server *unixctl)
+{
+    uint64_t seqno_before = catalog.seqno;
+
+    unixctl_server_run(unixctl);
+    if (catalog.seqno != seqno_before && !change_pending_since) {
+        change_pending_since = time_usec();
+    }
 }
 
 /* Switches. */
@@ -424,19 +448,9 @@ main(int argc, char *argv[])
         update_probes();
         switches_run();
         run_sync_waiters();
-        if (change_pending_since && model.catalog_seqno == catalog.seqno
-            && all_switches_synced(desired.seqno, NULL)) {
-            latency_samples[n_latency_samples++ % LATENCY_SAMPLES]
-                = time_usec() - change_pending_since;
-            change_pending_since = 0;
-        }
-
-        uint64_t seqno_before = catalog.seqno;
+        latency_run();
         if (listen_due) {
-            unixctl_server_run(unixctl);
-        }
-        if (catalog.seqno != seqno_before && !change_pending_since) {
-            change_pending_since = time_usec();
+            commands_run(unixctl);
         }
 
         if (listen_due) {
@@ -481,12 +495,21 @@ main(int argc, char *argv[])
     return 0;
 }
 
+static int
+compare_probe_ip(const void *a_, const void *b_)
+{
+    const struct pinctrl_probe *a = a_, *b = b_;
+    uint32_t x = ntohl(a->ip), y = ntohl(b->ip);
+
+    return x < y ? -1 : x > y;
+}
+
 /* Recomputes the ARP probe list when the catalog changes. */
 static void
 update_probes(void)
 {
     const struct cats_service *s;
-    size_t allocated = 0;
+    size_t allocated = 0, n = 0;
 
     if (probes_seqno == catalog.membership_seqno) {
         return;
@@ -494,46 +517,29 @@ update_probes(void)
     probes_seqno = catalog.membership_seqno;
     free(probes);
     probes = NULL;
-    n_probes = 0;
-
-    struct hmap seen = HMAP_INITIALIZER(&seen);
-    struct seen_ip {
-        struct hmap_node node;
-        ovs_be32 ip;
-    };
     HMAP_FOR_EACH (s, node, &catalog.services) {
         const struct cats_instance *inst;
 
         HMAP_FOR_EACH (inst, node, &s->instances) {
-            uint32_t hash = hash_int((OVS_FORCE uint32_t) inst->ip, 0);
-            struct seen_ip *si;
-            bool dup = false;
-
-            if (inst->has_mac) {
-                continue;
+            if (!inst->has_mac) {
+                if (n >= allocated) {
+                    probes = x2nrealloc(probes, &allocated, sizeof *probes);
+                }
+                probes[n++] = (struct pinctrl_probe) { s->vip, inst->ip };
             }
-            HMAP_FOR_EACH_WITH_HASH (si, node, hash, &seen) {
-                dup |= si->ip == inst->ip;
-            }
-            if (dup) {
-                continue;
-            }
-            si = xmalloc(sizeof *si);
-            si->ip = inst->ip;
-            hmap_insert(&seen, &si->node, hash);
-            if (n_probes >= allocated) {
-                probes = x2nrealloc(probes, &allocated, sizeof *probes);
-            }
-            probes[n_probes].vip = s->vip;
-            probes[n_probes].ip = inst->ip;
-            n_probes++;
         }
     }
-    struct seen_ip *si;
-    HMAP_FOR_EACH_POP (si, node, &seen) {
-        free(si);
+
+    /* One probe per instance IP, whichever VIP it asks as. */
+    if (n) {
+        qsort(probes, n, sizeof *probes, compare_probe_ip);
     }
-    hmap_destroy(&seen);
+    n_probes = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!n_probes || probes[n_probes - 1].ip != probes[i].ip) {
+            probes[n_probes++] = probes[i];
+        }
+    }
 
     struct switch_conn *sw;
     LIST_FOR_EACH (sw, node, &switches) {
@@ -664,31 +670,45 @@ cmd_show(struct unixctl_conn *conn, int argc OVS_UNUSED,
     ds_destroy(&s);
 }
 
-/* Realized new connections of 's' to ip:port, summed over switches, since
- * the service's weights last changed; '*total' is the same over all of its
- * instances. */
+/* New connections to 'sid''s instance ip:port, summed over the switches
+ * that count them: '*packets' in all, '*since' since the service's
+ * weights last changed.  Returns false if no switch counts them. */
+static bool
+switch_counts(uint32_t sid, ovs_be32 ip, uint16_t port, uint64_t *packets,
+              uint64_t *since)
+{
+    const struct switch_conn *sw;
+    bool any = false;
+
+    *packets = *since = 0;
+    LIST_FOR_EACH (sw, node, &switches) {
+        const struct statctrl_counter *c;
+
+        c = statctrl_get_counter(sw->stats, sid, ip, port);
+        if (c) {
+            *packets += c->packets;
+            *since += c->packets - c->base;
+            any = true;
+        }
+    }
+    return any;
+}
+
+/* Realized new connections of 's' to ip:port since the service's weights
+ * last changed; '*total' is the same over all of its instances. */
 static void
 realized_counts(const struct cats_service *s, ovs_be32 ip, uint16_t port,
                 uint64_t *count, uint64_t *total)
 {
     const struct cats_instance *inst;
-    const struct switch_conn *sw;
+    uint64_t packets, n;
 
     *count = *total = 0;
-    LIST_FOR_EACH (sw, node, &switches) {
-        HMAP_FOR_EACH (inst, node, &s->instances) {
-            const struct statctrl_counter *c;
-            uint64_t n;
-
-            c = statctrl_get_counter(sw->stats, s->id, inst->ip, inst->port);
-            if (!c) {
-                continue;
-            }
-            n = c->packets - c->base;
-            *total += n;
-            if (inst->ip == ip && inst->port == port) {
-                *count += n;
-            }
+    HMAP_FOR_EACH (inst, node, &s->instances) {
+        switch_counts(s->id, inst->ip, inst->port, &packets, &n);
+        *total += n;
+        if (inst->ip == ip && inst->port == port) {
+            *count += n;
         }
     }
 }
@@ -697,21 +717,10 @@ realized_counts(const struct cats_service *s, ovs_be32 ip, uint16_t port,
 static bool
 instance_count(const struct cats_instance *inst, uint64_t *count)
 {
-    const struct switch_conn *sw;
-    bool any = false;
+    uint64_t since;
 
-    *count = 0;
-    LIST_FOR_EACH (sw, node, &switches) {
-        const struct statctrl_counter *c;
-
-        c = statctrl_get_counter(sw->stats, inst->service->id, inst->ip,
-                                 inst->port);
-        if (c) {
-            *count += c->packets;
-            any = true;
-        }
-    }
-    return any;
+    return switch_counts(inst->service->id, inst->ip, inst->port, count,
+                         &since);
 }
 
 static void
@@ -853,12 +862,13 @@ find_instance(const char *service, const char *addr,
     return NULL;
 }
 
+/* cats/set-weight, and cats/drain if 'drain' is nonnull. */
 static void
 cmd_set_weight(struct unixctl_conn *conn, int argc OVS_UNUSED,
-               const char *argv[], void *aux OVS_UNUSED)
+               const char *argv[], void *drain)
 {
     struct cats_instance *inst;
-    unsigned int weight;
+    unsigned int weight = 0;
     char *error;
 
     error = find_instance(argv[1], argv[2], &inst);
@@ -866,30 +876,19 @@ cmd_set_weight(struct unixctl_conn *conn, int argc OVS_UNUSED,
         reply_error(conn, error);
         return;
     }
-    if (!str_to_uint(argv[3], 10, &weight) || weight > CATS_WEIGHT_MAX) {
+    if (!drain
+        && (!str_to_uint(argv[3], 10, &weight) || weight > CATS_WEIGHT_MAX)) {
         reply_error(conn, xasprintf("weight '%s' is not an integer between "
                                     "0 and %d", argv[3], CATS_WEIGHT_MAX));
         return;
     }
     cats_instance_set_weight(&catalog, inst, weight);
-    VLOG_INFO("service %s instance %s: weight %u", argv[1], argv[2], weight);
-    unixctl_command_reply(conn, NULL);
-}
-
-static void
-cmd_drain(struct unixctl_conn *conn, int argc OVS_UNUSED,
-          const char *argv[], void *aux OVS_UNUSED)
-{
-    struct cats_instance *inst;
-    char *error;
-
-    error = find_instance(argv[1], argv[2], &inst);
-    if (error) {
-        reply_error(conn, error);
-        return;
+    if (drain) {
+        VLOG_INFO("service %s instance %s: drained", argv[1], argv[2]);
+    } else {
+        VLOG_INFO("service %s instance %s: weight %u", argv[1], argv[2],
+                  weight);
     }
-    cats_instance_set_weight(&catalog, inst, 0);
-    VLOG_INFO("service %s instance %s: drained", argv[1], argv[2]);
     unixctl_command_reply(conn, NULL);
 }
 
@@ -1053,7 +1052,7 @@ register_commands(void)
     unixctl_command_register("cats/set-weight", "SERVICE IP:PORT WEIGHT",
                              3, 3, cmd_set_weight, NULL);
     unixctl_command_register("cats/drain", "SERVICE IP:PORT", 2, 2,
-                             cmd_drain, NULL);
+                             cmd_set_weight, "drain");
     unixctl_command_register("cats/service-add",
                              "NAME vip=IP port=PORT [proto=tcp|udp]",
                              1, 4, cmd_service_add, NULL);

@@ -7,9 +7,7 @@
 
 #include "ofctrl.h"
 
-#include <errno.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "cats/catalog.h"
 #include "cats/flow-model.h"
@@ -17,11 +15,9 @@
 #include "coverage.h"
 #include "openflow/openflow.h"
 #include "openvswitch/dynamic-string.h"
-#include "openvswitch/ofp-actions.h"
 #include "openvswitch/ofp-bundle.h"
 #include "openvswitch/ofp-connection.h"
 #include "openvswitch/ofp-errors.h"
-#include "openvswitch/ofp-flow.h"
 #include "openvswitch/ofp-group.h"
 #include "openvswitch/ofp-msgs.h"
 #include "openvswitch/ofp-packet.h"

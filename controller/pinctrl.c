@@ -208,29 +208,28 @@ send_pick_flow(struct pinctrl *pc, const struct pinctrl_pick_service *p,
 {
     uint64_t stub[256 / 8];
     struct ofpbuf ofpacts = OFPBUF_STUB_INITIALIZER(stub);
-    struct ofputil_flow_mod fm;
     struct match match;
     uint8_t table;
     uint16_t priority;
     uint64_t cookie;
 
-    memset(&fm, 0, sizeof fm);
     cats_model_pick_flow(pc->pipeline, p->service_id, p->vip, p->port,
                          &table, &priority, &cookie, &match, &ofpacts);
+    struct ofputil_flow_mod fm = {
+        .priority = priority,
+        .table_id = table,
+        .command = delete ? OFPFC_DELETE_STRICT : OFPFC_ADD,
+        .cookie = delete ? htonll(cookie) : 0,
+        .cookie_mask = delete ? OVS_BE64_MAX : 0,
+        .new_cookie = htonll(cookie),
+        .hard_timeout = delete ? 0 : CATS_PICK_LEASE_S,
+        .buffer_id = UINT32_MAX,
+        .out_port = OFPP_ANY,
+        .out_group = OFPG_ANY,
+        .ofpacts = delete ? NULL : ofpacts.data,
+        .ofpacts_len = delete ? 0 : ofpacts.size,
+    };
     minimatch_init(&fm.match, &match);
-    fm.priority = priority;
-    fm.table_id = table;
-    fm.command = delete ? OFPFC_DELETE_STRICT : OFPFC_ADD;
-    fm.cookie = delete ? htonll(cookie) : 0;
-    fm.cookie_mask = delete ? OVS_BE64_MAX : 0;
-    fm.new_cookie = htonll(cookie);
-    fm.hard_timeout = delete ? 0 : CATS_PICK_LEASE_S;
-    fm.idle_timeout = 0;
-    fm.buffer_id = UINT32_MAX;
-    fm.out_port = OFPP_ANY;
-    fm.out_group = OFPG_ANY;
-    fm.ofpacts = delete ? NULL : ofpacts.data;
-    fm.ofpacts_len = delete ? 0 : ofpacts.size;
     rconn_send(pc->rconn, ofputil_encode_flow_mod(&fm, protocol), NULL);
     ofpbuf_uninit(&ofpacts);
     minimatch_destroy(&fm.match);

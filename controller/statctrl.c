@@ -46,7 +46,8 @@ struct statctrl_request {
     struct ofpbuf *(*encode)(const struct statctrl *, enum ofputil_protocol);
     /* Handles one part of the awaited reply; returns false if it was
      * malformed.  Its last part ends the wait. */
-    bool (*handle_reply)(struct statctrl *, const struct ofp_header *);
+    bool (*handle_reply)(struct statctrl *, enum statctrl_kind,
+                         const struct ofp_header *);
     ovs_be32 xid;
     bool pending;
     long long int next_due;
@@ -138,30 +139,28 @@ encode_counters_request(const struct statctrl *sc,
 
 static struct ofpbuf *
 encode_port_desc_request(const struct statctrl *sc OVS_UNUSED,
-                         enum ofputil_protocol protocol)
+                         enum ofputil_protocol p)
 {
     return ofputil_encode_port_desc_stats_request(
-        ofputil_protocol_to_ofp_version(protocol), OFPP_ANY);
+        ofputil_protocol_to_ofp_version(p), OFPP_ANY);
 }
 
 static struct ofpbuf *
 encode_port_stats_request(const struct statctrl *sc OVS_UNUSED,
-                          enum ofputil_protocol protocol)
+                          enum ofputil_protocol p)
 {
     return ofputil_encode_dump_ports_request(
-        ofputil_protocol_to_ofp_version(protocol), OFPP_ANY);
+        ofputil_protocol_to_ofp_version(p), OFPP_ANY);
 }
 
 static struct ofpbuf *
 encode_queue_stats_request(const struct statctrl *sc OVS_UNUSED,
-                           enum ofputil_protocol protocol)
+                           enum ofputil_protocol p)
 {
-    struct ofputil_queue_stats_request qsr = {
-        .port_no = OFPP_ANY,
-        .queue_id = OFPQ_ALL,
-    };
+    struct ofputil_queue_stats_request qsr = { OFPP_ANY, OFPQ_ALL };
+
     return ofputil_encode_queue_stats_request(
-        ofputil_protocol_to_ofp_version(protocol), &qsr);
+        ofputil_protocol_to_ofp_version(p), &qsr);
 }
 
 static void
@@ -294,14 +293,15 @@ find_rebase(const struct statctrl *sc, uint32_t service_id)
     return NULL;
 }
 
-/* Updates the counters from a flow stats reply.  A 'snapshot' was asked
+/* Updates the counters from a flow stats reply.  A snapshot was asked
  * right before a bundle that changes some services' weights: the switch
  * answers it before applying the bundle, so its counts are exactly where
  * the new split starts. */
 static bool
-handle_flow_stats_reply(struct statctrl *sc, const struct ofp_header *oh,
-                        bool snapshot)
+handle_flow_stats_reply(struct statctrl *sc, enum statctrl_kind kind,
+                        const struct ofp_header *oh)
 {
+    bool snapshot = kind == STATCTRL_SNAPSHOT;
     struct ofpbuf b = ofpbuf_const_initializer(oh, ntohs(oh->length));
     uint64_t stub[1024 / 8];
     struct ofpbuf ofpacts = OFPBUF_STUB_INITIALIZER(stub);
@@ -398,18 +398,6 @@ handle_flow_stats_reply(struct statctrl *sc, const struct ofp_header *oh,
     return !bad;
 }
 
-static bool
-handle_counters_reply(struct statctrl *sc, const struct ofp_header *oh)
-{
-    return handle_flow_stats_reply(sc, oh, false);
-}
-
-static bool
-handle_snapshot_reply(struct statctrl *sc, const struct ofp_header *oh)
-{
-    return handle_flow_stats_reply(sc, oh, true);
-}
-
 /* Ports and queues. */
 
 /* An OpenFlow statistic, UINT64_MAX ("not supported") as 0. */
@@ -423,9 +411,12 @@ stat_value(uint64_t x)
  * publishes it once the reply's last part came, anything else drops it
  * (and ends the wait of 'kind'). */
 static bool
-staged_end(struct statctrl *sc, enum statctrl_kind kind, struct staged *st,
+staged_end(struct statctrl *sc, enum statctrl_kind kind,
            const struct ofp_header *oh, int error)
 {
+    struct staged *st = kind == STATCTRL_PORT_STATS ? &sc->ports
+                                                    : &sc->queues;
+
     if (error != EOF) {
         sc->requests[kind].pending = false;
         st->n_next = 0;
@@ -438,7 +429,8 @@ staged_end(struct statctrl *sc, enum statctrl_kind kind, struct staged *st,
 }
 
 static bool
-handle_queue_stats_reply(struct statctrl *sc, const struct ofp_header *oh)
+handle_queue_stats_reply(struct statctrl *sc, enum statctrl_kind kind,
+                         const struct ofp_header *oh)
 {
     struct ofpbuf b = ofpbuf_const_initializer(oh, ntohs(oh->length));
     struct ofputil_queue_stats qs;
@@ -457,7 +449,7 @@ handle_queue_stats_reply(struct statctrl *sc, const struct ofp_header *oh)
         q->tx_bytes = stat_value(qs.tx_bytes);
         q->tx_errors = stat_value(qs.tx_errors);
     }
-    return staged_end(sc, STATCTRL_QUEUE_STATS, &sc->queues, oh, error);
+    return staged_end(sc, kind, oh, error);
 }
 
 const struct statctrl_queue_stats *
@@ -467,7 +459,8 @@ statctrl_get_queues(const struct statctrl *sc, size_t *n, uint64_t *seqno)
 }
 
 static bool
-handle_port_desc_reply(struct statctrl *sc, const struct ofp_header *oh)
+handle_port_desc_reply(struct statctrl *sc, enum statctrl_kind kind OVS_UNUSED,
+                       const struct ofp_header *oh)
 {
     struct ofpbuf b = ofpbuf_const_initializer(oh, ntohs(oh->length));
     enum ofp_version version = oh->version;
@@ -492,7 +485,8 @@ handle_port_desc_reply(struct statctrl *sc, const struct ofp_header *oh)
 }
 
 static bool
-handle_port_stats_reply(struct statctrl *sc, const struct ofp_header *oh)
+handle_port_stats_reply(struct statctrl *sc, enum statctrl_kind kind,
+                        const struct ofp_header *oh)
 {
     struct ofpbuf b = ofpbuf_const_initializer(oh, ntohs(oh->length));
     struct ofputil_port_stats ps;
@@ -524,7 +518,7 @@ handle_port_stats_reply(struct statctrl *sc, const struct ofp_header *oh)
         p->rx_dropped = stat_value(ps.stats.rx_dropped);
         p->rx_errors = stat_value(ps.stats.rx_errors);
     }
-    return staged_end(sc, STATCTRL_PORT_STATS, &sc->ports, oh, error);
+    return staged_end(sc, kind, oh, error);
 }
 
 const struct statctrl_port_stats *
@@ -537,7 +531,7 @@ statctrl_get_ports(const struct statctrl *sc, size_t *n, uint64_t *seqno)
 
 static const struct statctrl_request request_templates[STATCTRL_N_KINDS] = {
     [STATCTRL_COUNTERS] = { OFPTYPE_FLOW_STATS_REPLY,
-                            encode_counters_request, handle_counters_reply },
+                            encode_counters_request, handle_flow_stats_reply },
     [STATCTRL_PORT_DESC] = { OFPTYPE_PORT_DESC_STATS_REPLY,
                              encode_port_desc_request,
                              handle_port_desc_reply },
@@ -548,7 +542,7 @@ static const struct statctrl_request request_templates[STATCTRL_N_KINDS] = {
                                encode_queue_stats_request,
                                handle_queue_stats_reply },
     [STATCTRL_SNAPSHOT] = { OFPTYPE_FLOW_STATS_REPLY,
-                            encode_counters_request, handle_snapshot_reply },
+                            encode_counters_request, handle_flow_stats_reply },
 };
 
 struct statctrl *
@@ -620,7 +614,7 @@ statctrl_handle_msg(struct statctrl *sc, enum ofptype type,
         struct statctrl_request *r = &sc->requests[kind];
 
         if (r->pending && r->reply_type == type && r->xid == oh->xid) {
-            bool ok = r->handle_reply(sc, oh);
+            bool ok = r->handle_reply(sc, kind, oh);
 
             if (!ofpmp_more(oh)) {
                 r->pending = false;
