@@ -892,10 +892,11 @@ cmd_set_weight(struct unixctl_conn *conn, int argc OVS_UNUSED,
     unixctl_command_reply(conn, NULL);
 }
 
-/* Runs one configuration statement made of 'keyword' and argv[1...]. */
+/* cats/service-add and cats/instance-add: runs one configuration
+ * statement made of 'keyword' and argv[1...]. */
 static void
-run_statement(struct unixctl_conn *conn, const char *keyword, int argc,
-              const char *argv[])
+cmd_statement(struct unixctl_conn *conn, int argc, const char *argv[],
+              void *keyword)
 {
     struct ds line = DS_EMPTY_INITIALIZER;
     char *error;
@@ -912,20 +913,6 @@ run_statement(struct unixctl_conn *conn, const char *keyword, int argc,
         unixctl_command_reply(conn, NULL);
     }
     ds_destroy(&line);
-}
-
-static void
-cmd_service_add(struct unixctl_conn *conn, int argc, const char *argv[],
-                void *aux OVS_UNUSED)
-{
-    run_statement(conn, "service", argc, argv);
-}
-
-static void
-cmd_instance_add(struct unixctl_conn *conn, int argc, const char *argv[],
-                 void *aux OVS_UNUSED)
-{
-    run_statement(conn, "instance", argc, argv);
 }
 
 static void
@@ -1055,12 +1042,12 @@ register_commands(void)
                              cmd_set_weight, "drain");
     unixctl_command_register("cats/service-add",
                              "NAME vip=IP port=PORT [proto=tcp|udp]",
-                             1, 4, cmd_service_add, NULL);
+                             1, 4, cmd_statement, "service");
     unixctl_command_register("cats/service-del", "NAME", 1, 1,
                              cmd_service_del, NULL);
     unixctl_command_register("cats/instance-add",
                              "SERVICE IP:PORT [weight=N] [mac=MAC]",
-                             2, 4, cmd_instance_add, NULL);
+                             2, 4, cmd_statement, "instance");
     unixctl_command_register("cats/instance-del", "SERVICE IP:PORT", 2, 2,
                              cmd_instance_del, NULL);
     unixctl_command_register("cats/reload", "", 0, 0, cmd_reload, NULL);

@@ -151,9 +151,9 @@ void
 ofctrl_destroy(struct ofctrl *oc)
 {
     if (oc) {
+        rconn_destroy(oc->rconn);
         statctrl_destroy(oc->stats);
         pinctrl_destroy(oc->pins);
-        rconn_destroy(oc->rconn);
         cats_installed_destroy(&oc->installed);
         cats_update_destroy(&oc->update);
         free(oc->switch_groups);

@@ -625,7 +625,7 @@ statctrl_handle_msg(struct statctrl *sc, enum ofptype type,
     return true;
 }
 
-bool
+void
 statctrl_handle_error(struct statctrl *sc, const struct ofp_header *oh)
 {
     for (int kind = 0; kind < STATCTRL_N_KINDS; kind++) {
@@ -633,10 +633,9 @@ statctrl_handle_error(struct statctrl *sc, const struct ofp_header *oh)
 
         if (r->pending && r->xid == oh->xid) {
             r->pending = false;
-            return true;
+            return;
         }
     }
-    return false;
 }
 
 /* Test support. */

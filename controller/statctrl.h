@@ -113,9 +113,8 @@ void statctrl_snapshot(struct statctrl *, const struct cats_update *u,
 bool statctrl_handle_msg(struct statctrl *, enum ofptype,
                          const struct ofp_header *oh);
 
-/* Ends the wait of the request that error 'oh' answers, if any.  Returns
- * true if there was one. */
-bool statctrl_handle_error(struct statctrl *, const struct ofp_header *oh);
+/* Ends the wait of the request that error 'oh' answers, if any. */
+void statctrl_handle_error(struct statctrl *, const struct ofp_header *oh);
 
 /* The counter of new connections of 'service_id' to ip:port, or NULL. */
 const struct statctrl_counter *statctrl_get_counter(const struct statctrl *,

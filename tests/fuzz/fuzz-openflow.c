@@ -1,7 +1,8 @@
 /*
  * libFuzzer target for the switch connection's message handlers
- * (controller/ofctrl.c): what a switch, or anything that gets to speak for
- * it, can send to the controller.
+ * (controller/ofctrl.c and the modules its dispatcher hands messages to,
+ * statctrl.c and pinctrl.c): what a switch, or anything that gets to speak
+ * for it, can send to the controller.
  *
  * Each input arms a fresh ofctrl (on an unconnected rconn, as if connected
  * over OpenFlow 1.5) to await one reply, with xid ARMED_XID, and feeds it
