@@ -134,7 +134,8 @@ LDFLAGS_test-config-wrap := -Wl,--wrap=fopen -Wl,--wrap=fread \
 	-Wl,--wrap=ferror
 
 # The daemon's I/O modules, for the tests that drive them directly.
-EXTRA_OBJS_test-ofctrl := $(B)/controller/ofctrl.o
+EXTRA_OBJS_test-ofctrl := $(B)/controller/ofctrl.o $(B)/controller/statctrl.o \
+	$(B)/controller/pinctrl.o
 LDFLAGS_test-ofctrl := -Wl,--wrap=rconn_send -Wl,--wrap=rconn_send_with_limit
 
 .SECONDEXPANSION:
@@ -158,7 +159,8 @@ $(B)/fuzz/fuzz-config: tests/fuzz/fuzz-config.c controller/lib/config.c \
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ tests/fuzz/fuzz-config.c \
 	    controller/lib/config.c controller/lib/catalog.c $(OVS_LIBS)
 
-FUZZ_OPENFLOW_SRCS := controller/ofctrl.c controller/lib/catalog.c \
+FUZZ_OPENFLOW_SRCS := controller/ofctrl.c controller/statctrl.c \
+	controller/pinctrl.c controller/lib/catalog.c \
 	controller/lib/flow-model.c controller/lib/flow-table.c
 
 $(B)/fuzz/fuzz-openflow: tests/fuzz/fuzz-openflow.c $(FUZZ_OPENFLOW_SRCS) \

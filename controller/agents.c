@@ -22,7 +22,7 @@
 #include "openvswitch/ofpbuf.h"
 #include "openvswitch/poll-loop.h"
 #include "openvswitch/vlog.h"
-#include "ofctrl.h"
+#include "statctrl.h"
 #include "packets.h"
 #include "random.h"
 #include "steer.h"
@@ -382,8 +382,8 @@ handle_telemetry(struct cats_grpc_event *ev, long long int now)
 
 void
 agents_switch_ports(const char *switch_name,
-                    const struct ofctrl_port_stats *ports, size_t n,
-                    const struct ofctrl_queue_stats *queues, size_t n_queues,
+                    const struct statctrl_port_stats *ports, size_t n,
+                    const struct statctrl_queue_stats *queues, size_t n_queues,
                     uint64_t seqno, long long int epoch)
 {
     struct cats_report_telemetry t;
@@ -404,7 +404,7 @@ agents_switch_ports(const char *switch_name,
     t.counters_epoch = epoch;
     t.links = xcalloc(n + n_queues ? n + n_queues : 1, sizeof *t.links);
     for (size_t i = 0; i < n; i++) {
-        const struct ofctrl_port_stats *p = &ports[i];
+        const struct statctrl_port_stats *p = &ports[i];
         struct cats_report_link *l = &t.links[k];
 
         if (!p->name[0]) {
@@ -421,7 +421,7 @@ agents_switch_ports(const char *switch_name,
         /* The port's queues, as links "PORT:qN": what each carried and
          * failed to (OpenFlow queue statistics have no depth). */
         for (size_t j = 0; j < n_queues; j++) {
-            const struct ofctrl_queue_stats *q = &queues[j];
+            const struct statctrl_queue_stats *q = &queues[j];
 
             if (q->port_no == p->port_no) {
                 struct cats_report_link *ql = &t.links[k++];

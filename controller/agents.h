@@ -50,17 +50,17 @@ char *agents_reload_acl(void) OVS_WARN_UNUSED_RESULT;
 struct cats_instance;
 void agents_format_instance(const struct cats_instance *, struct ds *);
 
-/* Port and queue statistics of switch 'switch_name' (ofctrl.h), as a
+/* Port and queue statistics of switch 'switch_name' (statctrl.h), as a
  * telemetry source "openflow:NAME" whose links are the ports, by name, and
  * their queues, "PORT:qN": an instance whose path= names a port (or a
  * queue) gets its drops in its path cost.
  * 'seqno' grows with each poll, 'epoch' changes when the connection
  * does (counters may restart). */
-struct ofctrl_port_stats;
-struct ofctrl_queue_stats;
+struct statctrl_port_stats;
+struct statctrl_queue_stats;
 void agents_switch_ports(const char *switch_name,
-                         const struct ofctrl_port_stats *, size_t n,
-                         const struct ofctrl_queue_stats *, size_t n_queues,
+                         const struct statctrl_port_stats *, size_t n,
+                         const struct statctrl_queue_stats *, size_t n_queues,
                          uint64_t seqno, long long int epoch);
 
 void agents_register_commands(void);

@@ -6,7 +6,10 @@
  *
  *     catalog --(flow model)--> desired --(ofctrl, per switch)--> bundles
  *
- * One thread owns all state.  See ../shared/DESIGN.md and README.md.
+ * One thread owns all state.  Each switch is a "struct switch_conn" around
+ * its ofctrl (ofctrl.h), which owns the connection and hands statistics to
+ * its statctrl (statctrl.h) and packet-ins to its pinctrl (pinctrl.h).
+ * See README.md ("Architecture") for the rest.
  */
 
 #include <config.h>
@@ -28,8 +31,9 @@
 #include "coverage.h"
 #include "daemon.h"
 #include "fatal-signal.h"
-#include "hash.h"
 #include "ofctrl.h"
+#include "pinctrl.h"
+#include "statctrl.h"
 #include "openvswitch/dynamic-string.h"
 #include "openvswitch/list.h"
 #include "openvswitch/poll-loop.h"
@@ -78,21 +82,28 @@ static struct agents_config agents_cfg;
 /* State. */
 static struct cats_catalog catalog;
 static struct cats_desired desired;
-static struct ofctrl_pick_service *picks;  /* refresh_picks(). */
+static struct pinctrl_pick_service *picks;  /* refresh_picks(). */
 static size_t n_picks;
 static uint64_t picks_membership;   /* Catalog membership seqno of 'picks'. */
 static bool picks_built;
 static struct cats_model model;
-static struct ofctrl *switches[MAX_SWITCHES];
-static uint64_t ports_seen[MAX_SWITCHES];   /* Port stats poll handed on. */
-static uint64_t counters_seen[MAX_SWITCHES]; /* Counter poll handed on. */
-static size_t n_switches;
+
+/* One switch: its connection, and what of its polls was handed on. */
+struct switch_conn {
+    struct ovs_list node;           /* In 'switches'. */
+    struct ofctrl *ofctrl;          /* Owns the rconn. */
+    struct statctrl *stats;         /* The ofctrl's. */
+    struct pinctrl *pins;           /* The ofctrl's. */
+    uint64_t ports_seen;            /* Port stats poll handed on. */
+    uint64_t counters_seen;         /* Counter poll handed on. */
+};
+static struct ovs_list switches = OVS_LIST_INITIALIZER(&switches);
 static struct pvconn *listeners[MAX_LISTENERS];
 static size_t n_listeners;
 static bool exiting;
 
 /* ARP probes: one per distinct (VIP, instance IP) without a static MAC. */
-static struct ofctrl_probe *probes;
+static struct pinctrl_probe *probes;
 static size_t n_probes;
 static uint64_t probes_seqno;
 
@@ -120,7 +131,6 @@ static void parse_options(int argc, char *argv[]);
 static steer_count_fn instance_count;
 OVS_NO_RETURN static void usage(void);
 static void register_commands(void);
-static void open_switch(const char *name);
 static void update_probes(void);
 static void run_sync_waiters(void);
 static bool all_switches_synced(uint64_t target, struct ds *why);
@@ -137,22 +147,6 @@ decider_ended(void *aux OVS_UNUSED, uint32_t service_id, ovs_be32 ip,
               uint16_t port)
 {
     steer_ended(service_id, ip, port, time_msec());
-}
-
-static struct ofctrl_config
-ofctrl_config(void)
-{
-    return (struct ofctrl_config) {
-        .pipeline = &pipeline,
-        .role = role,
-        .generation_id = generation_id,
-        .stats_interval_ms = stats_interval_ms,
-        .probe_interval_ms = probe_interval_ms,
-        .decider = {
-            .pick = decider_pick,
-            .ended = decider_ended,
-        },
-    };
 }
 
 /* The services whose new connections the controller decides, in id order,
@@ -177,7 +171,7 @@ refresh_picks(void)
 
         if (svc->decide == CATS_DECIDE_CONNECTION
             && svc->proto == IPPROTO_TCP) {
-            picks[n_picks++] = (struct ofctrl_pick_service) {
+            picks[n_picks++] = (struct pinctrl_pick_service) {
                 .service_id = svc->id,
                 .vip = svc->vip,
                 .port = svc->port,
@@ -190,23 +184,197 @@ refresh_picks(void)
     return true;
 }
 
-/* A new switch connection starts from the current list. */
-static struct ofctrl *
-create_switch(struct rconn *rconn, bool passive)
+/* The reconfiguration latency of the ovs-appctl commands that change the
+ * catalog (cats/latency): from the change to every connected switch
+ * confirming it. */
+static void
+latency_run(void)
 {
-    struct ofctrl_config oc_cfg = ofctrl_config();
-    struct ofctrl *oc = ofctrl_create(rconn, passive, &oc_cfg);
-
-    refresh_picks();
-    ofctrl_set_pick_services(oc, picks, n_picks, desired.seqno);
-    return oc;
+    if (change_pending_since && model.catalog_seqno == catalog.seqno
+        && all_switches_synced(desired.seqno, NULL)) {
+        latency_samples[n_latency_samples++ % LATENCY_SAMPLES]
+            = time_usec() - change_pending_since;
+        change_pending_since = 0;
+    }
 }
+
+static void
+commands_run(struct unixctl_server *unixctl)
+{
+    uint64_t seqno_before = catalog.seqno;
+
+    unixctl_server_run(unixctl);
+    if (catalog.seqno != seqno_before && !change_pending_since) {
+        change_pending_since = time_usec();
+    }
+}
+
+/* Switches. */
+
+/* Adds a switch connection on 'rconn', taking ownership of it.  It starts
+ * from the current pick list. */
+static void
+switch_add(struct rconn *rconn, bool passive)
+{
+    struct ofctrl_config cfg = {
+        .pipeline = &pipeline,
+        .role = role,
+        .generation_id = generation_id,
+        .stats_interval_ms = stats_interval_ms,
+        .probe_interval_ms = probe_interval_ms,
+        .decider = {
+            .pick = decider_pick,
+            .ended = decider_ended,
+        },
+    };
+    struct switch_conn *sw = xzalloc(sizeof *sw);
+
+    sw->ofctrl = ofctrl_create(rconn, passive, &cfg);
+    sw->stats = ofctrl_get_statctrl(sw->ofctrl);
+    sw->pins = ofctrl_get_pinctrl(sw->ofctrl);
+    refresh_picks();
+    pinctrl_set_pick_services(sw->pins, picks, n_picks, desired.seqno);
+    ovs_list_push_back(&switches, &sw->node);
+}
+
+static void
+switch_remove(struct switch_conn *sw)
+{
+    ovs_list_remove(&sw->node);
+    ofctrl_destroy(sw->ofctrl);
+    free(sw);
+}
+
+/* Opens switch connection 'name' from the command line: a switch to
+ * connect to, or a listener. */
+static void
+open_switch(const char *name)
+{
+    uint32_t versions = 1u << OFP15_VERSION;
+    struct pvconn *pvconn;
+    int retval;
+
+    if (!vconn_verify_name(name)) {
+        struct rconn *rconn;
+
+        if (ovs_list_size(&switches) >= MAX_SWITCHES) {
+            ovs_fatal(0, "at most %d switch connections", MAX_SWITCHES);
+        }
+        rconn = rconn_create(inactivity_probe_s, max_backoff_s, DSCP_DEFAULT,
+                             versions);
+        rconn_connect(rconn, name, name);
+        switch_add(rconn, false);
+        return;
+    }
+
+    retval = pvconn_open(name, versions, DSCP_DEFAULT, &pvconn);
+    if (retval) {
+        ovs_fatal(retval, "%s: not a usable switch connection (expected "
+                  "tcp:IP[:PORT], unix:FILE, ssl:IP[:PORT], ptcp:[PORT][:IP], "
+                  "punix:FILE or pssl:[PORT][:IP])", name);
+    }
+    if (n_listeners >= MAX_LISTENERS) {
+        ovs_fatal(0, "at most %d listeners", MAX_LISTENERS);
+    }
+    listeners[n_listeners++] = pvconn;
+    VLOG_INFO("%s: listening for switches", name);
+}
+
+/* Accepts switches that connect to us. */
+static void
+listeners_run(void)
+{
+    for (size_t i = 0;
+         i < n_listeners && ovs_list_size(&switches) < MAX_SWITCHES; ) {
+        struct vconn *vconn;
+        int retval = pvconn_accept(listeners[i], &vconn);
+
+        if (!retval) {
+            struct rconn *rconn = rconn_create(inactivity_probe_s, 0,
+                                               DSCP_DEFAULT,
+                                               vconn_get_allowed_versions(
+                                                   vconn));
+            rconn_connect_unreliably(rconn, vconn, NULL);
+            switch_add(rconn, true);
+            VLOG_INFO("%s: accepted switch connection",
+                      rconn_get_name(rconn));
+        } else if (retval != EAGAIN) {
+            VLOG_ERR("%s: accept failed (%s)", pvconn_get_name(
+                         listeners[i]), ovs_strerror(retval));
+            pvconn_close(listeners[i]);
+            listeners[i] = listeners[--n_listeners];
+            continue;
+        }
+        i++;
+    }
+}
+
+/* Runs every switch connection toward the desired table, removes the
+ * passive ones that died, and hands on what their polls found. */
+static void
+switches_run(void)
+{
+    uint64_t gc_floor = desired.seqno;
+    bool counters_polled = false;
+    bool picks_changed = refresh_picks();
+    struct switch_conn *sw;
+
+    LIST_FOR_EACH_SAFE (sw, node, &switches) {
+        struct ofctrl *oc = sw->ofctrl;
+
+        if (picks_changed) {
+            pinctrl_set_pick_services(sw->pins, picks, n_picks,
+                                      desired.seqno);
+        }
+        ofctrl_run(oc, &desired, probes, n_probes);
+        if (ofctrl_is_passive(oc) && !ofctrl_is_alive(oc)) {
+            VLOG_INFO("%s: switch disconnected", ofctrl_get_name(oc));
+            switch_remove(sw);
+            continue;
+        }
+        if (statctrl_get_counters_seqno(sw->stats) != sw->counters_seen) {
+            sw->counters_seen = statctrl_get_counters_seqno(sw->stats);
+            counters_polled = true;
+        }
+
+        /* Port statistics: telemetry of our own switches. */
+        size_t n_ports, n_queues;
+        uint64_t ports_seqno, queues_seqno;
+        const struct statctrl_port_stats *ports
+            = statctrl_get_ports(sw->stats, &n_ports, &ports_seqno);
+        if (ports_seqno != sw->ports_seen) {
+            const struct statctrl_queue_stats *queues
+                = statctrl_get_queues(sw->stats, &n_queues, &queues_seqno);
+
+            sw->ports_seen = ports_seqno;
+            agents_switch_ports(ofctrl_get_name(oc), ports, n_ports,
+                                queues, n_queues, ports_seqno,
+                                ofctrl_get_connection_seqno(oc));
+        }
+        gc_floor = MIN(gc_floor, ofctrl_get_gc_floor(oc));
+    }
+    cats_desired_gc(&desired, gc_floor);
+    if (counters_polled) {
+        steer_counts(instance_count, time_msec());
+    }
+}
+
+static void
+switches_wait(void)
+{
+    struct switch_conn *sw;
+
+    LIST_FOR_EACH (sw, node, &switches) {
+        ofctrl_wait(sw->ofctrl);
+    }
+}
+
+/* Start-up and main loop. */
 
 int
 main(int argc, char *argv[])
 {
     struct unixctl_server *unixctl;
-    int retval;
 
     ovs_cmdl_proctitle_init(argc, argv);
     set_program_name(argv[0]);
@@ -233,39 +401,33 @@ main(int argc, char *argv[])
         cats_catalog_sync(&catalog, &loaded);
         cats_catalog_destroy(&loaded);
     }
-
     if (argc - optind < 1) {
         ovs_fatal(0, "at least one switch connection is required "
                   "(e.g. punix:/var/run/openvswitch/cats.sock); "
                   "use --help for usage");
     }
-
     cats_desired_init(&desired);
     cats_model_init(&model, &pipeline, &desired);
 
     daemonize_start(false);
-
     /* After daemonizing: the gRPC thread must run in the daemon. */
     agents_init(&agents_cfg, &catalog);
-
     for (int i = optind; i < argc; i++) {
         open_switch(argv[i]);
     }
-    if (!n_switches && !n_listeners) {
+    if (ovs_list_is_empty(&switches) && !n_listeners) {
         ovs_fatal(0, "no usable switch connection");
     }
-
-    retval = unixctl_server_create(unixctl_path, &unixctl);
-    if (retval) {
+    if (unixctl_server_create(unixctl_path, &unixctl)) {
         exit(EXIT_FAILURE);
     }
     register_commands();
     agents_register_commands();
     daemonize_complete();
-
     VLOG_INFO("cats-controller started: %"PRIuSIZE" services, "
               "%"PRIuSIZE" switch connections, %"PRIuSIZE" listeners",
-              cats_catalog_count(&catalog), n_switches, n_listeners);
+              cats_catalog_count(&catalog), ovs_list_size(&switches),
+              n_listeners);
 
     long long int next_listen = LLONG_MIN;
     while (!exiting) {
@@ -274,35 +436,7 @@ main(int argc, char *argv[])
         bool listen_due = time_msec() >= next_listen;
         if (listen_due) {
             next_listen = time_msec() + LISTEN_POLL_MS;
-        }
-
-        /* Accept switches that connect to us. */
-        for (size_t i = 0; listen_due && i < n_listeners; ) {
-            struct vconn *vconn;
-
-            if (n_switches >= MAX_SWITCHES) {
-                break;
-            }
-            retval = pvconn_accept(listeners[i], &vconn);
-            if (!retval) {
-                struct rconn *rconn = rconn_create(inactivity_probe_s, 0,
-                                                   DSCP_DEFAULT,
-                                                   vconn_get_allowed_versions(
-                                                       vconn));
-                rconn_connect_unreliably(rconn, vconn, NULL);
-                ports_seen[n_switches] = 0;
-                counters_seen[n_switches] = 0;
-                switches[n_switches++] = create_switch(rconn, true);
-                VLOG_INFO("%s: accepted switch connection",
-                          rconn_get_name(rconn));
-            } else if (retval != EAGAIN) {
-                VLOG_ERR("%s: accept failed (%s)", pvconn_get_name(
-                             listeners[i]), ovs_strerror(retval));
-                pvconn_close(listeners[i]);
-                listeners[i] = listeners[--n_listeners];
-                continue;
-            }
-            i++;
+            listeners_run();
         }
 
         /* Load reports set the weights in use before the model reads
@@ -312,67 +446,11 @@ main(int argc, char *argv[])
             COVERAGE_INC(cats_catalog_change);
         }
         update_probes();
-
-        uint64_t gc_floor = desired.seqno;
-        bool counters_polled = false;
-        bool picks_changed = refresh_picks();
-        for (size_t i = 0; i < n_switches; ) {
-            struct ofctrl *oc = switches[i];
-
-            if (picks_changed) {
-                ofctrl_set_pick_services(oc, picks, n_picks, desired.seqno);
-            }
-            ofctrl_run(oc, &desired, probes, n_probes);
-            if (ofctrl_is_passive(oc) && !ofctrl_is_alive(oc)) {
-                VLOG_INFO("%s: switch disconnected", ofctrl_get_name(oc));
-                ofctrl_destroy(oc);
-                switches[i] = switches[--n_switches];
-                ports_seen[i] = ports_seen[n_switches];
-                counters_seen[i] = counters_seen[n_switches];
-                continue;
-            }
-            if (ofctrl_get_counters_seqno(oc) != counters_seen[i]) {
-                counters_seen[i] = ofctrl_get_counters_seqno(oc);
-                counters_polled = true;
-            }
-
-            /* Port statistics: telemetry of our own switches. */
-            size_t n_ports;
-            uint64_t ports_seqno;
-            const struct ofctrl_port_stats *ports
-                = ofctrl_get_ports(oc, &n_ports, &ports_seqno);
-            if (ports_seqno != ports_seen[i]) {
-                ports_seen[i] = ports_seqno;
-                size_t n_queues;
-                uint64_t queues_seqno;
-                const struct ofctrl_queue_stats *queues
-                    = ofctrl_get_queues(oc, &n_queues, &queues_seqno);
-
-                agents_switch_ports(ofctrl_get_name(oc), ports, n_ports,
-                                    queues, n_queues, ports_seqno,
-                                    ofctrl_get_connection_seqno(oc));
-            }
-            gc_floor = MIN(gc_floor, ofctrl_get_gc_floor(oc));
-            i++;
-        }
-        cats_desired_gc(&desired, gc_floor);
-        if (counters_polled) {
-            steer_counts(instance_count, time_msec());
-        }
+        switches_run();
         run_sync_waiters();
-        if (change_pending_since && model.catalog_seqno == catalog.seqno
-            && all_switches_synced(desired.seqno, NULL)) {
-            latency_samples[n_latency_samples++ % LATENCY_SAMPLES]
-                = time_usec() - change_pending_since;
-            change_pending_since = 0;
-        }
-
-        uint64_t seqno_before = catalog.seqno;
+        latency_run();
         if (listen_due) {
-            unixctl_server_run(unixctl);
-        }
-        if (catalog.seqno != seqno_before && !change_pending_since) {
-            change_pending_since = time_usec();
+            commands_run(unixctl);
         }
 
         if (listen_due) {
@@ -383,19 +461,14 @@ main(int argc, char *argv[])
         } else {
             poll_timer_wait_until(next_listen);
         }
-        for (size_t i = 0; i < n_switches; i++) {
-            ofctrl_wait(switches[i]);
-        }
+        switches_wait();
         if (!ovs_list_is_empty(&sync_waiters)) {
             poll_timer_wait(100);
         }
-        if (model.catalog_seqno != catalog.seqno) {
+        if (model.catalog_seqno != catalog.seqno || exiting) {
             poll_immediate_wake();
         }
         agents_wait();
-        if (exiting) {
-            poll_immediate_wake();
-        }
         poll_block();
     }
 
@@ -406,8 +479,9 @@ main(int argc, char *argv[])
     }
     unixctl_server_destroy(unixctl);
     agents_destroy();
-    for (size_t i = 0; i < n_switches; i++) {
-        ofctrl_destroy(switches[i]);
+    struct switch_conn *sw;
+    LIST_FOR_EACH_SAFE (sw, node, &switches) {
+        switch_remove(sw);
     }
     for (size_t i = 0; i < n_listeners; i++) {
         pvconn_close(listeners[i]);
@@ -421,39 +495,13 @@ main(int argc, char *argv[])
     return 0;
 }
 
-static void
-open_switch(const char *name)
+static int
+compare_probe_ip(const void *a_, const void *b_)
 {
-    uint32_t versions = 1u << OFP15_VERSION;
-    struct pvconn *pvconn;
-    int retval;
+    const struct pinctrl_probe *a = a_, *b = b_;
+    uint32_t x = ntohl(a->ip), y = ntohl(b->ip);
 
-    if (!vconn_verify_name(name)) {
-        struct rconn *rconn;
-
-        if (n_switches >= MAX_SWITCHES) {
-            ovs_fatal(0, "at most %d switch connections", MAX_SWITCHES);
-        }
-        rconn = rconn_create(inactivity_probe_s, max_backoff_s, DSCP_DEFAULT,
-                             versions);
-        rconn_connect(rconn, name, name);
-        ports_seen[n_switches] = 0;
-        counters_seen[n_switches] = 0;
-        switches[n_switches++] = create_switch(rconn, false);
-        return;
-    }
-
-    retval = pvconn_open(name, versions, DSCP_DEFAULT, &pvconn);
-    if (retval) {
-        ovs_fatal(retval, "%s: not a usable switch connection (expected "
-                  "tcp:IP[:PORT], unix:FILE, ssl:IP[:PORT], ptcp:[PORT][:IP], "
-                  "punix:FILE or pssl:[PORT][:IP])", name);
-    }
-    if (n_listeners >= MAX_LISTENERS) {
-        ovs_fatal(0, "at most %d listeners", MAX_LISTENERS);
-    }
-    listeners[n_listeners++] = pvconn;
-    VLOG_INFO("%s: listening for switches", name);
+    return x < y ? -1 : x > y;
 }
 
 /* Recomputes the ARP probe list when the catalog changes. */
@@ -461,7 +509,7 @@ static void
 update_probes(void)
 {
     const struct cats_service *s;
-    size_t allocated = 0;
+    size_t allocated = 0, n = 0;
 
     if (probes_seqno == catalog.membership_seqno) {
         return;
@@ -469,49 +517,33 @@ update_probes(void)
     probes_seqno = catalog.membership_seqno;
     free(probes);
     probes = NULL;
-    n_probes = 0;
-
-    struct hmap seen = HMAP_INITIALIZER(&seen);
-    struct seen_ip {
-        struct hmap_node node;
-        ovs_be32 ip;
-    };
     HMAP_FOR_EACH (s, node, &catalog.services) {
         const struct cats_instance *inst;
 
         HMAP_FOR_EACH (inst, node, &s->instances) {
-            uint32_t hash = hash_int((OVS_FORCE uint32_t) inst->ip, 0);
-            struct seen_ip *si;
-            bool dup = false;
-
-            if (inst->has_mac) {
-                continue;
+            if (!inst->has_mac) {
+                if (n >= allocated) {
+                    probes = x2nrealloc(probes, &allocated, sizeof *probes);
+                }
+                probes[n++] = (struct pinctrl_probe) { s->vip, inst->ip };
             }
-            HMAP_FOR_EACH_WITH_HASH (si, node, hash, &seen) {
-                dup |= si->ip == inst->ip;
-            }
-            if (dup) {
-                continue;
-            }
-            si = xmalloc(sizeof *si);
-            si->ip = inst->ip;
-            hmap_insert(&seen, &si->node, hash);
-            if (n_probes >= allocated) {
-                probes = x2nrealloc(probes, &allocated, sizeof *probes);
-            }
-            probes[n_probes].vip = s->vip;
-            probes[n_probes].ip = inst->ip;
-            n_probes++;
         }
     }
-    struct seen_ip *si;
-    HMAP_FOR_EACH_POP (si, node, &seen) {
-        free(si);
-    }
-    hmap_destroy(&seen);
 
-    for (size_t i = 0; i < n_switches; i++) {
-        ofctrl_probe_now(switches[i]);
+    /* One probe per instance IP, whichever VIP it asks as. */
+    if (n) {
+        qsort(probes, n, sizeof *probes, compare_probe_ip);
+    }
+    n_probes = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!n_probes || probes[n_probes - 1].ip != probes[i].ip) {
+            probes[n_probes++] = probes[i];
+        }
+    }
+
+    struct switch_conn *sw;
+    LIST_FOR_EACH (sw, node, &switches) {
+        pinctrl_probe_now(sw->pins);
     }
 }
 
@@ -520,11 +552,12 @@ update_probes(void)
 static bool
 all_switches_synced(uint64_t target, struct ds *why)
 {
+    const struct switch_conn *sw;
     size_t n_connected = 0;
     bool ok = true;
 
-    for (size_t i = 0; i < n_switches; i++) {
-        const struct ofctrl *oc = switches[i];
+    LIST_FOR_EACH (sw, node, &switches) {
+        const struct ofctrl *oc = sw->ofctrl;
 
         if (!ofctrl_is_connected(oc)) {
             continue;
@@ -628,38 +661,54 @@ cmd_show(struct unixctl_conn *conn, int argc OVS_UNUSED,
     for (size_t i = 0; i < n_listeners; i++) {
         ds_put_format(&s, "listening: %s\n", pvconn_get_name(listeners[i]));
     }
-    for (size_t i = 0; i < n_switches; i++) {
+    const struct switch_conn *sw;
+    LIST_FOR_EACH (sw, node, &switches) {
         ds_put_cstr(&s, "switch ");
-        ofctrl_format(switches[i], &s);
+        ofctrl_format(sw->ofctrl, &s);
     }
     unixctl_command_reply(conn, ds_cstr(&s));
     ds_destroy(&s);
 }
 
-/* Realized new connections of 's' to ip:port, summed over switches, since
- * the service's weights last changed; '*total' is the same over all of its
- * instances. */
+/* New connections to 'sid''s instance ip:port, summed over the switches
+ * that count them: '*packets' in all, '*since' since the service's
+ * weights last changed.  Returns false if no switch counts them. */
+static bool
+switch_counts(uint32_t sid, ovs_be32 ip, uint16_t port, uint64_t *packets,
+              uint64_t *since)
+{
+    const struct switch_conn *sw;
+    bool any = false;
+
+    *packets = *since = 0;
+    LIST_FOR_EACH (sw, node, &switches) {
+        const struct statctrl_counter *c;
+
+        c = statctrl_get_counter(sw->stats, sid, ip, port);
+        if (c) {
+            *packets += c->packets;
+            *since += c->packets - c->base;
+            any = true;
+        }
+    }
+    return any;
+}
+
+/* Realized new connections of 's' to ip:port since the service's weights
+ * last changed; '*total' is the same over all of its instances. */
 static void
 realized_counts(const struct cats_service *s, ovs_be32 ip, uint16_t port,
                 uint64_t *count, uint64_t *total)
 {
     const struct cats_instance *inst;
+    uint64_t packets, n;
 
     *count = *total = 0;
-    for (size_t i = 0; i < n_switches; i++) {
-        HMAP_FOR_EACH (inst, node, &s->instances) {
-            const struct ofctrl_counter *c;
-            uint64_t n;
-
-            c = ofctrl_get_counter(switches[i], s->id, inst->ip, inst->port);
-            if (!c) {
-                continue;
-            }
-            n = c->packets - c->base;
-            *total += n;
-            if (inst->ip == ip && inst->port == port) {
-                *count += n;
-            }
+    HMAP_FOR_EACH (inst, node, &s->instances) {
+        switch_counts(s->id, inst->ip, inst->port, &packets, &n);
+        *total += n;
+        if (inst->ip == ip && inst->port == port) {
+            *count += n;
         }
     }
 }
@@ -668,20 +717,10 @@ realized_counts(const struct cats_service *s, ovs_be32 ip, uint16_t port,
 static bool
 instance_count(const struct cats_instance *inst, uint64_t *count)
 {
-    bool any = false;
+    uint64_t since;
 
-    *count = 0;
-    for (size_t i = 0; i < n_switches; i++) {
-        const struct ofctrl_counter *c;
-
-        c = ofctrl_get_counter(switches[i], inst->service->id, inst->ip,
-                               inst->port);
-        if (c) {
-            *count += c->packets;
-            any = true;
-        }
-    }
-    return any;
+    return switch_counts(inst->service->id, inst->ip, inst->port, count,
+                         &since);
 }
 
 static void
@@ -771,10 +810,11 @@ cmd_dump_flows(struct unixctl_conn *conn, int argc, const char *argv[],
     if (!strcmp(which, "desired")) {
         cats_desired_format(&desired, &s);
     } else if (!strcmp(which, "installed")) {
+        const struct switch_conn *sw;
         size_t n_shown = 0;
 
-        for (size_t i = 0; i < n_switches; i++) {
-            const struct ofctrl *oc = switches[i];
+        LIST_FOR_EACH (sw, node, &switches) {
+            const struct ofctrl *oc = sw->ofctrl;
 
             if (argc > 2 && strcmp(argv[2], ofctrl_get_name(oc))) {
                 continue;
@@ -822,12 +862,13 @@ find_instance(const char *service, const char *addr,
     return NULL;
 }
 
+/* cats/set-weight, and cats/drain if 'drain' is nonnull. */
 static void
 cmd_set_weight(struct unixctl_conn *conn, int argc OVS_UNUSED,
-               const char *argv[], void *aux OVS_UNUSED)
+               const char *argv[], void *drain)
 {
     struct cats_instance *inst;
-    unsigned int weight;
+    unsigned int weight = 0;
     char *error;
 
     error = find_instance(argv[1], argv[2], &inst);
@@ -835,37 +876,27 @@ cmd_set_weight(struct unixctl_conn *conn, int argc OVS_UNUSED,
         reply_error(conn, error);
         return;
     }
-    if (!str_to_uint(argv[3], 10, &weight) || weight > CATS_WEIGHT_MAX) {
+    if (!drain
+        && (!str_to_uint(argv[3], 10, &weight) || weight > CATS_WEIGHT_MAX)) {
         reply_error(conn, xasprintf("weight '%s' is not an integer between "
                                     "0 and %d", argv[3], CATS_WEIGHT_MAX));
         return;
     }
     cats_instance_set_weight(&catalog, inst, weight);
-    VLOG_INFO("service %s instance %s: weight %u", argv[1], argv[2], weight);
-    unixctl_command_reply(conn, NULL);
-}
-
-static void
-cmd_drain(struct unixctl_conn *conn, int argc OVS_UNUSED,
-          const char *argv[], void *aux OVS_UNUSED)
-{
-    struct cats_instance *inst;
-    char *error;
-
-    error = find_instance(argv[1], argv[2], &inst);
-    if (error) {
-        reply_error(conn, error);
-        return;
+    if (drain) {
+        VLOG_INFO("service %s instance %s: drained", argv[1], argv[2]);
+    } else {
+        VLOG_INFO("service %s instance %s: weight %u", argv[1], argv[2],
+                  weight);
     }
-    cats_instance_set_weight(&catalog, inst, 0);
-    VLOG_INFO("service %s instance %s: drained", argv[1], argv[2]);
     unixctl_command_reply(conn, NULL);
 }
 
-/* Runs one configuration statement made of 'keyword' and argv[1...]. */
+/* cats/service-add and cats/instance-add: runs one configuration
+ * statement made of 'keyword' and argv[1...]. */
 static void
-run_statement(struct unixctl_conn *conn, const char *keyword, int argc,
-              const char *argv[])
+cmd_statement(struct unixctl_conn *conn, int argc, const char *argv[],
+              void *keyword)
 {
     struct ds line = DS_EMPTY_INITIALIZER;
     char *error;
@@ -882,20 +913,6 @@ run_statement(struct unixctl_conn *conn, const char *keyword, int argc,
         unixctl_command_reply(conn, NULL);
     }
     ds_destroy(&line);
-}
-
-static void
-cmd_service_add(struct unixctl_conn *conn, int argc, const char *argv[],
-                void *aux OVS_UNUSED)
-{
-    run_statement(conn, "service", argc, argv);
-}
-
-static void
-cmd_instance_add(struct unixctl_conn *conn, int argc, const char *argv[],
-                 void *aux OVS_UNUSED)
-{
-    run_statement(conn, "instance", argc, argv);
 }
 
 static void
@@ -1022,15 +1039,15 @@ register_commands(void)
     unixctl_command_register("cats/set-weight", "SERVICE IP:PORT WEIGHT",
                              3, 3, cmd_set_weight, NULL);
     unixctl_command_register("cats/drain", "SERVICE IP:PORT", 2, 2,
-                             cmd_drain, NULL);
+                             cmd_set_weight, "drain");
     unixctl_command_register("cats/service-add",
                              "NAME vip=IP port=PORT [proto=tcp|udp]",
-                             1, 4, cmd_service_add, NULL);
+                             1, 4, cmd_statement, "service");
     unixctl_command_register("cats/service-del", "NAME", 1, 1,
                              cmd_service_del, NULL);
     unixctl_command_register("cats/instance-add",
                              "SERVICE IP:PORT [weight=N] [mac=MAC]",
-                             2, 4, cmd_instance_add, NULL);
+                             2, 4, cmd_statement, "instance");
     unixctl_command_register("cats/instance-del", "SERVICE IP:PORT", 2, 2,
                              cmd_instance_del, NULL);
     unixctl_command_register("cats/reload", "", 0, 0, cmd_reload, NULL);

@@ -1,8 +1,22 @@
 /*
- * ovs-cats: one OpenFlow switch connection.
+ * ovs-cats: one OpenFlow switch connection, and its flow sync.
  *
- * Keeps what the switch has confirmed (its installed table), and brings it
- * to the desired state one atomic bundle at a time:
+ * The connection carries three conversations, one module each (as OVN
+ * splits its switch connection):
+ *
+ *   ofctrl    (here) the connection: set-up, roles, echo, errors, and
+ *             the dispatcher of what the switch sends; flow sync
+ *   statctrl  (statctrl.h) the periodic statistics requests: counters,
+ *             ports, queues, and the snapshot before a reweight
+ *   pinctrl   (pinctrl.h) packet-ins: per-connection picks and ends, pick
+ *             flow leases, ARP probes
+ *
+ * The ofctrl owns the rconn and is the only one to receive on it; it
+ * creates its statctrl and pinctrl, which send on it, and hands each of
+ * them the messages of its conversation.
+ *
+ * Flow sync keeps what the switch has confirmed (its installed table),
+ * and brings it to the desired state one atomic bundle at a time:
  *
  *            connect (new rconn connection seqno)
  *                |
@@ -34,9 +48,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "openvswitch/hmap.h"
 #include "openflow/openflow.h"
 #include "openvswitch/types.h"
+#include "pinctrl.h"
 
 struct cats_desired;
 struct cats_installed;
@@ -44,32 +58,7 @@ struct cats_pipeline_config;
 struct ds;
 struct ofpbuf;
 struct rconn;
-
-struct ofctrl_probe {
-    ovs_be32 vip;                   /* Asks as the VIP... */
-    ovs_be32 ip;                    /* ...for this instance's MAC. */
-};
-
-/* Per-connection decisions (decide=connection, cats/flow-model.h). */
-struct ofctrl_decider {
-    /* Picks the instance for a new connection of service 'service_id':
-     * returns true with '*ip' and '*port' set, or false to let the
-     * service's group decide. */
-    bool (*pick)(void *aux, uint32_t service_id, ovs_be32 *ip,
-                 uint16_t *port);
-    /* A connection of service 'service_id' to instance 'ip':'port' ended
-     * (the client's FIN or RST, or the instance's RST). */
-    void (*ended)(void *aux, uint32_t service_id, ovs_be32 ip,
-                  uint16_t port);
-    void *aux;
-};
-
-/* A service whose pick flow the switch should hold (leased). */
-struct ofctrl_pick_service {
-    uint32_t service_id;
-    ovs_be32 vip;
-    uint16_t port;                  /* TCP. */
-};
+struct statctrl;
 
 struct ofctrl_config {
     const struct cats_pipeline_config *pipeline;
@@ -78,28 +67,15 @@ struct ofctrl_config {
     uint64_t generation_id;         /* For PRIMARY: newer wins. */
     int stats_interval_ms;          /* Counter polling; 0 disables. */
     int probe_interval_ms;          /* ARP probes for instances; 0 off. */
-    struct ofctrl_decider decider;  /* 'pick' NULL: paused packets are
+    struct pinctrl_decider decider; /* 'pick' NULL: paused packets are
                                      * resumed unpicked (the group). */
-};
-
-/* New connections of one service to one instance, from the pipeline's
- * counter flow (table T2), as last polled. */
-struct ofctrl_counter {
-    struct hmap_node node;          /* By service id, ip, port. */
-    uint32_t service_id;
-    ovs_be32 ip;
-    uint16_t port;
-    uint64_t packets;               /* Cumulative. */
-    uint64_t base;                  /* 'packets' when the service's group
-                                     * last changed. */
-    uint64_t group_seqno;           /* Installed group seqno 'base' is for. */
 };
 
 struct ofctrl;
 
 /* Takes ownership of 'rconn'.  'passive' connections (accepted from a
  * listener) are destroyed by the caller once they die; active ones
- * reconnect with backoff. */
+ * reconnect with backoff.  Copies 'cfg' and its pipeline. */
 struct ofctrl *ofctrl_create(struct rconn *, bool passive,
                              const struct ofctrl_config *);
 void ofctrl_destroy(struct ofctrl *);
@@ -108,28 +84,12 @@ void ofctrl_destroy(struct ofctrl *);
  * flight, sends the next update toward 'desired'.  'probes' lists the
  * instances whose MAC should be learned through ARP. */
 void ofctrl_run(struct ofctrl *, const struct cats_desired *desired,
-                const struct ofctrl_probe *probes, size_t n_probes);
+                const struct pinctrl_probe *probes, size_t n_probes);
 void ofctrl_wait(struct ofctrl *);
 
-/* The services whose new connections the controller decides.  Their pick
- * flows are leased to the switch once it runs 'desired_seqno' (which
- * holds their T4 flows), refreshed while connected; services no longer
- * listed have theirs deleted. */
-void ofctrl_set_pick_services(struct ofctrl *,
-                              const struct ofctrl_pick_service *, size_t n,
-                              uint64_t desired_seqno);
-
-struct ofctrl_pick_stats {
-    uint64_t picks;                 /* Paused packets resumed with a pick. */
-    uint64_t unpicked;              /* Resumed without (the group). */
-    uint64_t ends;                  /* FIN/RST copies. */
-    uint64_t bad;                   /* Packet-ins refused. */
-    uint64_t leases;                /* Pick flows sent. */
-};
-void ofctrl_get_pick_stats(const struct ofctrl *, struct ofctrl_pick_stats *);
-
-/* Asks for ARP probes at the next run (e.g. after instances were added). */
-void ofctrl_probe_now(struct ofctrl *);
+/* The connection's statistics requests and packet-ins, owned by 'oc'. */
+struct statctrl *ofctrl_get_statctrl(const struct ofctrl *oc);
+struct pinctrl *ofctrl_get_pinctrl(const struct ofctrl *oc);
 
 bool ofctrl_is_alive(const struct ofctrl *);
 bool ofctrl_is_passive(const struct ofctrl *);
@@ -145,50 +105,11 @@ uint64_t ofctrl_get_installed_seqno(const struct ofctrl *);
 uint64_t ofctrl_get_gc_floor(const struct ofctrl *);
 
 const struct cats_installed *ofctrl_get_installed(const struct ofctrl *);
-/* The counter of new connections of 'service_id' to ip:port, or NULL. */
-const struct ofctrl_counter *ofctrl_get_counter(const struct ofctrl *,
-                                                uint32_t service_id,
-                                                ovs_be32 ip, uint16_t port);
 
 void ofctrl_format(const struct ofctrl *, struct ds *);
 
-/* Port statistics, polled with the counters (every stats interval): one
- * entry per port the switch has, named from its port descriptions
- * (refreshed when it reports a port change).  For the path selector's
- * telemetry: OVS counts no ECN marks, so only packets, bytes, drops and
- * errors. */
-struct ofctrl_port_stats {
-    uint32_t port_no;
-    char name[16];                  /* "" until the description came. */
-    uint64_t tx_packets, tx_bytes, tx_dropped, tx_errors;
-    uint64_t rx_packets, rx_bytes, rx_dropped, rx_errors;
-    uint64_t speed_bps;             /* Current speed, 0 if unknown. */
-};
-
-/* One queue of one port, from OpenFlow queue statistics (a port has queues
- * where QoS gives it some; most userspace bridges have none). */
-struct ofctrl_queue_stats {
-    uint32_t port_no;
-    uint32_t queue_id;
-    uint64_t tx_packets, tx_bytes, tx_errors;
-};
-
-/* The queues as of the last complete poll, '*n' of them; '*seqno' changes
- * with each poll (0: none yet). */
-const struct ofctrl_queue_stats *ofctrl_get_queues(const struct ofctrl *,
-                                                   size_t *n,
-                                                   uint64_t *seqno);
-
-/* The ports as of the last complete poll, '*n' of them; '*seqno' changes
- * with each poll (0: none yet). */
-/* Bumped each time a poll (or snapshot) of the counters completes. */
-uint64_t ofctrl_get_counters_seqno(const struct ofctrl *);
-
 /* Changes with each new connection to the switch. */
 unsigned int ofctrl_get_connection_seqno(const struct ofctrl *);
-
-const struct ofctrl_port_stats *ofctrl_get_ports(const struct ofctrl *,
-                                                 size_t *n, uint64_t *seqno);
 
 bool ofctrl_needs_full_resync(const struct ofctrl *);
 uint64_t ofctrl_get_n_errors(const struct ofctrl *);
@@ -212,6 +133,5 @@ enum ofctrl_test_state {
 void ofctrl_set_state_for_testing(struct ofctrl *, enum ofctrl_test_state,
                                   ovs_be32 xid);
 void ofctrl_receive_for_testing(struct ofctrl *, struct ofpbuf *msg);
-uint64_t ofctrl_get_counter_total_for_testing(const struct ofctrl *);
 
 #endif /* ofctrl.h */

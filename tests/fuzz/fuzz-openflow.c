@@ -1,7 +1,8 @@
 /*
  * libFuzzer target for the switch connection's message handlers
- * (controller/ofctrl.c): what a switch, or anything that gets to speak for
- * it, can send to the controller.
+ * (controller/ofctrl.c and the modules its dispatcher hands messages to,
+ * statctrl.c and pinctrl.c): what a switch, or anything that gets to speak
+ * for it, can send to the controller.
  *
  * Each input arms a fresh ofctrl (on an unconnected rconn, as if connected
  * over OpenFlow 1.5) to await one reply, with xid ARMED_XID, and feeds it
@@ -82,6 +83,8 @@
 #include "cats/flow-table.h"
 #include "netdev.h"
 #include "ofctrl.h"
+#include "pinctrl.h"
+#include "statctrl.h"
 #include "openvswitch/ofp-port.h"
 #include "openflow/openflow.h"
 #include "openvswitch/dynamic-string.h"
@@ -113,6 +116,10 @@ int __real_rconn_send_with_limit(struct rconn *, struct ofpbuf *,
  * that no request the ofctrl makes meanwhile (a group dump after a failed
  * bundle) can share it. */
 #define ARMED_XID 0x7fff0000
+
+/* The ofctrl's statistics requests and packet-ins. */
+#define STATS(OC) ofctrl_get_statctrl(OC)
+#define PINS(OC) ofctrl_get_pinctrl(OC)
 
 #define F_STATE 0x03
 #define F_FIX_XID 0x04
@@ -183,7 +190,7 @@ __wrap_rconn_send_with_limit(struct rconn *rc, struct ofpbuf *b,
 #define PICKED_IP 0x0a00000c            /* 10.0.0.12 */
 #define PICKED_PORT 80
 
-static const struct ofctrl_pick_service pick_services[] = {
+static const struct pinctrl_pick_service pick_services[] = {
     { .service_id = 1, .vip = CONSTANT_HTONL(0x0a000064), .port = 80 },
     { .service_id = 2, .vip = CONSTANT_HTONL(0x0a000065), .port = 80 },
 };
@@ -274,9 +281,8 @@ check_counters(const struct model *m, const struct ofctrl *oc,
 
     for (size_t i = 0; i < m->n_counters; i++) {
         const struct model_counter *mc = &m->counters[i];
-        const struct ofctrl_counter *c = ofctrl_get_counter(oc, mc->sid,
-                                                            mc->ip,
-                                                            mc->port);
+        const struct statctrl_counter *c
+            = statctrl_get_counter(STATS(oc), mc->sid, mc->ip, mc->port);
         if (!c) {
             violation("%s: no counter for service %"PRIu32" "IP_FMT":%"
                       PRIu16, after, mc->sid, IP_ARGS(mc->ip), mc->port);
@@ -295,10 +301,10 @@ check_counters(const struct model *m, const struct ofctrl *oc,
         }
         total += c->packets - c->base;
     }
-    if (ofctrl_get_counter_total_for_testing(oc) != total) {
+    if (statctrl_get_counter_total_for_testing(STATS(oc)) != total) {
         violation("%s: counters total %"PRIu64", expected %"PRIu64
                   " (a counter the model does not have?)", after,
-                  ofctrl_get_counter_total_for_testing(oc), total);
+                  statctrl_get_counter_total_for_testing(STATS(oc)), total);
     }
 }
 
@@ -502,8 +508,8 @@ model_packet_in(const struct model *m, const struct ofp_header *oh,
 }
 
 static bool
-pick_stats_equal(const struct ofctrl_pick_stats *a,
-                 const struct ofctrl_pick_stats *b)
+pick_stats_equal(const struct pinctrl_stats *a,
+                 const struct pinctrl_stats *b)
 {
     return (a->picks == b->picks && a->unpicked == b->unpicked
             && a->ends == b->ends && a->bad == b->bad
@@ -573,12 +579,12 @@ check_resume(const struct pin_expect *e, struct ofpbuf *msg)
 static void
 check_packet_in(const struct model *m, const struct ofctrl *oc,
                 const struct pin_expect *e,
-                const struct ofctrl_pick_stats *before,
+                const struct pinctrl_stats *before,
                 const struct decider *d_before)
 {
     const char *what = pin_outcome_names[e->outcome];
     const struct decider *d = &m->decider;
-    struct ofctrl_pick_stats want = *before, got;
+    struct pinctrl_stats want = *before, got;
 
     switch (e->outcome) {
     case PIN_REFUSED:
@@ -594,7 +600,7 @@ check_packet_in(const struct model *m, const struct ofctrl *oc,
         want.ends++;
         break;
     }
-    ofctrl_get_pick_stats(oc, &got);
+    pinctrl_get_stats(PINS(oc), &got);
     if (!pick_stats_equal(&got, &want)) {
         violation("%s: pick stats went from picks %"PRIu64", unpicked %"
                   PRIu64", ends %"PRIu64", bad %"PRIu64", leases %"PRIu64
@@ -659,13 +665,13 @@ feed(struct model *m, struct ofctrl *oc, struct ofpbuf *msg)
         .n_errors = ofctrl_get_n_errors(oc),
         .need_full = ofctrl_needs_full_resync(oc),
     };
-    struct ofctrl_pick_stats pick_stats;
+    struct pinctrl_stats pick_stats;
     struct decider decider = m->decider;
     struct pin_expect pin_expect;
     bool packet_in = false;
     enum ofptype type;
 
-    ofctrl_get_pick_stats(oc, &pick_stats);
+    pinctrl_get_stats(PINS(oc), &pick_stats);
 
     /* What the message must do, decided before the ofctrl sees it. */
     if (ofptype_decode(&type, oh)) {
@@ -799,9 +805,9 @@ feed(struct model *m, struct ofctrl *oc, struct ofpbuf *msg)
     if (packet_in) {
         check_packet_in(m, oc, &pin_expect, &pick_stats, &decider);
     } else {
-        struct ofctrl_pick_stats after;
+        struct pinctrl_stats after;
 
-        ofctrl_get_pick_stats(oc, &after);
+        pinctrl_get_stats(PINS(oc), &after);
         if (!pick_stats_equal(&after, &pick_stats)) {
             violation("%s: changed the pick stats", what);
         }
@@ -881,7 +887,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         .probe_interval_ms = 10000,
     };
     if (m.has_decider) {
-        cfg.decider = (struct ofctrl_decider) {
+        cfg.decider = (struct pinctrl_decider) {
             .pick = decider_pick,
             .ended = decider_ended,
             .aux = &m.decider,
@@ -894,8 +900,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         ofctrl_set_state_for_testing(oc, OFCTRL_TEST_PORT_STATS,
                                      htonl(ARMED_XID - 3));
     }
-    ofctrl_set_pick_services(oc, pick_services, ARRAY_SIZE(pick_services),
-                             1);
+    pinctrl_set_pick_services(PINS(oc), pick_services,
+                              ARRAY_SIZE(pick_services), 1);
 
     if (!(flags & F_STREAM)) {
         deliver(&m, oc, data, MIN(size, UINT16_MAX), flags);

@@ -1,6 +1,7 @@
 /*
  * Unit tests for one switch connection (controller/ofctrl.h): its state
- * machine, driven by the messages a switch sends.
+ * machine and the modules it hands messages to (statctrl.h, pinctrl.h),
+ * driven by the messages a switch sends.
  *
  * Link with:  -Wl,--wrap=rconn_send -Wl,--wrap=rconn_send_with_limit
  *
@@ -47,6 +48,8 @@
 #include "dp-packet.h"
 #include "flow.h"
 #include "ofctrl.h"
+#include "pinctrl.h"
+#include "statctrl.h"
 #include "openflow/openflow.h"
 #include "openvswitch/dynamic-string.h"
 #include "openvswitch/list.h"
@@ -91,6 +94,10 @@
 #define IP2 htonl(0x0a00000c)           /* 10.0.0.12 */
 #define IP3 htonl(0x0a00000d)           /* 10.0.0.13 */
 #define PORT 80
+
+/* The ofctrl's statistics requests and packet-ins. */
+#define STATS(OC) ofctrl_get_statctrl(OC)
+#define PINS(OC) ofctrl_get_pinctrl(OC)
 
 /* Captured messages. */
 
@@ -588,11 +595,19 @@ feed(struct ofctrl *oc, struct ofpbuf *msg)
     ofpbuf_delete(msg);
 }
 
+/* Every counter's 'packets' - 'base', summed. */
+static uint64_t
+counter_total(const struct ofctrl *oc)
+{
+    return statctrl_get_counter_total_for_testing(STATS(oc));
+}
+
 /* 'packets' - 'base' of the counter, or -1 if there is none. */
 static long long int
 realized(const struct ofctrl *oc, uint32_t sid, ovs_be32 ip)
 {
-    const struct ofctrl_counter *c = ofctrl_get_counter(oc, sid, ip, PORT);
+    const struct statctrl_counter *c = statctrl_get_counter(STATS(oc), sid,
+                                                            ip, PORT);
 
     return c ? (long long int) (c->packets - c->base) : -1;
 }
@@ -1149,9 +1164,9 @@ test_stats_reply_counts_only_exact_counter_flows_in_t2(void **state)
 
     assert_int_equal(realized(fx->oc, 1, IP1), 10);
     for (uint32_t sid = 2; sid <= 6; sid++) {
-        assert_null(ofctrl_get_counter(fx->oc, sid, IP1, PORT));
+        assert_null(statctrl_get_counter(STATS(fx->oc), sid, IP1, PORT));
     }
-    assert_int_equal(ofctrl_get_counter_total_for_testing(fx->oc), 10);
+    assert_int_equal(counter_total(fx->oc), 10);
     assert_int_equal(ofctrl_get_n_bad_messages(fx->oc), 0);
     assert_int_equal(n_sent(), 0);
 }
@@ -1179,7 +1194,7 @@ test_stats_reply_with_more_flag_keeps_waiting_for_the_rest(void **state)
     /* The reply is over: another message with its xid is ignored. */
     feed(fx->oc, counters_reply(htonl(ARMED_XID), 1, sid1, ip, n30));
     assert_int_equal(realized(fx->oc, 1, IP1), 10);
-    assert_int_equal(ofctrl_get_counter_total_for_testing(fx->oc), 30);
+    assert_int_equal(counter_total(fx->oc), 30);
 }
 
 static void
@@ -1193,7 +1208,7 @@ test_stats_reply_with_other_xid_is_ignored(void **state)
     ofctrl_set_state_for_testing(fx->oc, OFCTRL_TEST_STATS,
                                  htonl(ARMED_XID));
     feed(fx->oc, counters_reply(htonl(ARMED_XID + 1), 1, sids, ips, n));
-    assert_null(ofctrl_get_counter(fx->oc, 1, IP1, PORT));
+    assert_null(statctrl_get_counter(STATS(fx->oc), 1, IP1, PORT));
 
     /* Still awaited. */
     feed(fx->oc, counters_reply(htonl(ARMED_XID), 1, sids, ips, n));
@@ -1208,7 +1223,7 @@ test_counter_going_down_restarts_from_zero(void **state)
         n3[] = { 3 };
     struct fixture *fx = *state;
     const ovs_be32 ips[] = { IP1 };
-    const struct ofctrl_counter *c;
+    const struct statctrl_counter *c;
 
     ofctrl_set_state_for_testing(fx->oc, OFCTRL_TEST_STATS, htonl(1));
     feed(fx->oc, counters_reply(htonl(1), 1, sids, ips, n10));
@@ -1221,7 +1236,7 @@ test_counter_going_down_restarts_from_zero(void **state)
     /* The flow was deleted and added again: its count restarted. */
     ofctrl_set_state_for_testing(fx->oc, OFCTRL_TEST_STATS, htonl(3));
     feed(fx->oc, counters_reply(htonl(3), 1, sids, ips, n3));
-    c = ofctrl_get_counter(fx->oc, 1, IP1, PORT);
+    c = statctrl_get_counter(STATS(fx->oc), 1, IP1, PORT);
     assert_non_null(c);
     assert_int_equal(c->packets, 3);
     assert_int_equal(c->base, 0);
@@ -1247,7 +1262,7 @@ test_snapshot_reply_starts_reweighted_service_from_zero(void **state)
 
     ofctrl_set_state_for_testing(fx->oc, OFCTRL_TEST_STATS, htonl(1));
     feed(fx->oc, counters_reply(htonl(1), 3, sids, ips, poll1));
-    assert_int_equal(ofctrl_get_counter_total_for_testing(fx->oc), 35);
+    assert_int_equal(counter_total(fx->oc), 35);
 
     /* Service 1 is being reweighted: its split starts here.  Service 2's
      * counts go on. */
@@ -1311,7 +1326,7 @@ test_error_reply_to_stats_request_ends_the_wait(void **state)
     feed(fx->oc, error_reply(OFPERR_OFPBRC_EPERM, htonl(ARMED_XID)));
     assert_int_equal(ofctrl_get_n_errors(fx->oc), 1);
     feed(fx->oc, counters_reply(htonl(ARMED_XID), 1, sids, ips, n));
-    assert_null(ofctrl_get_counter(fx->oc, 1, IP1, PORT));
+    assert_null(statctrl_get_counter(STATS(fx->oc), 1, IP1, PORT));
 }
 
 /* BUG: handle_error() ends the wait for the periodic poll but not for the
@@ -1331,7 +1346,7 @@ test_error_reply_to_snapshot_request_ends_the_wait(void **state)
     feed(fx->oc, error_reply(OFPERR_OFPBRC_EPERM, htonl(ARMED_XID)));
     assert_int_equal(ofctrl_get_n_errors(fx->oc), 1);
     feed(fx->oc, counters_reply(htonl(ARMED_XID), 1, sids, ips, n));
-    assert_null(ofctrl_get_counter(fx->oc, 1, IP1, PORT));
+    assert_null(statctrl_get_counter(STATS(fx->oc), 1, IP1, PORT));
 }
 
 /* Malformed messages (armed).  Each is counted as bad and changes
@@ -1344,8 +1359,8 @@ assert_only_counted_bad(const struct fixture *fx, uint64_t n_bad)
 {
     assert_int_equal(ofctrl_get_n_bad_messages(fx->oc), n_bad);
     assert_int_equal(ofctrl_get_n_errors(fx->oc), 0);
-    assert_int_equal(ofctrl_get_counter_total_for_testing(fx->oc), 0);
-    assert_null(ofctrl_get_counter(fx->oc, 1, IP1, PORT));
+    assert_int_equal(counter_total(fx->oc), 0);
+    assert_null(statctrl_get_counter(STATS(fx->oc), 1, IP1, PORT));
     assert_installed_tables_empty(fx->oc);
     assert_int_equal(n_sent(), 0);
 }
@@ -1434,8 +1449,8 @@ test_flow_stats_reply_with_bad_entry_changes_no_counter(void **state)
     truncate_msg(msg, 8);               /* The second entry. */
     feed(fx->oc, msg);
     assert_int_equal(ofctrl_get_n_bad_messages(fx->oc), 1);
-    assert_null(ofctrl_get_counter(fx->oc, 1, IP1, PORT));
-    assert_int_equal(ofctrl_get_counter_total_for_testing(fx->oc), 0);
+    assert_null(statctrl_get_counter(STATS(fx->oc), 1, IP1, PORT));
+    assert_int_equal(counter_total(fx->oc), 0);
 }
 
 static void
@@ -1951,7 +1966,7 @@ static void
 test_port_stats_are_named_and_kept(void **state)
 {
     struct fixture *fx = *state;
-    const struct ofctrl_port_stats *ports;
+    const struct statctrl_port_stats *ports;
     struct ofputil_phy_port pp;
     struct ofputil_port_stats ps;
     struct ovs_list replies;
@@ -1965,7 +1980,7 @@ test_port_stats_are_named_and_kept(void **state)
     pop_counters_request();
     assert_true(port_desc_xid != 0);
     assert_true(port_stats_xid != 0);
-    ports = ofctrl_get_ports(fx->oc, &n, &seqno);
+    ports = statctrl_get_ports(STATS(fx->oc), &n, &seqno);
     assert_int_equal(n, 0);
     assert_int_equal(seqno, 0);
 
@@ -2002,7 +2017,7 @@ test_port_stats_are_named_and_kept(void **state)
     feed(fx->oc, msg);
     ofpbuf_delete(req);
 
-    ports = ofctrl_get_ports(fx->oc, &n, &seqno);
+    ports = statctrl_get_ports(STATS(fx->oc), &n, &seqno);
     assert_int_equal(n, 1);
     assert_int_equal(seqno, 1);
     assert_int_equal(ports[0].port_no, 1);
@@ -2028,7 +2043,7 @@ test_port_stats_are_named_and_kept(void **state)
     msg->size -= 8;             /* feed() fixes the header's length. */
     feed(fx->oc, msg);
     ofpbuf_delete(req);
-    ports = ofctrl_get_ports(fx->oc, &n, &seqno);
+    ports = statctrl_get_ports(STATS(fx->oc), &n, &seqno);
     assert_int_equal(seqno, 1);
     assert_int_equal(ports[0].tx_packets, 1000);
     assert_true(ofctrl_get_n_bad_messages(fx->oc) > bad);
@@ -2042,16 +2057,16 @@ test_port_stats_are_named_and_kept(void **state)
 #define T4 (TABLE_BASE + 4)
 #define PIN_IN_PORT 3
 
-static const struct ofctrl_pick_service pick_svc1 = {
+static const struct pinctrl_pick_service pick_svc1 = {
     .service_id = 1, .vip = VIP, .port = PORT,
 };
-static const struct ofctrl_pick_service pick_svc2 = {
+static const struct pinctrl_pick_service pick_svc2 = {
     .service_id = 2, .vip = VIP2, .port = PORT,
 };
 /* Both.  Lists of services are built with zeroed padding (static storage
- * here, memset() elsewhere): ofctrl_set_pick_services() compares them
+ * here, memset() elsewhere): pinctrl_set_pick_services() compares them
  * with memcmp(), padding included. */
-static const struct ofctrl_pick_service pick_both[] = {
+static const struct pinctrl_pick_service pick_both[] = {
     { .service_id = 1, .vip = VIP, .port = PORT },
     { .service_id = 2, .vip = VIP2, .port = PORT },
 };
@@ -2155,16 +2170,16 @@ arm_for_packet_ins(struct fixture *fx)
 {
     ofctrl_set_state_for_testing(fx->oc, OFCTRL_TEST_STATS,
                                  htonl(ARMED_XID));
-    ofctrl_set_pick_services(fx->oc, &pick_svc1, 1, 1);
+    pinctrl_set_pick_services(PINS(fx->oc), &pick_svc1, 1, 1);
 }
 
 static void
 assert_pick_stats(const struct fixture *fx, uint64_t picks,
                   uint64_t unpicked, uint64_t ends, uint64_t bad)
 {
-    struct ofctrl_pick_stats ps;
+    struct pinctrl_stats ps;
 
-    ofctrl_get_pick_stats(fx->oc, &ps);
+    pinctrl_get_stats(PINS(fx->oc), &ps);
     assert_int_equal(ps.picks, picks);
     assert_int_equal(ps.unpicked, unpicked);
     assert_int_equal(ps.ends, ends);
@@ -2268,12 +2283,12 @@ test_pick_for_unlisted_service_resumes_unpicked(void **state)
     assert_pick_stats(fx, 0, 1, 0, 0);
 
     /* Listed, then no longer: the decider is not asked either. */
-    ofctrl_set_pick_services(fx->oc, &pick_svc2, 1, 1);
+    pinctrl_set_pick_services(PINS(fx->oc), &pick_svc2, 1, 1);
     check_resume(fx, pick_packet_in(2), true, 0x0a00000c,
                  CATS_PICK_PORT_FLAG | PORT);
     assert_int_equal(decider.n_picks, 1);
     assert_int_equal(decider.pick_sid, 2);
-    ofctrl_set_pick_services(fx->oc, NULL, 0, 1);
+    pinctrl_set_pick_services(PINS(fx->oc), NULL, 0, 1);
     check_resume(fx, pick_packet_in(2), false, 0, 0);
     assert_int_equal(decider.n_picks, 1);
     assert_pick_stats(fx, 1, 2, 0, 0);
@@ -2313,7 +2328,7 @@ test_end_tells_the_decider_and_sends_nothing(void **state)
 
     /* An end need not be about a listed service: counted all the same,
      * for the service it names. */
-    ofctrl_set_pick_services(fx->oc, NULL, 0, 1);
+    pinctrl_set_pick_services(PINS(fx->oc), NULL, 0, 1);
     feed(fx->oc, end_packet_in(7, IP3, PORT));
     assert_int_equal(n_sent(), 0);
     assert_int_equal(decider.n_ended, 2);
@@ -2432,7 +2447,7 @@ test_malformed_packet_ins_are_refused(void **state)
 /* Pops the oldest message, a pick flow for 'svc': an add with the lease's
  * hard timeout, or a strict delete of exactly our flow. */
 static void
-pop_pick_flow(const struct ofctrl_pick_service *svc, bool delete)
+pop_pick_flow(const struct pinctrl_pick_service *svc, bool delete)
 {
     struct ofpbuf *msg = pop_sent(OFPTYPE_FLOW_MOD);
     struct cats_pipeline_config pipeline;
@@ -2503,9 +2518,9 @@ pop_pick_flow(const struct ofctrl_pick_service *svc, bool delete)
 static uint64_t
 n_leases(const struct fixture *fx)
 {
-    struct ofctrl_pick_stats ps;
+    struct pinctrl_stats ps;
 
-    ofctrl_get_pick_stats(fx->oc, &ps);
+    pinctrl_get_stats(PINS(fx->oc), &ps);
     return ps.leases;
 }
 
@@ -2520,7 +2535,7 @@ test_pick_flow_is_leased_and_refreshed(void **state)
     run(fx);
     assert_int_equal(n_sent(), 0);
 
-    ofctrl_set_pick_services(fx->oc, &pick_svc1, 1, fx->desired.seqno);
+    pinctrl_set_pick_services(PINS(fx->oc), &pick_svc1, 1, fx->desired.seqno);
     start = time_msec();
     run(fx);
     assert_int_equal(n_sent(), 1);
@@ -2538,7 +2553,7 @@ test_pick_flow_is_leased_and_refreshed(void **state)
 
     /* The same list again is no change: no early refresh. */
     start = time_msec();
-    ofctrl_set_pick_services(fx->oc, &pick_svc1, 1, fx->desired.seqno);
+    pinctrl_set_pick_services(PINS(fx->oc), &pick_svc1, 1, fx->desired.seqno);
     run(fx);
     if (time_msec() - start < CATS_PICK_REFRESH_MS) {
         assert_int_equal(n_sent(), 0);
@@ -2563,7 +2578,7 @@ static void
 test_pick_flow_of_removed_service_is_deleted(void **state)
 {
     struct fixture *fx = *state;
-    struct ofctrl_pick_service moved;
+    struct pinctrl_pick_service moved;
 
     memset(&moved, 0, sizeof moved);
     moved.service_id = 1;
@@ -2572,7 +2587,7 @@ test_pick_flow_of_removed_service_is_deleted(void **state)
 
     build_desired(fx);
     install_desired(fx);
-    ofctrl_set_pick_services(fx->oc, pick_both, 2, fx->desired.seqno);
+    pinctrl_set_pick_services(PINS(fx->oc), pick_both, 2, fx->desired.seqno);
     run(fx);
     assert_int_equal(n_sent(), 2);
     pop_pick_flow(&pick_svc1, false);
@@ -2580,7 +2595,7 @@ test_pick_flow_of_removed_service_is_deleted(void **state)
 
     /* Service 2 leaves: its flow is deleted, service 1's re-leased (the
      * list changed). */
-    ofctrl_set_pick_services(fx->oc, &pick_svc1, 1, fx->desired.seqno);
+    pinctrl_set_pick_services(PINS(fx->oc), &pick_svc1, 1, fx->desired.seqno);
     run(fx);
     assert_int_equal(n_sent(), 2);
     pop_pick_flow(&pick_svc2, true);
@@ -2589,14 +2604,14 @@ test_pick_flow_of_removed_service_is_deleted(void **state)
     assert_int_equal(n_sent(), 0);
 
     /* Service 1's VIP changes: the old flow goes, the new one comes. */
-    ofctrl_set_pick_services(fx->oc, &moved, 1, fx->desired.seqno);
+    pinctrl_set_pick_services(PINS(fx->oc), &moved, 1, fx->desired.seqno);
     run(fx);
     assert_int_equal(n_sent(), 2);
     pop_pick_flow(&pick_svc1, true);
     pop_pick_flow(&moved, false);
 
     /* None left: deleted, and nothing leased any more. */
-    ofctrl_set_pick_services(fx->oc, NULL, 0, fx->desired.seqno);
+    pinctrl_set_pick_services(PINS(fx->oc), NULL, 0, fx->desired.seqno);
     run(fx);
     assert_int_equal(n_sent(), 1);
     pop_pick_flow(&moved, true);
@@ -2616,7 +2631,7 @@ test_pick_flow_waits_for_its_desired_seqno(void **state)
     /* Listed before the first install: nothing during the group dump, nor
      * with the resync in flight. */
     build_desired(fx);
-    ofctrl_set_pick_services(fx->oc, &pick_svc1, 1, fx->desired.seqno);
+    pinctrl_set_pick_services(PINS(fx->oc), &pick_svc1, 1, fx->desired.seqno);
     run(fx);
     run(fx);
     xid = pop_group_dump_request();
@@ -2639,7 +2654,7 @@ test_pick_flow_waits_for_its_desired_seqno(void **state)
     /* Service 2 needs a desired table the switch does not run yet: no
      * lease (for either) until it does. */
     set_service_group(fx, 64, 192);
-    ofctrl_set_pick_services(fx->oc, pick_both, 2, fx->desired.seqno);
+    pinctrl_set_pick_services(PINS(fx->oc), pick_both, 2, fx->desired.seqno);
     run(fx);
     pop_bundle(&b);
     sent_bundle_destroy(&b);
@@ -2664,7 +2679,7 @@ test_secondary_never_leases_pick_flows(void **state)
 
     /* Another controller became primary. */
     feed(fx->oc, role_status(OFPCR12_ROLE_SECONDARY));
-    ofctrl_set_pick_services(fx->oc, &pick_svc1, 1, fx->desired.seqno);
+    pinctrl_set_pick_services(PINS(fx->oc), &pick_svc1, 1, fx->desired.seqno);
     run(fx);
     assert_int_equal(n_sent(), 0);
     xnanosleep((CATS_PICK_REFRESH_MS + 20) * 1000LL * 1000);
@@ -2672,7 +2687,7 @@ test_secondary_never_leases_pick_flows(void **state)
     assert_int_equal(n_sent(), 0);
 
     /* Nor deletes one. */
-    ofctrl_set_pick_services(fx->oc, NULL, 0, fx->desired.seqno);
+    pinctrl_set_pick_services(PINS(fx->oc), NULL, 0, fx->desired.seqno);
     run(fx);
     assert_int_equal(n_sent(), 0);
     assert_int_equal(n_leases(fx), 0);
@@ -2688,18 +2703,18 @@ static void
 test_same_pick_services_with_other_padding_change_nothing(void **state)
 {
     struct fixture *fx = *state;
-    struct ofctrl_pick_service svc;
+    struct pinctrl_pick_service svc;
 
     build_desired(fx);
     install_desired(fx);
-    ofctrl_set_pick_services(fx->oc, &pick_svc1, 1, fx->desired.seqno);
+    pinctrl_set_pick_services(PINS(fx->oc), &pick_svc1, 1, fx->desired.seqno);
     run(fx);
     pop_pick_flow(&pick_svc1, false);
     memset(&svc, 0xa5, sizeof svc);
     svc.service_id = pick_svc1.service_id;
     svc.vip = pick_svc1.vip;
     svc.port = pick_svc1.port;
-    ofctrl_set_pick_services(fx->oc, &svc, 1, fx->desired.seqno + 1);
+    pinctrl_set_pick_services(PINS(fx->oc), &svc, 1, fx->desired.seqno + 1);
     run(fx);
     assert_int_equal(n_sent(), 0);
 }
@@ -2710,7 +2725,7 @@ static void
 test_queue_stats_are_kept(void **state)
 {
     struct fixture *fx = *state;
-    const struct ofctrl_queue_stats *queues;
+    const struct statctrl_queue_stats *queues;
     struct ofputil_queue_stats qs;
     struct ovs_list replies;
     struct ofpbuf *msg, *req;
@@ -2725,7 +2740,7 @@ test_queue_stats_are_kept(void **state)
     run(fx);
     pop_counters_request();
     assert_true(queue_stats_xid != 0);
-    queues = ofctrl_get_queues(fx->oc, &n, &seqno);
+    queues = statctrl_get_queues(STATS(fx->oc), &n, &seqno);
     assert_int_equal(n, 0);
     assert_int_equal(seqno, 0);
 
@@ -2750,7 +2765,7 @@ test_queue_stats_are_kept(void **state)
     feed(fx->oc, msg);
     ofpbuf_delete(req);
 
-    queues = ofctrl_get_queues(fx->oc, &n, &seqno);
+    queues = statctrl_get_queues(STATS(fx->oc), &n, &seqno);
     assert_int_equal(n, 2);
     assert_int_equal(seqno, 1);
     assert_int_equal(queues[0].port_no, 1);
@@ -2803,7 +2818,7 @@ test_malformed_queue_stats_are_refused(void **state)
         feed(fx->oc, msg);
     }
     assert_int_equal(ofctrl_get_n_bad_messages(fx->oc), bad + 1);
-    ofctrl_get_queues(fx->oc, &n, &seqno);
+    statctrl_get_queues(STATS(fx->oc), &n, &seqno);
     assert_int_equal(n, 0);
     assert_int_equal(seqno, 0);
 }
