@@ -532,21 +532,20 @@ register_finish(struct stream *s, grpc_status_code *code, char *error,
                 size_t error_size)
 {
     struct registration *r = s->reg;
-    Cats__V1__RegisterReply *reply = NULL;
     bool ok = false;
 
     *code = r->status;
     error[0] = '\0';
     if (r->status == GRPC_STATUS_OK && r->recv) {
         grpc_slice slice = bb_flatten(r->recv);
+        struct cats_client_ack reply;
 
-        reply = cats__v1__register_reply__unpack(
-            NULL, GRPC_SLICE_LENGTH(slice), GRPC_SLICE_START_PTR(slice));
+        ok = cats_client_decode_ack(CATS_CLIENT_REGISTER_REPLY,
+                                    GRPC_SLICE_START_PTR(slice),
+                                    GRPC_SLICE_LENGTH(slice), &reply);
         grpc_slice_unref(slice);
-        if (reply) {
-            s->session_id = reply->session_id;
-            cats__v1__register_reply__free_unpacked(reply, NULL);
-            ok = true;
+        if (ok) {
+            s->session_id = reply.session;
         } else {
             *code = GRPC_STATUS_INTERNAL;
             snprintf(error, error_size, "RegisterReply does not decode");
