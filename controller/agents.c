@@ -881,12 +881,19 @@ cmd_telemetry(struct unixctl_conn *conn, int argc OVS_UNUSED,
             if (l->has_rtt) {
                 ds_put_format(&out, " rtt_us=%.1f", l->rtt_us);
             }
+            const char *sep = " storm=";
             for (size_t k = 0; k < l->n_pfc; k++) {
                 const struct cats_report_pfc *f = &l->pfc[k];
                 ds_put_format(&out, " pfc%u(rx=%"PRIu64",tx=%"PRIu64
                               ",paused_for_us=%"PRIu64")", f->priority,
                               f->rx_pause_frames, f->tx_pause_frames,
                               f->paused_for_us);
+            }
+            for (size_t k = 0; k < l->n_pfc; k++) {
+                if (l->pfc[k].storm) {
+                    ds_put_format(&out, "%s%u", sep, l->pfc[k].priority);
+                    sep = "+";
+                }
             }
             ds_put_cstr(&out, "\n");
         }

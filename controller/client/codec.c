@@ -63,6 +63,7 @@ cats_client_encode_telemetry(const struct cats_report_telemetry *t,
             p->rx_pause_us = l->pfc[k].rx_pause_us;
             p->tx_pause_us = l->pfc[k].tx_pause_us;
             p->paused_for_us = l->pfc[k].paused_for_us;
+            p->storm = l->pfc[k].storm;
             lpb->pfc[k] = p;
         }
         link_ptrs[i] = lpb;

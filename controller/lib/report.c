@@ -920,6 +920,7 @@ pfc_from_pb(const char *prefix, const Cats__V1__LinkTelemetry *lpb,
         pfc->rx_pause_us = ppb->rx_pause_us;
         pfc->tx_pause_us = ppb->tx_pause_us;
         pfc->paused_for_us = ppb->paused_for_us;
+        pfc->storm = ppb->storm;
     }
     link->n_pfc = lpb->n_pfc;
     return 0;

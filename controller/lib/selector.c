@@ -642,6 +642,7 @@ cats_sel_path_report(struct cats_selector *sel, size_t path,
         p->pfc_seen = 0;
     }
     uint64_t paused_for = 0;
+    bool source_storm = false;
     for (size_t i = 0; i < link->n_pfc; i++) {
         const struct cats_report_pfc *pfc = &link->pfc[i];
 
@@ -649,6 +650,7 @@ cats_sel_path_report(struct cats_selector *sel, size_t path,
         p->pfc_seen |= 1u << pfc->priority;
         if (cfg->pfc_priorities & (1u << pfc->priority)) {
             paused_for = MAX(paused_for, pfc->paused_for_us);
+            source_storm |= pfc->storm;
         }
     }
 
@@ -663,13 +665,14 @@ cats_sel_path_report(struct cats_selector *sel, size_t path,
 
     /* Watchdog. */
     if (!p->storm) {
-        if (p->paused_for_us >= cfg->watchdog_ms * UINT64_C(1000)) {
+        if (source_storm
+            || p->paused_for_us >= cfg->watchdog_ms * UINT64_C(1000)) {
             p->storm = true;
             p->storm_since = now;
             p->clean_since = LLONG_MIN;
             p->n_storms++;
         }
-    } else if (p->paused_for_us) {
+    } else if (p->paused_for_us || source_storm) {
         p->clean_since = LLONG_MIN;
     } else {
         if (pause_accrued || p->clean_since == LLONG_MIN) {

@@ -108,17 +108,20 @@
  * Pause storms (SONiC's PFC watchdog)
  * -----------------------------------
  *
- *                paused_for >= watchdog_ms in a sample
+ *                paused_for >= watchdog_ms, or the source's storm
+ *                flag, in a sample
  *       +------+ ------------------------------------> +-------+
  *       |  OK  |                                       | STORM |
  *       +------+ <------------------------------------ +-------+
  *                clean in every sample for restore_ms
  *
  * 'paused_for' is the gauge of how long a counted priority has been
- * paused without a break (the highest over them).  In STORM, a sample is
- * clean if that gauge is 0 and no pause time accrued since the previous
- * sample; the restore time runs from the first clean sample and starts
- * over with any pause.  A path in STORM leaves selection at once (its
+ * paused without a break (the highest over them).  The storm flag is the
+ * source's own watchdog (cats-gw's, which may be shorter than ours and
+ * already drops the class), on any counted priority.  In STORM, a sample
+ * is clean if that gauge is 0, no counted priority has the flag, and no
+ * pause time accrued since the previous sample; the restore time runs
+ * from the first clean sample and starts over with any pause.  A path in STORM leaves selection at once (its
  * pairs get weight 0 without damping) and comes back, damped, once
  * restored.  Only samples move this machine: a path whose telemetry stops
  * keeps its state.

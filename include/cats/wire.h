@@ -79,6 +79,7 @@ struct cats_report_pfc {
     uint64_t rx_pause_us;
     uint64_t tx_pause_us;
     uint64_t paused_for_us;     /* Gauge: current continuous pause. */
+    bool storm;                 /* The source's watchdog: a storm. */
 };
 
 struct cats_report_link {

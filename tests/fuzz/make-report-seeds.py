@@ -76,10 +76,11 @@ def telemetry(source, seq, links):
         link.queue_depth_bytes = 65536
         if rtt is not None:
             link.rtt_us = rtt
-        for prio, frames, pause_us, paused_for in pfc:
+        for prio, frames, pause_us, paused_for, *storm in pfc:
             link.pfc.add(priority=prio, rx_pause_frames=frames,
                          tx_pause_frames=frames // 2, rx_pause_us=pause_us,
-                         tx_pause_us=pause_us // 2, paused_for_us=paused_for)
+                         tx_pause_us=pause_us // 2, paused_for_us=paused_for,
+                         storm=bool(storm and storm[0]))
     return rec(2, m.SerializeToString())
 
 
@@ -183,7 +184,7 @@ SEEDS = {
             ("eth1", pb.LINK_KIND_LINK, 12.5,
              [(3, 1500, 250000, 0), (4, 2, 10, 0)]),
             ("site-a:site-b", pb.LINK_KIND_PATH, 20000.0,
-             [(3, 90000, 9000000, 300000)]),
+             [(3, 90000, 9000000, 300000, True)]),
             ("eth2", pb.LINK_KIND_UNSPECIFIED, None, []),
         ])
         + telemetry("gw-a", 2, [("eth1", pb.LINK_KIND_LINK, None,

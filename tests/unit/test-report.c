@@ -1281,6 +1281,7 @@ telemetry_msg_init(struct telemetry_msg *m, size_t n)
         m->pfc[i][0].priority = 3;
         m->pfc[i][0].rx_pause_frames = 17;
         m->pfc[i][0].paused_for_us = 250000;
+        m->pfc[i][0].storm = true;
         l->n_pfc = 1;
         l->pfc = m->pfc_ptrs[i];
         m->ptrs[i] = l;
@@ -1333,6 +1334,7 @@ test_telemetry_decodes_links_and_pfc(void **state)
     assert_int_equal(t.links[0].pfc[0].priority, 3);
     assert_int_equal(t.links[0].pfc[0].rx_pause_frames, 17);
     assert_int_equal(t.links[0].pfc[0].paused_for_us, 250000);
+    assert_true(t.links[0].pfc[0].storm);
 
     assert_int_equal(t.links[1].kind, CATS_LINK_KIND_PATH);
     assert_true(t.links[1].tx_bytes == UINT64_MAX);
@@ -1345,6 +1347,7 @@ test_telemetry_decodes_links_and_pfc(void **state)
     assert_int_equal(t.links[1].n_pfc, 8);
     assert_int_equal(t.links[1].pfc[7].priority, 0);
     assert_int_equal(t.links[1].pfc[7].tx_pause_us, 7);
+    assert_false(t.links[1].pfc[7].storm);
 
     cats_report_telemetry_destroy(&t);
     assert_null(t.links);

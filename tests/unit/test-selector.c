@@ -135,6 +135,7 @@ weight_share(const struct cats_sel_service *svc, size_t pair)
 struct sample {
     uint64_t tx, marked, drops;
     uint64_t pause_us, paused_for_us;
+    bool storm;                 /* The source's watchdog says so. */
     bool has_queue;
     uint64_t queue_bytes;
     double rtt_us;              /* < 0: none. */
@@ -161,6 +162,7 @@ path_sample(struct cats_selector *sel, size_t path, uint64_t epoch,
     link.pfc[0].priority = 3;
     link.pfc[0].rx_pause_us = s->pause_us;
     link.pfc[0].paused_for_us = s->paused_for_us;
+    link.pfc[0].storm = s->storm;
     return cats_sel_path_report(sel, path, &link, epoch, now);
 }
 
@@ -1140,6 +1142,32 @@ test_watchdog_pause_during_restore(void **state OVS_UNUSED)
     storm_teardown(f);
 }
 
+/* The source's own watchdog (cats-gw's, shorter than ours here) puts the
+ * path in STORM on its first report, and holds it there while it says so,
+ * pause or no pause; the restore time runs from the first report without
+ * it. */
+static void
+test_watchdog_source_storm_flag(void **state OVS_UNUSED)
+{
+    struct storm_fixture *f = storm_setup();
+
+    f->s.storm = true;
+    storm_sample(f, 100, 100);                  /* Below our 200 ms. */
+    assert_false(in_selection(f));
+    assert_int_equal(cats_sel_weight(f->svc, f->pair), 0);
+    storm_sample(f, 300, 0);                    /* Pause over, storm not. */
+    storm_sample(f, 1400, 0);
+    assert_false(in_selection(f));
+
+    f->s.storm = false;
+    storm_sample(f, 1500, 0);                   /* Clean from 1500. */
+    storm_sample(f, 2499, 0);
+    assert_false(in_selection(f));
+    storm_sample(f, 2500, 0);
+    assert_true(in_selection(f));
+    storm_teardown(f);
+}
+
 /* Only counted priorities matter. */
 static void
 test_watchdog_priorities(void **state OVS_UNUSED)
@@ -1149,7 +1177,8 @@ test_watchdog_priorities(void **state OVS_UNUSED)
     cfg.pfc_priorities = 1u << 5;               /* Not 3. */
     struct cats_selector *sel = cats_sel_create(&cfg);
     size_t path = cats_sel_path_add(sel, "wan", 1);
-    struct sample s = { .rtt_us = -1, .paused_for_us = 500000 };
+    struct sample s = { .rtt_us = -1, .paused_for_us = 500000,
+                        .storm = true };
 
     path_ok(sel, path, 1, 0, &s);
     assert_false(cats_sel_path_is_storm(sel, path));
@@ -2271,6 +2300,7 @@ main(void)
         cmocka_unit_test(test_watchdog_detection),
         cmocka_unit_test(test_watchdog_restore),
         cmocka_unit_test(test_watchdog_pause_during_restore),
+        cmocka_unit_test(test_watchdog_source_storm_flag),
         cmocka_unit_test(test_watchdog_priorities),
         cmocka_unit_test(test_bad_path_samples),
         cmocka_unit_test(test_bad_instance_reports),
