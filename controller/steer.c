@@ -27,10 +27,12 @@ VLOG_DEFINE_THIS_MODULE(cats_steer);
 
 COVERAGE_DEFINE(cats_steer_reweight);
 COVERAGE_DEFINE(cats_steer_rebuild);
+COVERAGE_DEFINE(cats_steer_storm_change);
 
-/* A service whose reports changed is reweighted at most this often; every
- * selecting service at least this often (damping converges, storms
- * restore, leases run out between reports). */
+/* A service whose reports changed is reweighted at most this often, or at
+ * once when a path of its enters or leaves a storm; every selecting
+ * service at least this often (damping converges, storms restore, leases
+ * run out between reports). */
 #define DIRTY_INTERVAL_MS 50
 #define PERIODIC_INTERVAL_MS 250
 
@@ -42,6 +44,7 @@ struct steer_inst {
                                          * membership is as built. */
     size_t idx;                         /* Selector instance. */
     size_t pair;                        /* Its one pair. */
+    size_t path;                        /* Its path, or CATS_SEL_LOCAL. */
     bool selectable;                    /* As last told to the selector. */
     bool has_count;                     /* 'count' is a baseline. */
     uint64_t count;                     /* New connections, cumulative. */
@@ -59,6 +62,7 @@ struct steer_service {
     struct steer_inst **insts;
     size_t n_insts;
     bool dirty;
+    bool urgent;                        /* A path's storm state changed. */
     long long int last_reweight;
 };
 
@@ -282,9 +286,8 @@ rebuild(struct cats_catalog *cat, const struct cats_metrics_store *store,
                 si->idx = cats_sel_instance_add(ss->svc, name,
                                                 m ? m->capacity : 0,
                                                 ci->base_weight);
-                si->pair = cats_sel_pair_add(
-                    ss->svc, si->idx,
-                    ci->path ? path_index(ci->path) : CATS_SEL_LOCAL);
+                si->path = ci->path ? path_index(ci->path) : CATS_SEL_LOCAL;
+                si->pair = cats_sel_pair_add(ss->svc, si->idx, si->path);
                 if (m && m->has_sample) {
                     feed(si, m, now);
                 } else if (m) {
@@ -411,6 +414,24 @@ steer_ended(uint32_t service_id, ovs_be32 ip, uint16_t port,
     }
 }
 
+/* Services with a pair on 'path' are reweighted at the next steer_run(),
+ * whenever they last were: a path that enters a storm leaves selection at
+ * once, and its bundle goes out in the same main-loop iteration. */
+static void
+mark_urgent(size_t path)
+{
+    struct steer_service *ss;
+
+    HMAP_FOR_EACH (ss, node, &services) {
+        for (size_t i = 0; ss->svc && i < ss->n_insts; i++) {
+            if (ss->insts[i]->path == path) {
+                ss->urgent = true;
+                break;
+            }
+        }
+    }
+}
+
 void
 steer_telemetry(const struct cats_report_telemetry *t, long long int now)
 {
@@ -424,13 +445,21 @@ steer_telemetry(const struct cats_report_telemetry *t, long long int now)
         struct shash_node *node = shash_find(&paths, l->id);
 
         if (node) {
-            int error = cats_sel_path_report(sel, (uintptr_t) node->data - 1,
-                                             l, t->counters_epoch, now);
+            size_t path = (uintptr_t) node->data - 1;
+            bool was_storm = cats_sel_path_is_storm(sel, path);
+            int error = cats_sel_path_report(sel, path, l, t->counters_epoch,
+                                             now);
             if (error) {
                 static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(1, 5);
                 VLOG_INFO_RL(&rl, "path %s: telemetry from %s not used "
                              "(%s)", l->id, t->source_id,
                              ovs_strerror(error));
+            } else if (was_storm != cats_sel_path_is_storm(sel, path)) {
+                COVERAGE_INC(cats_steer_storm_change);
+                VLOG_INFO("path %s: %s (telemetry from %s)", l->id,
+                          was_storm ? "storm over" : "pause storm",
+                          t->source_id);
+                mark_urgent(path);
             }
             any = true;
         }
@@ -522,12 +551,12 @@ steer_run(struct cats_catalog *cat, const struct cats_metrics_store *store,
                 }
             }
         }
-        if (periodic
+        if (periodic || ss->urgent
             || (ss->dirty && now - ss->last_reweight >= DIRTY_INTERVAL_MS)) {
             COVERAGE_INC(cats_steer_reweight);
             cats_sel_reweight(ss->svc, now);
             ss->last_reweight = now;
-            ss->dirty = false;
+            ss->dirty = ss->urgent = false;
             apply_selector(cat, ss);
         }
     }
