@@ -7,7 +7,9 @@
  * never a forwarding lcore; gRPC is initialized on it, so that the threads
  * gRPC creates inherit its CPU set.  The report is built on that thread,
  * from the counters that the forwarding lcores publish (gw_port_read(), no
- * lock), every interval.
+ * lock), every interval and at once when a port's storm classes change
+ * (gw-cadence.h): the push looks at the snapshots every few milliseconds
+ * while some class is held, so the fast path signals nothing itself.
  */
 
 #include "gw-push.h"
@@ -19,6 +21,7 @@
 #include <rte_lcore.h>
 
 #include "cats/client.h"
+#include "gw-cadence.h"
 #include "gw-fwd.h"
 
 #define TICK_MS 100
@@ -33,22 +36,23 @@ static struct {
 
     /* Client thread only. */
     uint64_t n_streams_seen;
-    long long next_report;
+    struct gw_cadence cadence;
+
+    uint64_t n_storm_reports;   /* Written by the client thread (atomic). */
 } push;
 
 /* The report. */
 
-struct cats_report_telemetry *
-gw_push_build_report(void)
+/* Builds the report of every path from the ports' snapshots 'snaps' (its
+ * source_id and seq left for the client to fill in), malloc'd, its links
+ * too. */
+static struct cats_report_telemetry *
+build_report(const struct gw_port_snap snaps[])
 {
-    static struct gw_port_snap snaps[GW_MAX_PORTS];
     struct cats_report_telemetry *t = calloc(1, sizeof *t);
 
     if (!t || !(t->links = calloc(gw.n_ports + 1, sizeof *t->links))) {
         abort();
-    }
-    for (unsigned int p = 0; p < gw.n_ports; p++) {
-        gw_port_read(p, &snaps[p]);
     }
     t->counters_epoch = gw.start_realtime_ns;
     t->n_links = gw.n_ports;
@@ -95,6 +99,7 @@ gw_push_build_report(void)
             pp->rx_pause_us = so->stats.classes[c].rx_paused_ns / 1000;
             pp->tx_pause_us = si->stats.classes[c].tx_paused_ns / 1000;
             pp->paused_for_us = so->paused_for_ns[c] / 1000;
+            pp->storm = so->stats.classes[c].storm;
         }
     }
     return t;
@@ -109,12 +114,38 @@ push_log(void *aux __rte_unused, enum cats_client_log level __rte_unused,
     fprintf(stderr, "cats-gw: push to %s\n", msg);
 }
 
-/* A report every interval, and at once on each new stream. */
+/* Copies every port's snapshot into 'snaps', its storm classes into
+ * 'storm'; returns true if some class is held or in a storm. */
+static bool
+read_ports(struct gw_port_snap snaps[], uint8_t storm[])
+{
+    bool watch = false;
+
+    for (unsigned int p = 0; p < gw.n_ports; p++) {
+        gw_port_read(p, &snaps[p]);
+        storm[p] = 0;
+        for (uint8_t ll = gw.ports[p].lossless; ll; ll &= ll - 1) {
+            int c = __builtin_ctz(ll);
+
+            storm[p] |= snaps[p].stats.classes[c].storm << c;
+        }
+        watch |= snaps[p].held || storm[p];
+    }
+    return watch;
+}
+
+/* A report every interval, at once on each new stream, and at once when a
+ * storm starts or ends (gw-cadence.h). */
 static long long
 push_tick(void *aux __rte_unused)
 {
+    static struct gw_port_snap snaps[GW_MAX_PORTS];
+    uint8_t storm[GW_MAX_PORTS];
     struct cats_stream_status st;
     long long now = cats_client_now();
+    enum gw_cadence_due due;
+    bool watch, taken;
+    uint64_t skipped;
 
     cats_stream_get_status(push.stream, &st);
     if (st.state != CATS_STREAM_STREAMING) {
@@ -122,13 +153,24 @@ push_tick(void *aux __rte_unused)
     }
     if (st.n_streams != push.n_streams_seen) {
         push.n_streams_seen = st.n_streams;
-        push.next_report = now;
+        gw_cadence_restart(&push.cadence, now);
     }
-    if (now >= push.next_report) {
-        cats_stream_post(push.stream, gw_push_build_report());
-        push.next_report = now + st.interval_ms;
+    watch = read_ports(snaps, storm);
+    due = gw_cadence_due(&push.cadence, now, storm);
+    if (due != GW_CADENCE_NONE) {
+        /* The stream skips a report while the previous one is on the
+         * wire: a storm's report then waits for the next look. */
+        skipped = st.n_skipped + st.n_dropped;
+        cats_stream_post(push.stream, build_report(snaps));
+        cats_stream_get_status(push.stream, &st);
+        taken = st.n_skipped + st.n_dropped == skipped;
+        gw_cadence_sent(&push.cadence, due, now, st.interval_ms, storm,
+                        taken);
+        if (taken && due == GW_CADENCE_STORM) {
+            __atomic_add_fetch(&push.n_storm_reports, 1, __ATOMIC_RELAXED);
+        }
     }
-    return push.next_report - now;
+    return gw_cadence_wait(&push.cadence, now, watch, storm);
 }
 
 static int
@@ -161,8 +203,18 @@ gw_push_start(const struct gw_push_config *cfg)
         .skip_if_busy = true,
         .source_id = cfg->source_id,
     };
+    unsigned int idle_ms = TICK_MS;
     int error;
 
+    /* Idle, look at least twice per shortest watchdog time. */
+    for (unsigned int p = 0; p < gw.n_ports; p++) {
+        uint64_t half_ms = gw.ports[p].pfc.watchdog_ns / 2000000;
+
+        if (gw.ports[p].lossless && half_ms < idle_ms) {
+            idle_ms = half_ms;
+        }
+    }
+    gw_cadence_init(&push.cadence, gw.n_ports, idle_ms);
     snprintf(push.target, sizeof push.target, "%s", cfg->target);
     snprintf(push.source_id, sizeof push.source_id, "%s", cfg->source_id);
     push.client = cats_client_create(&ccfg);
@@ -199,6 +251,8 @@ gw_push_get_status(struct gw_push_status *st)
     st->interval_ms = cs.interval_ms;
     st->reports_sent = cs.n_sent;
     st->reports_skipped = cs.n_skipped;
+    st->storm_reports = __atomic_load_n(&push.n_storm_reports,
+                                        __ATOMIC_RELAXED);
     st->acks = cs.n_acks;
     st->last_sent_seq = cs.last_sent_seq;
     st->last_ack_seq = cs.last_ack_seq;

@@ -20,16 +20,23 @@
  *                            pauses we sent IN's sender (tx, this
  *                            direction's queue filled), paused times, and
  *                            how long OUT's peer has held us without a
- *                            break
+ *                            break, and storm, set while that is a
+ *                            pause storm by our watchdog (we drop the
+ *                            class toward OUT)
  *   speed_bps                the rate limit, else OUT's speed
  *
  * counters_epoch is the gateway's start time (ns since the Unix epoch),
  * and seq grows by one per report over the whole run, across streams.
  *
+ * When a port's storm classes change (a storm starts or ends), a report
+ * goes out at once, out of cadence (gw-cadence.h: at most one per 10 ms,
+ * counted in storm_reports), so that the controller evicts the path
+ * within the watchdog time plus a round trip, not an interval later.
+ *
  * The stream is libcatsclient's (include/cats/client.h: its state
  * machine, its backoff, its ack timeout), with no registration; a report
  * due while the previous one is still on the wire is skipped (counted),
- * not queued.
+ * not queued (a storm's report is tried again a millisecond later).
  *
  * The controller's acks may ask for another interval (kept between 100
  * ms and 60 s).  A report the controller refuses is counted and logged,
@@ -42,8 +49,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-
-struct cats_report_telemetry;
 
 struct gw_push_config {
     const char *target;         /* "HOST:PORT" or "unix:PATH". */
@@ -65,6 +70,7 @@ struct gw_push_status {
     unsigned int interval_ms;
     uint64_t reports_sent;
     uint64_t reports_skipped;   /* Previous report still being sent. */
+    uint64_t storm_reports;     /* Sent out of cadence: storm changes. */
     uint64_t acks;
     uint64_t last_sent_seq;
     uint64_t last_ack_seq;
@@ -75,9 +81,5 @@ struct gw_push_status {
 
 /* Copies the push's status.  Returns false if no push runs. */
 bool gw_push_get_status(struct gw_push_status *);
-
-/* Builds the report of every path (source_id and seq left for the
- * client to fill in), malloc'd, its links too. */
-struct cats_report_telemetry *gw_push_build_report(void);
 
 #endif /* gw-push.h */

@@ -283,6 +283,7 @@ cmd_push(const char *cmd __rte_unused, const char *params __rte_unused,
     rte_tel_data_add_dict_u64(d, "interval_ms", st.interval_ms);
     rte_tel_data_add_dict_u64(d, "reports_sent", st.reports_sent);
     rte_tel_data_add_dict_u64(d, "reports_skipped", st.reports_skipped);
+    rte_tel_data_add_dict_u64(d, "storm_reports", st.storm_reports);
     rte_tel_data_add_dict_u64(d, "acks", st.acks);
     rte_tel_data_add_dict_u64(d, "last_sent_seq", st.last_sent_seq);
     rte_tel_data_add_dict_u64(d, "last_ack_seq", st.last_ack_seq);

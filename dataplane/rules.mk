@@ -1,10 +1,10 @@
 # cats-gw, the DPDK long-haul gateway: build rules (included by the
 # top-level Makefile).
 #
-# libcatsgw: the gateway's pure modules (ECN marking law, PFC state machine,
-# 802.1Qbb frames, counters, port configuration, configuration statements,
-# class queues and delay line, token bucket; header-only: classification,
-# sequence counter).  Plain C with no DPDK and no libopenvswitch calls, so
+# libcatsgw: the gateway's pure modules (report cadence, ECN marking law,
+# PFC state machine, 802.1Qbb frames, counters, port configuration,
+# configuration statements, class queues and delay line, token bucket;
+# header-only: classification, sequence counter).  Plain C with no DPDK and no libopenvswitch calls, so
 # that the DPDK application, the unit tests and the fuzz target link the
 # very same code.  dataplane/README.md describes the gateway.
 
@@ -12,9 +12,10 @@
 # rule below would become the default goal of a bare 'make'.
 .DEFAULT_GOAL := all
 
-LIBCATSGW_SRCS := dataplane/gw-conf.c dataplane/gw-config.c \
-	dataplane/gw-ecn.c dataplane/gw-pfc.c dataplane/gw-qbb.c \
-	dataplane/gw-queue.c dataplane/gw-stats.c dataplane/gw-tbf.c
+LIBCATSGW_SRCS := dataplane/gw-cadence.c dataplane/gw-conf.c \
+	dataplane/gw-config.c dataplane/gw-ecn.c dataplane/gw-pfc.c \
+	dataplane/gw-qbb.c dataplane/gw-queue.c dataplane/gw-stats.c \
+	dataplane/gw-tbf.c
 LIBCATSGW_HDRS := $(LIBCATSGW_SRCS:.c=.h)
 LIBCATSGW_OBJS := $(patsubst %.c,$(B)/%.o,$(LIBCATSGW_SRCS))
 LIBCATSGW := $(B)/libcatsgw.a
