@@ -357,3 +357,44 @@ def fmt_shares(counts, names):
     s = shares(counts, names)
     return " ".join("%s=%d (%.2f%%)" % (n, counts.get(n, 0), s[n])
                     for n in names)
+
+
+class Unixctl:
+    """A persistent connection to a daemon's unixctl socket (OVS's JSON-RPC
+    over a unix stream socket): a command costs well under a millisecond
+    instead of ovs-appctl's ~11 ms process start, for polling in ms."""
+
+    def __init__(self, path, timeout=5.0):
+        import socket
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(timeout)
+        self.sock.connect(path)
+        self.buf = b""
+        self.id = 0
+
+    def __call__(self, method, *params):
+        """The command's reply text; RuntimeError on an error reply."""
+        import json
+        self.id += 1
+        self.sock.sendall(json.dumps({"method": method, "id": self.id,
+                                      "params": [str(p) for p in params]}
+                                     ).encode())
+        dec = json.JSONDecoder()
+        while True:
+            try:
+                msg, end = dec.raw_decode(self.buf.decode())
+            except ValueError:
+                data = self.sock.recv(1 << 16)
+                if not data:
+                    raise RuntimeError("unixctl: connection closed")
+                self.buf += data
+                continue
+            self.buf = self.buf[end:].lstrip()
+            if msg.get("id") != self.id:
+                continue
+            if msg.get("error") is not None:
+                raise RuntimeError("unixctl %s: %s" % (method, msg["error"]))
+            return msg.get("result") or ""
+
+    def close(self):
+        self.sock.close()

@@ -17,7 +17,14 @@ pairs them with a 5 ms delay line each way and a 20 Mb/s rate limit; class
     counted as invalid;
   - everything above is read through dpdk-telemetry.py -f PREFIX;
   - cats-controller receives the gateway's paths over its gRPC telemetry
-    API (cats/telemetry);
+    API (cats/telemetry), every second;
+  - a pause storm from B reaches the controller at once: the gateway
+    reports out of cadence when its watchdog fires, and the controller's
+    selector (a service with an instance over path site-a:site-b, whose
+    cats-agent registers it) puts the path in STORM within the watchdog
+    time plus 100 ms of the first pause, not up to a second later; its end
+    is reported at once too, and the path comes back after the
+    controller's restore time;
   - bad configurations are refused at start-up with a clear message.
 
 Namespaces, veths and processes are created with unique names and removed
@@ -37,7 +44,8 @@ import subprocess
 import sys
 import time
 
-from catslib import result, skip, info, TempDir, REPO, sh
+from catslib import result, skip, info, TempDir, REPO, sh, Unixctl
+from cats_site import kill_pid
 
 CHECKS = [
     "config: bad statements, ports, thresholds and class maps refused",
@@ -51,7 +59,10 @@ CHECKS = [
     "pfc rx: 802.3x global PAUSE counted as invalid",
     "telemetry: dpdk-telemetry.py -f PREFIX reads /cats_gw/*",
     "controller: paths pushed over gRPC, seen in cats/telemetry",
+    "storm_signalled_at_once",
+    "storm_restore_signalled_at_once",
 ]
+STORM_CHECK, RESTORE_CHECK = CHECKS[11], CHECKS[12]
 
 PID = os.getpid()
 NS_A, NS_B = "catsgw-a-%d" % PID, "catsgw-b-%d" % PID
@@ -61,6 +72,18 @@ VB, GB = "cgwvb%d" % (PID % 100000), "cgwgb%d" % (PID % 100000)
 IP_A, IP_B = "10.199.0.1", "10.199.0.2"
 PREFIX = "cats-gw-test-%d" % PID
 DELAY_MS = 5
+# site-b's PFC watchdog and restore times (the controller's: 200 ms and
+# 1000 ms), and the telemetry interval (the controller's ack sets it).
+GW_WATCHDOG_MS, GW_RESTORE_MS = 100, 100
+CTL_RESTORE_MS = 1000
+INTERVAL_MS = 1000
+# A service with one instance beyond path site-a:site-b (A to B, the
+# direction that B's pauses hold) and one local, so that the controller's
+# selector follows the path's state (cats/explain).
+SERVICE_CONFIG = (
+    "service web vip=10.199.9.1 port=80 proto=tcp\n"
+    "instance web 10.199.9.11:80 weight=10 path=site-a:site-b\n"
+    "instance web 10.199.9.12:80 weight=10\n")
 
 # Receiver in B: counts UDP packets and CE marks for 'secs' seconds.
 RECEIVER = r"""
@@ -148,6 +171,8 @@ for i in range(count):
     s.send(frame)
     if i == 0:
         print("sent", flush=True)
+    if i == count - 1:
+        print("last", flush=True)
     time.sleep(gap)
 """
 
@@ -308,6 +333,130 @@ def config_errors(gw_binary):
     return bad
 
 
+def start_agent(build, workdir, port):
+    """A cats-agent registering both instances of 'web' (so that the
+    controller's selector steers it), or None if not built."""
+    binary = os.path.join(build, "cats-agent")
+    if not os.access(binary, os.X_OK):
+        return None
+    sh(binary, "--controller=127.0.0.1:%d" % port, "--node-id=gw-test-node",
+       "--instance=web,10.199.9.11:80,capacity=4",
+       "--instance=web,10.199.9.12:80,capacity=4",
+       "--interval=%d" % INTERVAL_MS,
+       "--unixctl=" + os.path.join(workdir, "agent.ctl"),
+       "--pidfile=" + os.path.join(workdir, "agent.pid"),
+       "--log-file=" + os.path.join(workdir, "agent.log"),
+       "--detach", "--no-chdir", "-vconsole:off")
+    return binary
+
+
+def agent_pid(workdir):
+    try:
+        with open(os.path.join(workdir, "agent.pid")) as f:
+            return int(f.read().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def path_state(explain):
+    """'STORM', 'ok' or None: site-a:site-b in cats/explain web."""
+    m = re.search(r"path site-a:site-b: (\w+)", explain)
+    return m.group(1) if m else None
+
+
+def link_storm(telemetry_text):
+    """True if the controller's last report of site-a:site-b has the
+    gateway's storm flag."""
+    for line in telemetry_text.splitlines():
+        if line.strip().startswith("site-a:site-b "):
+            return " storm=" in line
+    return False
+
+
+def poll(fn, timeout, period=0.005):
+    """Calls fn() every 'period' s until it returns true: (the monotonic
+    time it did, or None after 'timeout' s)."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if fn():
+            return time.monotonic()
+        time.sleep(period)
+    return None
+
+
+def storm_checks(ctl, check):
+    """A pause storm from B, timed from its first pause to the controller's
+    STORM (polled every 5 ms over a persistent unixctl connection), then
+    its end to the flag's clearing and the path's return."""
+    u = Unixctl(ctl.unixctl)
+    try:
+        explain = lambda: u("cats/explain", "web")  # noqa: E731
+        # The selector knows the path once the agent registered; an earlier
+        # storm (the check above) must be over first.
+        if not poll(lambda: path_state(explain()) == "ok", 15, 0.1):
+            check(STORM_CHECK, False, "path not ok in cats/explain web "
+                  "before the storm: " + explain()[-300:])
+            return
+        before = telemetry("/cats_gw/push")[0]
+        # 45 pauses 10 ms apart, each holding 33.5 ms: held ~480 ms.
+        pauser = subprocess.Popen(
+            ["ip", "netns", "exec", NS_B, "/usr/bin/python3", "-c",
+             PFC_SENDER, VB, "pfc", "45", "0.01"],
+            stdout=subprocess.PIPE, text=True)
+        pauser.stdout.readline()            # The first one is out.
+        t0 = time.monotonic()
+        t1 = poll(lambda: path_state(explain()) == "STORM", 3)
+        pauser.stdout.readline()            # The last one is out: it
+        hold_end = time.monotonic() + 0.0335  # holds 33.5 ms.
+        pauser.wait(timeout=10)
+        t2 = poll(lambda: not link_storm(u("cats/telemetry")), 5)
+        t3 = poll(lambda: path_state(explain()) == "ok", 5)
+        after = telemetry("/cats_gw/push")[0]
+        n_storm = (after.get("storm_reports", 0)
+                   - before.get("storm_reports", 0))
+
+        if t1 is None:
+            check(STORM_CHECK, False, "no STORM within 3 s: "
+                  + explain()[-300:])
+        else:
+            ms = (t1 - t0) * 1000
+            check(STORM_CHECK, ms < GW_WATCHDOG_MS + 100 and n_storm >= 1,
+                  "first pause to STORM in the controller %.0f ms, want "
+                  "< watchdog %d + 100; storm_reports +%d"
+                  % (ms, GW_WATCHDOG_MS, n_storm),
+                  " (storm->controller ms=%.0f)" % (ms - GW_WATCHDOG_MS))
+            info("storm: first pause -> controller STORM %.0f ms (watchdog "
+                 "%d ms: signalled %.0f ms after it fired); storm_reports "
+                 "+%d" % (ms, GW_WATCHDOG_MS, ms - GW_WATCHDOG_MS, n_storm))
+        if t2 is None or t3 is None:
+            check(RESTORE_CHECK, False, "flag cleared %s, path ok %s: %s"
+                  % (t2, t3, explain()[-300:]))
+        else:
+            flag_ms = (t2 - hold_end) * 1000
+            back_ms = (t3 - hold_end) * 1000
+            # The flag clears the gateway's restore time after the last
+            # pause ran out, at once; the path comes back the controller's
+            # restore time after that, at the first report since (within
+            # an interval).
+            check(RESTORE_CHECK,
+                  flag_ms < GW_RESTORE_MS + 100 and n_storm >= 2
+                  and CTL_RESTORE_MS <= (t3 - t2) * 1000
+                  < CTL_RESTORE_MS + INTERVAL_MS + 100,
+                  "last pause out to flag cleared %.0f ms, want < restore "
+                  "%d + 100; to path ok %.0f ms, want the flag + [%d, %d); "
+                  "storm_reports +%d"
+                  % (flag_ms, GW_RESTORE_MS, back_ms, CTL_RESTORE_MS,
+                     CTL_RESTORE_MS + INTERVAL_MS + 100, n_storm),
+                  " (restore->controller ms=%.0f, path back ms=%.0f)"
+                  % (flag_ms - GW_RESTORE_MS, back_ms))
+            info("storm over: last pause out -> flag cleared in the "
+                 "controller %.0f ms (gateway restore %d ms), -> path ok "
+                 "%.0f ms (controller restore %d ms)"
+                 % (flag_ms, GW_RESTORE_MS, back_ms, CTL_RESTORE_MS))
+    finally:
+        u.close()
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--build-dir", default=os.path.join(REPO, "build"))
@@ -335,13 +484,14 @@ def main():
 
     reported = {}
 
-    def check(name, ok, detail=""):
+    def check(name, ok, detail="", figures=""):
         reported[name] = ok
-        result(name, ok, detail)
+        result(name + figures, ok, detail)
 
     topo = Topology()
     gw = None
     ctl = None
+    agent = None
     with TempDir(keep=args.keep, prefix="cats-gw-it-") as d:
         try:
             bad = config_errors(gw_binary)
@@ -351,8 +501,8 @@ def main():
             have_ctl = os.access(controller, os.X_OK)
             extra = [
                 "--port=0,name=site-a,speed=1G,trust=dscp",
-                "--port=1,name=site-b,speed=1G,trust=dscp,watchdog=100ms,"
-                "restore=100ms",
+                "--port=1,name=site-b,speed=1G,trust=dscp,watchdog=%dms,"
+                "restore=%dms" % (GW_WATCHDOG_MS, GW_RESTORE_MS),
                 "--class=0:3,queue=300K,ecn=20K:100K:10%,"
                 "lossless=150K:100K",
                 "--class=1:3,queue=300K,ecn=20K:100K:10%,"
@@ -364,14 +514,16 @@ def main():
                 from cats_ctl import CatsController
                 port = free_tcp_port()
                 ctl = CatsController(
-                    controller, d, "",
+                    controller, d, SERVICE_CONFIG,
                     listen="punix:" + os.path.join(d, "sw.sock"),
                     extra_args=["--grpc-listen=127.0.0.1:%d" % port,
-                                "--agent-report-interval=200"])
+                                "--agent-report-interval=%d"
+                                % INTERVAL_MS])
                 ctl.start()
                 extra += ["--controller=127.0.0.1:%d" % port,
                           "--source-id=cats-gw-test",
-                          "--report-interval=200ms"]
+                          "--report-interval=%dms" % INTERVAL_MS]
+                agent = start_agent(build, d, port)
             gw = Gateway(gw_binary, d, extra)
             gw.start()
 
@@ -483,8 +635,9 @@ def main():
 
             # The controller.
             if not ctl:
-                reported[CHECKS[10]] = None
-                skip(CHECKS[10], "cats-controller not built")
+                for c in CHECKS[10:]:
+                    reported[c] = None
+                    skip(c, "cats-controller not built")
             else:
                 text, ok = "", False
                 t0 = time.monotonic()
@@ -500,6 +653,12 @@ def main():
                 info(text.strip())
                 check(CHECKS[10], ok, "cats/telemetry: " + text.strip()[-400:]
                       + " push: %s" % push)
+                if agent:
+                    storm_checks(ctl, check)
+                else:
+                    for c in (STORM_CHECK, RESTORE_CHECK):
+                        reported[c] = None
+                        skip(c, "cats-agent not built")
         except Exception as e:  # noqa: B902 (report, then clean up)
             info("error: %s" % e)
             if gw:
@@ -507,6 +666,7 @@ def main():
         finally:
             if gw:
                 gw.stop()
+            kill_pid(agent_pid(d))
             if ctl:
                 ctl.cleanup()
             topo.down()
