@@ -26,6 +26,11 @@ $(LIBCATSCLIENT): $(LIBCATSCLIENT_OBJS)
 	@rm -f $@
 	ar rcs $@ $^
 
+# Unit test: the codec, against protobuf-c's generated code (in libcats).
+$(B)/tests/unit/test-client-codec.o: $(CLIENT_PROTO_H)
+EXTRA_OBJS_test-client-codec := $(LIBCATSCLIENT)
+LDFLAGS_test-client-codec = $(GRPC_LIBS) -lprotobuf-c -lpthread
+
 .PHONY: clean-client
 clean: clean-client
 clean-client:
