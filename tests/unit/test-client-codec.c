@@ -25,6 +25,11 @@
 
 #define MSG_SIZE (sizeof ((struct cats_client_ack *) NULL)->error_message)
 
+#define QUEUE_DEPTH_SET \
+    CATS__V1__LINK_TELEMETRY___QUEUE_DEPTH_BYTES_QUEUE_DEPTH_BYTES
+#define QUEUE_DEPTH_NOT_SET \
+    CATS__V1__LINK_TELEMETRY___QUEUE_DEPTH_BYTES__NOT_SET
+
 /* Packs 'm' into a malloc'd buffer of '*lenp' bytes. */
 static uint8_t *
 pack(const ProtobufCMessage *m, size_t *lenp)
@@ -64,12 +69,10 @@ check_link(const struct cats_report_link *l, const Cats__V1__LinkTelemetry *p,
     assert_true(p->drops == l->drops);
     assert_true(p->speed_bps == l->speed_bps);
     if (l->has_queue_depth) {
-        assert_int_equal(p->_queue_depth_bytes_case,
-                         CATS__V1__LINK_TELEMETRY___QUEUE_DEPTH_BYTES_QUEUE_DEPTH_BYTES);
+        assert_int_equal(p->_queue_depth_bytes_case, QUEUE_DEPTH_SET);
         assert_true(p->queue_depth_bytes == l->queue_depth_bytes);
     } else {
-        assert_int_equal(p->_queue_depth_bytes_case,
-                         CATS__V1__LINK_TELEMETRY___QUEUE_DEPTH_BYTES__NOT_SET);
+        assert_int_equal(p->_queue_depth_bytes_case, QUEUE_DEPTH_NOT_SET);
     }
     if (l->has_rtt) {
         assert_int_equal(p->_rtt_us_case,
