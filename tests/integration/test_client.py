@@ -4,9 +4,12 @@
 A fake controller written on Debian's python3-grpcio (messages from
 protoc --python_out, build/gen/py/proto/cats_pb2.py) serves
 cats.v1.Agent on 127.0.0.1, records every call with its time and
-metadata, and is scripted to take build/cats-agent (one --instance,
---threshold=10 so that only the interval makes it report) through each
-transition drawn in include/cats/client.h:
+metadata, and is scripted to take build/cats-agent through each
+transition drawn in include/cats/client.h.  The agent has one
+--instance and sees a fixed /proc/stat, /proc/loadavg and /proc/meminfo
+(copies, bind-mounted in a mount namespace of its own): its node values
+never move, so that only the interval makes it report, however busy the
+other tests keep this machine.  Checked:
 
   - RegisterNode first, then reports in that session, seq strictly
     increasing; the bearer token (--token) on every call;
@@ -72,6 +75,10 @@ REG_MS = 500                    # the RegisterReply's interval
 ACK_MS = 200                    # the acks' interval
 LONG_MS = 2000                  # 3 of them: longer than the 5 s minimum
 FP, CODE_FP = "FAILED_PRECONDITION", 9
+# What the agent's node values come from (controller/agent/cats-agent.c,
+# sample_node()); a busy machine moves the CPU utilization by more than
+# the 0.1 that makes it report early, whatever --threshold says.
+FIXED_PROC = ("stat", "loadavg", "meminfo")
 
 # Slack for a loaded 2-core machine (4 test runs at once): what is added
 # to an upper bound, and taken from a lower one, on top of what the
@@ -287,6 +294,13 @@ def attempts(times, within=0.5):
     return [a[0] for a in out]
 
 
+def exe(pid):
+    try:
+        return os.path.basename(os.readlink("/proc/%d/exe" % pid))
+    except OSError:
+        return None
+
+
 def gaps(reports):
     ts = [r[0] for r in reports]
     return [b - a for a, b in zip(ts, ts[1:])]
@@ -318,12 +332,23 @@ def body(t, args, grpc, pb, env):
     argv = [args.agent, "--controller=127.0.0.1:%d" % port,
             "--node-id=" + NODE,
             "--instance=%s,%s:%d,capacity=4" % INSTANCE,
-            "--interval=%d" % INITIAL_MS, "--threshold=10",
+            "--interval=%d" % INITIAL_MS,
             "--token=" + tokfile, "--unixctl=" + ctl,
             "--log-file=" + env["log"], "-vconsole:off"]
+    # unshare and sh exec: the agent keeps the PID we get.
+    binds = []
+    for name in FIXED_PROC:
+        copy = os.path.join(env["tmp"], "proc-" + name)
+        shutil.copyfile("/proc/" + name, copy)
+        binds.append("mount --bind %s /proc/%s" % (copy, name))
+    argv = ["unshare", "--mount", "--propagation", "private", "sh", "-c",
+            " && ".join(binds) + ' && exec "$@"', "sh"] + argv
     with open(os.path.join(env["tmp"], "agent.stderr"), "w") as err:
         agent = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=err)
     env["agent"] = agent
+    if not wait_until(lambda: exe(agent.pid) == "cats-agent", 5):
+        raise RuntimeError("pid %d is %s, not cats-agent"
+                           % (agent.pid, exe(agent.pid)))
     n_backoffs = 0          # the failures we cause that must back off
 
     # -- registration, first session, token ---------------------------------
@@ -529,11 +554,15 @@ def body(t, args, grpc, pb, env):
             and ce.get("CANCELLED", 0) >= 2
             and ce.get("UNAVAILABLE", 0) >= len(att)
             and re.search(r"bearer token", text)
+            and re.search(r"^reports: posted \d+ \(0 on a moved value\)",
+                          text, re.M)
             and re.search(r"^state: streaming", text, re.M),
             "registrations %s (controller saw %d), reconnects %s (backoffs "
-            "%d), call errors %s, ack errors %s"
+            "%d), call errors %s, ack errors %s, %s"
             % (c.get("registrations"), len(regs), c.get("reconnects"),
-               n_backoffs, ce, ae))
+               n_backoffs, ce, ae,
+               (re.findall(r"^reports: posted .*$", text, re.M)
+                or ["no reports line"])[0]))
     if args.verbose:
         info(text)
 
@@ -552,8 +581,12 @@ def main():
     grpc = pb = None
     if not os.access(args.agent, os.X_OK):
         reason = "%s not built" % args.agent
-    elif not shutil.which("ovs-appctl"):
-        reason = "needs ovs-appctl"
+    elif not shutil.which("ovs-appctl") or not shutil.which("unshare"):
+        reason = "needs ovs-appctl and unshare"
+    elif subprocess.run(["unshare", "--mount", "--propagation", "private",
+                         "mount", "--bind", "/proc/loadavg", "/proc/loadavg"],
+                        capture_output=True).returncode:
+        reason = "needs root and mount namespaces (a fixed node load)"
     else:
         try:
             import grpc
