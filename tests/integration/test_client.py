@@ -16,7 +16,7 @@ other tests keep this machine.  Checked:
   - the interval of the RegisterReply, then of the acks, obeyed;
   - FAILED_PRECONDITION, as an ack's refusal and as the stream's status:
     a new RegisterNode at once and the new session used; on a session
-    younger than a second, a backoff instead;
+    younger than a second, a backoff instead, doubled the second time;
   - a controller that stops acking: the stream ends after max(5 s, 3
     intervals), both cases measured, and a new one starts;
   - the controller gone (its port answers with an immediate close):
@@ -55,6 +55,7 @@ CHECKS = [
     "stream status: FAILED_PRECONDITION registers again at once, new "
     "session used",
     "young session: FAILED_PRECONDITION within 1 s of registering backs off",
+    "young session, twice: the second backoff is doubled",
     "no ack: the stream ends after 5 s (3 intervals shorter), a new one "
     "follows",
     "no ack: after 3 intervals when that is longer than 5 s",
@@ -418,13 +419,14 @@ def body(t, args, grpc, pb, env):
             % ((reg["t"] - ref[0]) if reg else -1, s1 or 0, s2 or 0,
                len(fake.reports(session=s2)), late))
 
-    # -- FAILED_PRECONDITION as the stream's status; then on a young
-    # session, which must back off instead -----------------------------------
+    # -- FAILED_PRECONDITION as the stream's status; then twice on a young
+    # session, which must back off instead, the second time longer ---------
     wait_until(lambda: time.monotonic() - reg["t"] > 1.3, 3)
     with fake.lock:
+        # Sessions are numbered in order: s2 + 1, then s2 + 2.
         fake.script.append((lambda rep: rep.session_id == s2, "status_fp"))
-        fake.script.append((lambda rep: rep.session_id not in (s1, s2),
-                            "ack_fp"))
+        fake.script.append((lambda rep: rep.session_id == s2 + 1, "ack_fp"))
+        fake.script.append((lambda rep: rep.session_id == s2 + 2, "ack_fp"))
     ref = wait_until(lambda: refusal(1), 3, value=True)
     reg = ref and wait_until(lambda: new_registration(ref[0]), 3, value=True)
     s3 = reg["session"] if reg else None
@@ -441,13 +443,28 @@ def body(t, args, grpc, pb, env):
     s4 = reg4["session"] if reg4 else None
     age = (young[0] - reg["t"]) if young and reg else -1
     wait = (reg4["t"] - young[0]) if reg4 else -1
-    ok = reg4 and wait_until(lambda: len(fake.reports(session=s4)) >= 2, 3)
     # The backoff is 1 s +-20%: 0.8 to 1.2 s.
     t.check(CHECKS[7], young and age < 1.0 and reg4
-            and 0.8 - 0.05 <= wait <= 1.2 + SLACK and ok,
+            and 0.8 - 0.05 <= wait <= 1.2 + SLACK,
             "refused %.3f s into session %#x, next RegisterNode %.3f s later"
-            " (backoff 0.8-1.2 s), session %#x then streams"
+            " (backoff 0.8-1.2 s), session %#x"
             % (age, s3 or 0, wait, s4 or 0))
+
+    # A refusal of the session is no sign that things work again: the
+    # next backoff doubles, as after any other failure.
+    young2 = reg4 and wait_until(lambda: refusal(3), 3, value=True)
+    n_backoffs += 1 if young2 else 0
+    reg5 = young2 and wait_until(lambda: new_registration(young2[0]), 5,
+                                 value=True)
+    s5 = reg5["session"] if reg5 else None
+    age = (young2[0] - reg4["t"]) if young2 else -1
+    wait = (reg5["t"] - young2[0]) if reg5 else -1
+    ok = reg5 and wait_until(lambda: len(fake.reports(session=s5)) >= 2, 3)
+    t.check(CHECKS[8], young2 and young2[2] == s4 and age < 1.0 and reg5
+            and 1.6 - 0.05 <= wait <= 2.4 + SLACK and ok,
+            "refused %.3f s into session %#x, next RegisterNode %.3f s later"
+            " (backoff 1.6-2.4 s), session %#x then streams"
+            % (age, s4 or 0, wait, s5 or 0))
 
     # -- no acks: max(5 s, 3 x 200 ms) = 5 s ---------------------------------
     def silence(expect_s, label):
@@ -482,7 +499,7 @@ def body(t, args, grpc, pb, env):
     # The client measures from its send; the report reaches us a little
     # later, so the stream may end just under 5.0 s after it arrived.
     res, fig = silence(5.0, "interval %d ms" % ACK_MS)
-    t.check(CHECKS[8], res and 5.0 - 0.1 <= res[0] <= 5.0 + 0.2 + SLACK
+    t.check(CHECKS[9], res and 5.0 - 0.1 <= res[0] <= 5.0 + 0.2 + SLACK
             and res[1] and res[2], fig)
     n_backoffs += 1
 
@@ -492,7 +509,7 @@ def body(t, args, grpc, pb, env):
     wait_until(lambda: re.search(r"interval: %d ms" % LONG_MS,
                                  appctl(ctl, "agent/show")), 3)
     res, fig = silence(3 * LONG_MS / 1000, "interval %d ms" % LONG_MS)
-    t.check(CHECKS[9], res and 6.0 - 0.1 <= res[0] <= 6.0 + 0.2 + SLACK
+    t.check(CHECKS[10], res and 6.0 - 0.1 <= res[0] <= 6.0 + 0.2 + SLACK
             and res[1] and res[2], fig)
     n_backoffs += 1
     with fake.lock:
@@ -520,7 +537,7 @@ def body(t, args, grpc, pb, env):
     want = [1.0, 2.0, 4.0, 8.0]
     within = [0.8 * w - 0.05 <= s <= 1.2 * w + SLACK
               for s, w in zip(steps, want)]
-    t.check(CHECKS[10], len(att) == 3 and reg and len(steps) == 4
+    t.check(CHECKS[11], len(att) == 3 and reg and len(steps) == 4
             and all(within) and steps == sorted(steps),
             "stop -> attempts -> back: %s s (want %s +-20%%), %d connections"
             " for %d attempts" % (" ".join("%.2f" % s for s in steps),
@@ -529,14 +546,14 @@ def body(t, args, grpc, pb, env):
     ok = reg and wait_until(
         lambda: len([s for s in fake.all_streams()
                      if s["t0"] > reg["t"] and s["acked"] >= 2]), 4)
-    t.check(CHECKS[11], reg and ok and len(fake.regs()) == n_regs + 1,
+    t.check(CHECKS[12], reg and ok and len(fake.regs()) == n_regs + 1,
             "session %#x, reports acked in it: %s"
             % (reg["session"] if reg else 0,
                len(fake.reports(session=reg["session"])) if reg else 0))
 
     seqs = [r[2] for r in fake.reports()]
     sessions = len({r[1] for r in fake.reports()})
-    t.check(CHECKS[12], len(seqs) > 20 and
+    t.check(CHECKS[13], len(seqs) > 20 and
             all(a < b for a, b in zip(seqs, seqs[1:])),
             "%d reports, %d sessions, seq %d..%d"
             % (len(seqs), sessions, seqs[0] if seqs else 0,
@@ -547,9 +564,9 @@ def body(t, args, grpc, pb, env):
     c = show_counters(text)
     ce, ae = c.get("call errors") or {}, c.get("ack errors") or {}
     regs = fake.regs()
-    t.check(CHECKS[13], c.get("registrations") == len(regs)
+    t.check(CHECKS[14], c.get("registrations") == len(regs)
             and c.get("reconnects") == n_backoffs
-            and ae == {FP: 2}
+            and ae == {FP: 3}
             and ce.get(FP) == 1 and ce.get("DEADLINE_EXCEEDED") == 2
             and ce.get("CANCELLED", 0) >= 2
             and ce.get("UNAVAILABLE", 0) >= len(att)
