@@ -667,6 +667,7 @@ on_ack(struct cats_stream *s, struct rpc *r, const uint8_t *data, size_t len)
 {
     struct cats_client *c = s->client;
     struct cats_client_ack ack;
+    bool session_refused;
 
     if (!cats_client_decode_ack(s->cfg.telemetry ? CATS_CLIENT_TELEMETRY_ACK
                                 : CATS_CLIENT_REPORT_ACK, data, len, &ack)) {
@@ -677,6 +678,8 @@ on_ack(struct cats_stream *s, struct rpc *r, const uint8_t *data, size_t len)
         grpc_call_cancel(r->call, NULL);
         return;
     }
+    session_refused = (ack.error_code == GRPC_STATUS_FAILED_PRECONDITION
+                       && s->cfg.register_msg);
     s->st.n_acks++;
     if (ack.seq > s->st.last_ack_seq) {
         s->st.last_ack_seq = ack.seq;
@@ -684,8 +687,9 @@ on_ack(struct cats_stream *s, struct rpc *r, const uint8_t *data, size_t len)
     /* A refusal is an answer too: only silence restarts the stream. */
     s->unacked_since = (s->st.last_ack_seq >= s->st.last_sent_seq
                         ? 0 : cats_client_now());
-    if (!s->acked_once) {
-        /* End to end works again: the next failure starts from 1 s. */
+    if (!s->acked_once && !session_refused) {
+        /* End to end works again (an ack refusing the session says it
+         * does not): the next failure starts from 1 s. */
         s->acked_once = true;
         s->backoff_ms = BACKOFF_MIN_MS;
     }
@@ -700,7 +704,7 @@ on_ack(struct cats_stream *s, struct rpc *r, const uint8_t *data, size_t len)
                  ack.error_seq, cats_grpc_status_name(code),
                  ack.error_message);
         client_log(c, CATS_CLIENT_WARN, "%s", s->st.last_error);
-        if (code == GRPC_STATUS_FAILED_PRECONDITION && s->cfg.register_msg) {
+        if (session_refused) {
             r->reregister = true;
             grpc_call_cancel(r->call, NULL);
         }

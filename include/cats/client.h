@@ -45,7 +45,8 @@
  * with it) makes a stream with a registration register again at once,
  * unless its session is younger than a second (then it backs off: a
  * controller that refuses a fresh session did not restart).  The backoff
- * starts again from 1 s once a stream got an ack.
+ * starts again from 1 s once a stream got an ack, unless that ack refused
+ * its session.
  *
  * Messages: cats_stream_post() puts one in the stream's one-message slot;
  * the newest replaces one that is not on the wire yet (or, with
