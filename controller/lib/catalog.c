@@ -769,10 +769,10 @@ path_check(const struct cats_catalog *cat, const struct cats_path *except,
                              field);
         }
         if (!ofp_to_u16(port[i])
-            || ofp_to_u16(port[i]) > ofp_to_u16(OFPP_MAX)) {
-            return xasprintf("field '%s': port %"PRIu16" is not 1 to "
-                             "%"PRIu16, field, ofp_to_u16(port[i]),
-                             ofp_to_u16(OFPP_MAX));
+            || ofp_to_u16(port[i]) >= ofp_to_u16(OFPP_MAX)) {
+            return xasprintf("field '%s': port %"PRIu16" is not 1 to %d",
+                             field, ofp_to_u16(port[i]),
+                             ofp_to_u16(OFPP_MAX) - 1);
         }
         p = port_used(cat, site[i], port[i], except);
         if (p) {
