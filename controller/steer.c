@@ -250,6 +250,15 @@ steer_destroy(void)
     hmap_destroy(&instances);
     shash_destroy(&paths);
     shash_destroy(&path_links);
+    /* Usable again (the unit tests start over). */
+    hmap_init(&cpaths);
+    hmap_init(&services);
+    hmap_init(&services_by_id);
+    hmap_init(&instances);
+    shash_init(&paths);
+    shash_init(&path_links);
+    next_periodic = 0;
+    n_reroutes = 0;
 }
 
 static size_t
