@@ -31,6 +31,7 @@
 #include "coverage.h"
 #include "daemon.h"
 #include "fatal-signal.h"
+#include "flow.h"
 #include "hash.h"
 #include "ofctrl.h"
 #include "pinctrl.h"
@@ -464,6 +465,29 @@ listeners_run(void)
     }
 }
 
+/* OpenFlow 1.1 and later have no NO_FLOOD port flag (OVS masks a port
+ * mod's config with OFPPC11_ALL), and the controller speaks 1.5 only: the
+ * topology must make a site's path ports no-flood (two paths between two
+ * bridges are a loop for NORMAL's flooding), with 'ovs-ofctl mod-port
+ * BRIDGE PORT no-flood' over OpenFlow 1.0.  Says so once per binding. */
+static void
+log_path_ports(const struct switch_conn *sw, const struct site_model *sm)
+{
+    const ofp_port_t *ports;
+    struct ds s = DS_EMPTY_INITIALIZER;
+    size_t n;
+
+    ports = cats_model_path_ports(&sm->model, &n);
+    for (size_t i = 0; i < n; i++) {
+        ds_put_format(&s, "%s%"PRIu16, i ? "," : "", ofp_to_u16(ports[i]));
+    }
+    VLOG_INFO("%s: site %s%s%s%s", ofctrl_get_name(sw->ofctrl), sm->name,
+              n ? ", path ports " : "", ds_cstr(&s),
+              n ? " (must be no-flood: ovs-ofctl mod-port BRIDGE PORT "
+                  "no-flood)" : "");
+    ds_destroy(&s);
+}
+
 /* Runs every switch connection toward its site's desired table, removes
  * the passive ones that died, and hands on what their polls found. */
 static void
@@ -489,6 +513,9 @@ switches_run(void)
             }
             sw->sm = sm;
             picks_changed = picks_changed || sm;
+            if (sm && sm->name) {
+                log_path_ports(sw, sm);
+            }
         }
         if (picks_changed && sm) {
             pinctrl_set_pick_services(sw->pins, picks, n_picks,
