@@ -928,8 +928,6 @@ int
 cats_path_set_carrier(struct cats_catalog *cat, struct cats_path *p,
                       uint32_t carrier_id)
 {
-    struct cats_service *s;
-
     if (carrier_id == p->id) {
         carrier_id = 0;
     }
@@ -944,17 +942,6 @@ cats_path_set_carrier(struct cats_catalog *cat, struct cats_path *p,
         return 0;
     }
     p->carrier = carrier_id;
-
-    HMAP_FOR_EACH (s, node, &cat->services) {
-        const struct cats_instance *inst;
-
-        HMAP_FOR_EACH (inst, node, &s->instances) {
-            if (cats_path_end(p, cats_instance_site(cat, inst)) >= 0) {
-                changed(cat, s, false);
-                break;
-            }
-        }
-    }
     cat->seqno++;
     cat->paths_seqno = cat->seqno;
     return 0;
