@@ -43,6 +43,7 @@ enum {
     PRIO_T4_PICKED = 100,
     PRIO_T4_UNPICKED = 50,
     PRIO_T5_PATH = 110,
+    PRIO_T5_END = 105,
     PRIO_T5_NEW = 100,
     PRIO_DEFAULT = 0,
 };
@@ -647,10 +648,12 @@ build_instance(struct cats_model *m, const struct build_ctx *ctx,
         }
 
         /* The instance's RST: T0 (shared by every service on this address,
-         * hence the pipeline-wide cookie; above the transit flow, for a
-         * remote instance's) notes the instance in registers, as the reply
-         * leaves conntrack un-NATed to the VIP; T1 copies it for the
-         * service that marked the connection. */
+         * hence the pipeline-wide cookie) notes the instance in registers,
+         * as the reply leaves conntrack un-NATed to the VIP; T1 copies it
+         * for the service that marked the connection.  A remote instance's
+         * comes in over a path: T0 above the transit flow, then T5 (T1
+         * would send a reply with a path label back to its path). */
+        uint8_t end_table = local ? t1 : t0 + 5;
         ofpbuf_clear(&ofpacts);
         match_init_catchall(&match);
         match_set_dl_type(&match, htons(ETH_TYPE_IP));
@@ -661,7 +664,7 @@ build_instance(struct cats_model *m, const struct build_ctx *ctx,
         put_set_be32(&ofpacts, MFF_REG0 + CATS_END_REG_IP, inst->ip);
         put_set_be32(&ofpacts, MFF_REG0 + CATS_END_REG_PORT,
                      htonl(end_port));
-        put_ct_nat(&ofpacts, m->zone, t1, false, 0, 0, 0);
+        put_ct_nat(&ofpacts, m->zone, end_table, false, 0, 0, 0);
         add_flow(m, refs, t0, PRIO_T0_END, cfg->cookie, &match, &ofpacts);
 
         ofpbuf_clear(&ofpacts);
@@ -676,7 +679,8 @@ build_instance(struct cats_model *m, const struct build_ctx *ctx,
         match_set_tcp_flags_masked(&match, htons(TCP_RST), htons(TCP_RST));
         put_controller(&ofpacts, 0, false, &ud);
         put_output(&ofpacts, OFPP_NORMAL);
-        add_flow(m, refs, t1, PRIO_T1_END, cookie, &match, &ofpacts);
+        add_flow(m, refs, end_table, local ? PRIO_T1_END : PRIO_T5_END,
+                 cookie, &match, &ofpacts);
 
         /* The picks of its pairs. */
         for (size_t i = 0; i < (local ? 1 : n_paths); i++) {

@@ -214,6 +214,8 @@ struct eth_addr cats_vip_mac(ovs_be32 vip);
  *   T1  55  +trk+rpl, ct_mark=SERVICE, reg2, reg3 as set in T0, tcp, RST
  *                                       -> controller(max_len=0,
  *                                          userdata=END), NORMAL
+ *          (for a remote instance, whose RST comes in over a path: T0 105
+ *           goes on to T5 instead, and this flow is T5's, priority 105)
  *
  * The controller answers each paused packet with a resume that sets reg0
  * and reg1 to the instance it picked (and, with paths, reg2 =

@@ -2493,9 +2493,23 @@ test_sites_picks_match_the_path_register(void **state)
     }
 
     /* A remote instance's RST comes in over the path: the end flow in T0
-     * sits above the transit flow. */
+     * sits above the transit flow and goes on to T5 (T1 60 would send it
+     * back by its label), where it is copied; a local one's, as
+     * before. */
+    const struct ofpact_conntrack *ct;
     match_instance_end_t0(&m, "10.0.0.11", 8080, TCP_RST);
-    live_flow(&fx->desired[0], T0, 105, &m);
+    f = live_flow(&fx->desired[0], T0, 105, &m);
+    ct = ofpact_get_CT(find_action(f->ofpacts, f->ofpacts_len, OFPACT_CT));
+    assert_int_equal(ct->recirc_table, T5);
+    match_instance_end_t1(&m, s->id, "10.0.0.11", 8080, TCP_RST);
+    live_flow(&fx->desired[0], T5, 105, &m);
+    assert_null(find_flow(&fx->desired[0], T1, 55, &m));
+    match_instance_end_t0(&m, "10.0.0.1", 8080, TCP_RST);
+    f = live_flow(&fx->desired[0], T0, 105, &m);
+    ct = ofpact_get_CT(find_action(f->ofpacts, f->ofpacts_len, OFPACT_CT));
+    assert_int_equal(ct->recirc_table, T1);
+    match_instance_end_t1(&m, s->id, "10.0.0.1", 8080, TCP_RST);
+    live_flow(&fx->desired[0], T1, 55, &m);
 }
 
 /* A site without paths builds exactly the single-site pipeline (site 1:
