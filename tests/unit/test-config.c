@@ -1148,6 +1148,9 @@ test_reload_keeps_site_and_path_ids(void **state OVS_UNUSED)
     assert_int_equal(cats_path_set_carrier(&cat, p2,
                                            cats_path_find(&cat, "p3")->id),
                      0);
+    struct cats_instance *inst = CONST_CAST(struct cats_instance *,
+        find_instance(&cat, "web", "10.0.0.12", 80));
+    cats_instance_set_pair_weight(&cat, inst, p1->id, 7);
 
     seqno = cat.seqno;
     paths_seqno = cat.paths_seqno;
@@ -1175,8 +1178,8 @@ test_reload_keeps_site_and_path_ids(void **state OVS_UNUSED)
     assert_ptr_equal(p2->site[0], cats_site_find(&cat, "B"));
     assert_int_equal(p1->carrier, 2);       /* Still between A and B. */
     assert_int_equal(p2->carrier, 0);       /* p3 is gone. */
-    assert_ptr_equal(find_instance(&cat, "web", "10.0.0.12", 80)->site,
-                     cats_site_find(&cat, "B"));
+    assert_ptr_equal(inst->site, cats_site_find(&cat, "B"));
+    assert_int_equal(cats_instance_pair_weight(inst, p1->id), 7);
 
     seqno = cat.seqno;
     parse_ok(&cat, "site B dpid=2\nsite A dpid=1\nsite C dpid=3\n"
