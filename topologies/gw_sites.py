@@ -2,6 +2,33 @@
 """Two CATS sites joined by two long-haul paths, each through its own
 cats-gw (the DPDK gateway), both pushing telemetry to one cats-controller.
 
+Steered (the default; SteeredSites, tests/integration/test_sites.py):
+
+  clients NAMEc1, NAMEc2 --+                                  +-- NAMEr1
+  local instance NAMEl1 ---+-- catsNAMEa == path 1 == catsNAMEb -+-- NAMEr2
+                           |   (site A)   == path 2 ==  (site B)
+                           +----- one cats-controller --------+
+
+One subnet (10.233.0.0/24: clients .1-, local instance .11, remote .21-,
+VIP .100:80).  Both bridges (fail-mode secure, datapath ids set) are
+under one cats-controller, whose catalog this script writes: the two
+sites by datapath id, the two paths with the bridges' OpenFlow port
+numbers toward each gateway and the gateways' link ids, the service and
+its instances with site= and mac=.  Each path is bridge A's port <-> veth
+<-> cats-gw <-> veth <-> bridge B's port (path 1: 2 ms, 20 Mb/s; path 2:
+5 ms, 50 Mb/s; class 3 lossless with ECN and PFC, watchdog 200 ms); path
+ports are no-flood.  Every instance runs cats-serve and a cats-agent
+(agent API on unix:WORKDIR/grpc.sock); the instance hosts have static
+neighbour entries for the clients.  The controller picks instance and
+path per connection and commits the path id in the conntrack label,
+which conn_paths() reads back; gw_counts() gives the gateways' port
+counters, flood_start() and storm_start() load path K or pause-storm it.
+CLI: paths, conns, gw P CMD, flood P [SECS [FACTOR]], storm P [SECS],
+cats CMD.  --scripted: 12 long-lived connections, each one's instance
+and path.
+
+Routed (--routed; GwSites, tests/integration/test_gw_sites.py):
+
   site A: bridge catsgwa                         site B: bridge catsgwb
   gwa1, gwa2 --+                                        +-- gwb1, gwb2
                +-- gwra ==[path 1: cats-gw, 2 ms, 20 Mb/s]== gwrb --+
@@ -32,11 +59,12 @@ came from: each router sends what comes from its site's path-p addresses
 hosts of site A are gwa1 = 10.231.0.1 (10.231.1.1, 10.231.2.1), gwa2 =
 10.231.0.2, ...; site B's likewise.
 
-    /usr/bin/python3 topologies/gw_sites.py              # Mininet CLI
-    /usr/bin/python3 topologies/gw_sites.py --scripted   # check, exit
+    /usr/bin/python3 topologies/gw_sites.py              # steered, CLI
+    /usr/bin/python3 topologies/gw_sites.py --routed     # routed, CLI
+    /usr/bin/python3 topologies/gw_sites.py --routed --scripted
     /usr/bin/python3 topologies/gw_sites.py --path 2ms,20M --path 5ms,50M
 
-The CLI has, besides Mininet's commands:
+The routed CLI has, besides Mininet's commands:
     paths                    each path: delay, rate, gateway counters
     telemetry                the controller's cats/telemetry
     gw P CMD                 dpdk-telemetry.py command on path P's gateway
@@ -45,7 +73,7 @@ The CLI has, besides Mininet's commands:
     flood SRC DST P [SECS]   ECT(0) DSCP 26 UDP at 4x path P's rate
 Mininet's iperf commands are disabled (they `killall` by name).
 
---scripted starts everything, pings over each path (RTT about twice its
+--routed --scripted starts everything, pings over each path (RTT about twice its
 delay), floods path 1 above its rate and shows the ECN marks and PFC
 pauses that path 1's gateway counts, that path 2's does not, and what the
 controller received, then stops; exit status 0 if all of that held.
