@@ -73,10 +73,11 @@ The routed CLI has, besides Mininet's commands:
     flood SRC DST P [SECS]   ECT(0) DSCP 26 UDP at 4x path P's rate
 Mininet's iperf commands are disabled (they `killall` by name).
 
---routed --scripted starts everything, pings over each path (RTT about twice its
-delay), floods path 1 above its rate and shows the ECN marks and PFC
-pauses that path 1's gateway counts, that path 2's does not, and what the
-controller received, then stops; exit status 0 if all of that held.
+--routed --scripted starts everything, pings over each path (RTT about
+twice its delay), floods path 1 above its rate and shows the ECN marks
+and PFC pauses that path 1's gateway counts, that path 2's does not, and
+what the controller received, then stops; exit status 0 if all of that
+held.
 
 As a library (tests/integration/test_gw_sites.py):
 
