@@ -407,7 +407,7 @@ main(int argc, char *argv[])
                   "use --help for usage");
     }
     cats_desired_init(&desired);
-    cats_model_init(&model, &pipeline, &desired);
+    cats_model_init(&model, &pipeline, &desired, NULL);
 
     daemonize_start(false);
     /* After daemonizing: the gRPC thread must run in the daemon. */

@@ -11,6 +11,8 @@
 #include <string.h>
 
 #include "bitmap.h"
+#include "flow.h"
+#include "openflow/openflow.h"
 #include "hash.h"
 #include "util.h"
 
@@ -44,10 +46,28 @@ instance_hash(ovs_be32 ip, uint16_t port)
     return hash_2words((OVS_FORCE uint32_t) ip, port);
 }
 
+/* Records a change to the sites or paths that may change any service's
+ * flows: bumps every service. */
+static void
+topology_changed(struct cats_catalog *cat)
+{
+    struct cats_service *s;
+
+    HMAP_FOR_EACH (s, node, &cat->services) {
+        changed(cat, s, true);
+    }
+    cat->seqno++;
+    cat->paths_seqno = cat->seqno;
+    cat->membership_seqno = cat->seqno;
+}
+
 void
 cats_catalog_init(struct cats_catalog *cat)
 {
     hmap_init(&cat->services);
+    hmap_init(&cat->sites);
+    hmap_init(&cat->paths);
+    cat->paths_seqno = 0;
     ovs_list_init(&cat->by_change);
     cat->seqno = 1;
     cat->removal_seqno = 0;
@@ -56,13 +76,24 @@ cats_catalog_init(struct cats_catalog *cat)
     bitmap_set1(cat->ids, 0);       /* Id 0 is never used. */
 }
 
+static void path_remove(struct cats_catalog *, struct cats_path *);
+static void site_remove(struct cats_catalog *, struct cats_site *);
+
 void
 cats_catalog_clear(struct cats_catalog *cat)
 {
     struct cats_service *s;
+    struct cats_path *p;
+    struct cats_site *site;
 
     HMAP_FOR_EACH_SAFE (s, node, &cat->services) {
         cats_service_remove(cat, s);
+    }
+    HMAP_FOR_EACH_SAFE (p, node, &cat->paths) {
+        path_remove(cat, p);
+    }
+    HMAP_FOR_EACH_SAFE (site, node, &cat->sites) {
+        site_remove(cat, site);
     }
 }
 
@@ -72,6 +103,8 @@ cats_catalog_destroy(struct cats_catalog *cat)
     if (cat) {
         cats_catalog_clear(cat);
         hmap_destroy(&cat->services);
+        hmap_destroy(&cat->paths);
+        hmap_destroy(&cat->sites);
         bitmap_free(cat->ids);
         cat->ids = NULL;
     }
@@ -214,6 +247,7 @@ cats_service_remove(struct cats_catalog *cat, struct cats_service *s)
     HMAP_FOR_EACH_SAFE (inst, node, &s->instances) {
         hmap_remove(&s->instances, &inst->node);
         free(inst->path);
+        free(inst->pair_weight);
         free(inst);
     }
     hmap_destroy(&s->instances);
@@ -293,6 +327,7 @@ cats_instance_remove(struct cats_catalog *cat, struct cats_instance *inst)
 
         hmap_remove(&s->instances, &inst->node);
         free(inst->path);
+        free(inst->pair_weight);
         free(inst);
         changed(cat, s, true);
     }
@@ -303,6 +338,11 @@ cats_instance_set_weight(struct cats_catalog *cat, struct cats_instance *inst,
                          uint16_t weight)
 {
     inst->base_weight = weight;
+    if (inst->pair_weight) {
+        free(inst->pair_weight);
+        inst->pair_weight = NULL;
+        changed(cat, inst->service, false);
+    }
     cats_instance_set_effective_weight(cat, inst, weight);
 }
 
@@ -450,10 +490,536 @@ cats_catalog_sorted_services(const struct cats_catalog *cat, size_t *n)
     return array;
 }
 
+/* Sites and paths. */
+
+static bool
+valid_name(const char *name)
+{
+    size_t len = strlen(name);
+
+    return (len && len <= CATS_NAME_MAX
+            && strspn(name, "abcdefghijklmnopqrstuvwxyz"
+                      "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == len);
+}
+
+static bool
+valid_link(const char *link)
+{
+    size_t len = strlen(link);
+
+    return (len && len <= 64
+            && strspn(link, "abcdefghijklmnopqrstuvwxyz"
+                      "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._:-") == len);
+}
+
+struct cats_site *
+cats_site_find(const struct cats_catalog *cat, const char *name)
+{
+    struct cats_site *site;
+
+    HMAP_FOR_EACH_WITH_HASH (site, node, hash_string(name, 0), &cat->sites) {
+        if (!strcmp(site->name, name)) {
+            return site;
+        }
+    }
+    return NULL;
+}
+
+struct cats_site *
+cats_site_find_dpid(const struct cats_catalog *cat, uint64_t dpid)
+{
+    struct cats_site *site;
+
+    HMAP_FOR_EACH (site, node, &cat->sites) {
+        if (site->dpid == dpid) {
+            return site;
+        }
+    }
+    return NULL;
+}
+
+struct cats_site *
+cats_site_find_id(const struct cats_catalog *cat, uint32_t id)
+{
+    struct cats_site *site;
+
+    HMAP_FOR_EACH (site, node, &cat->sites) {
+        if (site->id == id) {
+            return site;
+        }
+    }
+    return NULL;
+}
+
+const struct cats_site *
+cats_catalog_first_site(const struct cats_catalog *cat)
+{
+    const struct cats_site *site, *first = NULL;
+
+    HMAP_FOR_EACH (site, node, &cat->sites) {
+        if (!first || site->id < first->id) {
+            first = site;
+        }
+    }
+    return first;
+}
+
+static int
+compare_sites(const void *a_, const void *b_)
+{
+    const struct cats_site *const *a = a_;
+    const struct cats_site *const *b = b_;
+
+    return (*a)->id < (*b)->id ? -1 : (*a)->id > (*b)->id;
+}
+
+struct cats_site **
+cats_catalog_sorted_sites(const struct cats_catalog *cat, size_t *n)
+{
+    struct cats_site **array, *site;
+    size_t i = 0;
+
+    *n = hmap_count(&cat->sites);
+    array = xmalloc((*n ? *n : 1) * sizeof *array);
+    HMAP_FOR_EACH (site, node, &cat->sites) {
+        array[i++] = site;
+    }
+    qsort(array, *n, sizeof *array, compare_sites);
+    return array;
+}
+
+/* Adds a site without checks, with id 'id' if it is free. */
+static struct cats_site *
+site_create(struct cats_catalog *cat, const char *name, uint64_t dpid,
+            uint32_t id)
+{
+    struct cats_site *site;
+
+    if (!id || cats_site_find_id(cat, id)) {
+        for (id = 1; cats_site_find_id(cat, id); id++) {
+            continue;
+        }
+    }
+    site = xzalloc(sizeof *site);
+    site->name = xstrdup(name);
+    site->id = id;
+    site->dpid = dpid;
+    hmap_insert(&cat->sites, &site->node, hash_string(name, 0));
+    topology_changed(cat);
+    return site;
+}
+
+int
+cats_site_add(struct cats_catalog *cat, const char *name, uint64_t dpid,
+              struct cats_site **sitep, char **errorp)
+{
+    struct cats_site *site;
+
+    *errorp = NULL;
+    if (!valid_name(name)) {
+        *errorp = xasprintf("field 'name': a site name is 1 to %d "
+                            "characters from [A-Za-z0-9._-]", CATS_NAME_MAX);
+        return EINVAL;
+    }
+    if (cats_site_find(cat, name)) {
+        *errorp = xasprintf("site %s: field 'name': a site named %s already "
+                            "exists", name, name);
+        return EEXIST;
+    }
+    site = cats_site_find_dpid(cat, dpid);
+    if (site) {
+        *errorp = xasprintf("site %s: field 'dpid': %016"PRIx64" is already "
+                            "site %s's", name, dpid, site->name);
+        return EEXIST;
+    }
+    if (hmap_count(&cat->sites) >= CATS_MAX_SITES) {
+        *errorp = xasprintf("site %s: too many sites (at most %d)", name,
+                            CATS_MAX_SITES);
+        return ENOSPC;
+    }
+    site = site_create(cat, name, dpid, 0);
+    if (sitep) {
+        *sitep = site;
+    }
+    return 0;
+}
+
+
+/* Removes 'site', which no path uses.  Instances there move to the first
+ * site. */
+static void
+site_remove(struct cats_catalog *cat, struct cats_site *site)
+{
+    struct cats_service *s;
+
+    HMAP_FOR_EACH (s, node, &cat->services) {
+        struct cats_instance *inst;
+
+        HMAP_FOR_EACH (inst, node, &s->instances) {
+            if (inst->site == site) {
+                cats_instance_set_site(cat, inst, NULL);
+            }
+        }
+    }
+    hmap_remove(&cat->sites, &site->node);
+    free(site->name);
+    free(site);
+    topology_changed(cat);
+}
+
+struct cats_path *
+cats_path_find(const struct cats_catalog *cat, const char *name)
+{
+    struct cats_path *p;
+
+    HMAP_FOR_EACH_WITH_HASH (p, node, hash_string(name, 0), &cat->paths) {
+        if (!strcmp(p->name, name)) {
+            return p;
+        }
+    }
+    return NULL;
+}
+
+struct cats_path *
+cats_path_find_id(const struct cats_catalog *cat, uint32_t id)
+{
+    struct cats_path *p;
+
+    HMAP_FOR_EACH (p, node, &cat->paths) {
+        if (p->id == id) {
+            return p;
+        }
+    }
+    return NULL;
+}
+
+static int
+compare_paths(const void *a_, const void *b_)
+{
+    const struct cats_path *const *a = a_;
+    const struct cats_path *const *b = b_;
+
+    return (*a)->id < (*b)->id ? -1 : (*a)->id > (*b)->id;
+}
+
+struct cats_path **
+cats_site_paths_to(const struct cats_catalog *cat,
+                   const struct cats_site *from, const struct cats_site *to,
+                   size_t *n)
+{
+    struct cats_path **array, *p;
+
+    *n = 0;
+    array = xmalloc((hmap_count(&cat->paths) + 1) * sizeof *array);
+    HMAP_FOR_EACH (p, node, &cat->paths) {
+        int end = from ? cats_path_end(p, from) : 0;
+
+        if (end >= 0 && (!from || !to || p->site[!end] == to)) {
+            array[(*n)++] = p;
+        }
+    }
+    qsort(array, *n, sizeof *array, compare_paths);
+    return array;
+}
+
+struct cats_path **
+cats_catalog_sorted_paths(const struct cats_catalog *cat, size_t *n)
+{
+    return cats_site_paths_to(cat, NULL, NULL, n);
+}
+
+int
+cats_path_end(const struct cats_path *p, const struct cats_site *site)
+{
+    return (!site ? -1
+            : p->site[0] == site ? 0
+            : p->site[1] == site ? 1
+            : -1);
+}
+
+/* Is 'port' of 'site' an end of a path other than 'except'? */
+static const struct cats_path *
+port_used(const struct cats_catalog *cat, const struct cats_site *site,
+          ofp_port_t port, const struct cats_path *except)
+{
+    const struct cats_path *p;
+
+    HMAP_FOR_EACH (p, node, &cat->paths) {
+        int end = cats_path_end(p, site);
+
+        if (p != except && end >= 0 && p->port[end] == port) {
+            return p;
+        }
+    }
+    return NULL;
+}
+
+/* Checks a path's ends and links.  Returns NULL or a malloc'd message. */
+static char *
+path_check(const struct cats_catalog *cat, const struct cats_path *except,
+           const struct cats_site *site[2], const ofp_port_t port[2],
+           const char *const links[], size_t n_links)
+{
+    for (int i = 0; i < 2; i++) {
+        const char *field = i ? "end2" : "end1";
+        const struct cats_path *p;
+
+        if (!site[i] || cats_site_find(cat, site[i]->name) != site[i]) {
+            return xasprintf("field '%s': not a site of this catalog",
+                             field);
+        }
+        if (!ofp_to_u16(port[i])
+            || ofp_to_u16(port[i]) >= ofp_to_u16(OFPP_MAX)) {
+            return xasprintf("field '%s': port %"PRIu16" is not 1 to %d",
+                             field, ofp_to_u16(port[i]),
+                             ofp_to_u16(OFPP_MAX) - 1);
+        }
+        p = port_used(cat, site[i], port[i], except);
+        if (p) {
+            return xasprintf("field '%s': port %"PRIu16" of site %s is "
+                             "already an end of path %s", field,
+                             ofp_to_u16(port[i]), site[i]->name, p->name);
+        }
+    }
+    if (site[0] == site[1]) {
+        return xasprintf("field 'end2': both ends at site %s (a path joins "
+                         "two sites)", site[0]->name);
+    }
+    if (!n_links || n_links > CATS_PATH_MAX_LINKS) {
+        return xasprintf("field 'link': 1 to %d link ids",
+                         CATS_PATH_MAX_LINKS);
+    }
+    for (size_t i = 0; i < n_links; i++) {
+        if (!valid_link(links[i])) {
+            return xasprintf("field 'link': '%s' is not a telemetry link "
+                             "id (1 to 64 characters from "
+                             "[A-Za-z0-9._:-])", links[i]);
+        }
+        for (size_t j = 0; j < i; j++) {
+            if (!strcmp(links[i], links[j])) {
+                return xasprintf("field 'link': '%s' given twice",
+                                 links[i]);
+            }
+        }
+    }
+    return NULL;
+}
+
+static void
+path_set_links(struct cats_path *p, const char *const links[],
+               size_t n_links)
+{
+    for (size_t i = 0; i < p->n_links; i++) {
+        free(p->links[i]);
+    }
+    for (size_t i = 0; i < n_links; i++) {
+        p->links[i] = xstrdup(links[i]);
+    }
+    p->n_links = n_links;
+}
+
+static int
+path_add__(struct cats_catalog *cat, const char *name,
+           const struct cats_site *site[2], const ofp_port_t port[2],
+           const char *const links[], size_t n_links,
+           unsigned int delay_ms, uint32_t id, struct cats_path **pp,
+           char **errorp)
+{
+    struct cats_path *p;
+    char *error;
+
+    *errorp = NULL;
+    if (!valid_name(name)) {
+        *errorp = xasprintf("field 'name': a path name is 1 to %d "
+                            "characters from [A-Za-z0-9._-]", CATS_NAME_MAX);
+        return EINVAL;
+    }
+    if (cats_path_find(cat, name)) {
+        *errorp = xasprintf("path %s: field 'name': a path named %s already "
+                            "exists", name, name);
+        return EEXIST;
+    }
+    error = path_check(cat, NULL, site, port, links, n_links);
+    if (error) {
+        *errorp = xasprintf("path %s: %s", name, error);
+        free(error);
+        return EINVAL;
+    }
+    if (hmap_count(&cat->paths) >= CATS_MAX_PATHS) {
+        *errorp = xasprintf("path %s: too many paths (at most %d)", name,
+                            CATS_MAX_PATHS);
+        return ENOSPC;
+    }
+    if (!id || cats_path_find_id(cat, id)) {
+        for (id = 1; cats_path_find_id(cat, id); id++) {
+            continue;
+        }
+    }
+
+    p = xzalloc(sizeof *p);
+    p->name = xstrdup(name);
+    p->id = id;
+    for (int i = 0; i < 2; i++) {
+        p->site[i] = site[i];
+        p->port[i] = port[i];
+    }
+    path_set_links(p, links, n_links);
+    p->delay_ms = delay_ms;
+    hmap_insert(&cat->paths, &p->node, hash_string(name, 0));
+    topology_changed(cat);
+    if (pp) {
+        *pp = p;
+    }
+    return 0;
+}
+
+int
+cats_path_add(struct cats_catalog *cat, const char *name,
+              const struct cats_site *site_a, ofp_port_t port_a,
+              const struct cats_site *site_b, ofp_port_t port_b,
+              const char *const links[], size_t n_links,
+              unsigned int delay_ms, struct cats_path **pp, char **errorp)
+{
+    const struct cats_site *site[2] = { site_a, site_b };
+    const ofp_port_t port[2] = { port_a, port_b };
+
+    return path_add__(cat, name, site, port, links, n_links, delay_ms, 0,
+                      pp, errorp);
+}
+
+static void
+path_remove(struct cats_catalog *cat, struct cats_path *p)
+{
+    struct cats_path *other;
+
+    HMAP_FOR_EACH (other, node, &cat->paths) {
+        if (other->carrier == p->id) {
+            other->carrier = 0;
+        }
+    }
+    hmap_remove(&cat->paths, &p->node);
+    path_set_links(p, NULL, 0);
+    free(p->name);
+    free(p);
+    topology_changed(cat);
+}
+
+const struct cats_path *
+cats_path_carrier(const struct cats_catalog *cat, const struct cats_path *p)
+{
+    const struct cats_path *c;
+
+    if (!p->carrier || p->carrier == p->id) {
+        return p;
+    }
+    c = cats_path_find_id(cat, p->carrier);
+    return c ? c : p;
+}
+
+/* Do 'a' and 'b' join the same two sites? */
+static bool
+same_ends(const struct cats_path *a, const struct cats_path *b)
+{
+    return ((a->site[0] == b->site[0] && a->site[1] == b->site[1])
+            || (a->site[0] == b->site[1] && a->site[1] == b->site[0]));
+}
+
+int
+cats_path_set_carrier(struct cats_catalog *cat, struct cats_path *p,
+                      uint32_t carrier_id)
+{
+    struct cats_service *s;
+
+    if (carrier_id == p->id) {
+        carrier_id = 0;
+    }
+    if (carrier_id) {
+        const struct cats_path *c = cats_path_find_id(cat, carrier_id);
+
+        if (!c || !same_ends(c, p)) {
+            return EINVAL;
+        }
+    }
+    if (p->carrier == carrier_id) {
+        return 0;
+    }
+    p->carrier = carrier_id;
+
+    HMAP_FOR_EACH (s, node, &cat->services) {
+        const struct cats_instance *inst;
+
+        HMAP_FOR_EACH (inst, node, &s->instances) {
+            if (cats_path_end(p, cats_instance_site(cat, inst)) >= 0) {
+                changed(cat, s, false);
+                break;
+            }
+        }
+    }
+    cat->seqno++;
+    cat->paths_seqno = cat->seqno;
+    return 0;
+}
+
+void
+cats_instance_set_site(struct cats_catalog *cat, struct cats_instance *inst,
+                       const struct cats_site *site)
+{
+    if (inst->site != site) {
+        inst->site = site;
+        free(inst->pair_weight);
+        inst->pair_weight = NULL;
+        changed(cat, inst->service, true);
+    }
+}
+
+const struct cats_site *
+cats_instance_site(const struct cats_catalog *cat,
+                   const struct cats_instance *inst)
+{
+    return inst->site ? inst->site : cats_catalog_first_site(cat);
+}
+
+void
+cats_instance_set_pair_weight(struct cats_catalog *cat,
+                              struct cats_instance *inst, uint32_t path_id,
+                              uint16_t weight)
+{
+    if (!path_id) {
+        cats_instance_set_effective_weight(cat, inst, weight);
+    } else if (path_id <= CATS_MAX_PATHS
+               && cats_instance_pair_weight(inst, path_id) != weight) {
+        if (!inst->pair_weight) {
+            inst->pair_weight = xmalloc((CATS_MAX_PATHS + 1)
+                                        * sizeof *inst->pair_weight);
+            for (size_t i = 0; i <= CATS_MAX_PATHS; i++) {
+                inst->pair_weight[i] = inst->weight;
+            }
+        }
+        inst->pair_weight[path_id] = weight;
+        changed(cat, inst->service, false);
+    }
+}
+
+uint16_t
+cats_instance_pair_weight(const struct cats_instance *inst, uint32_t path_id)
+{
+    return (!path_id || path_id > CATS_MAX_PATHS || !inst->pair_weight
+            ? inst->weight
+            : inst->pair_weight[path_id]);
+}
+
+static const char *
+site_name(const struct cats_site *site)
+{
+    return site ? site->name : NULL;
+}
+
 static bool
 instance_equal(const struct cats_instance *a, const struct cats_instance *b)
 {
     return (a->base_weight == b->base_weight
+            && nullable_string_is_equal(site_name(a->site),
+                                        site_name(b->site))
             && nullable_string_is_equal(a->path, b->path)
             && a->has_mac == b->has_mac
             && (!a->has_mac || eth_addr_equals(a->mac, b->mac)));
@@ -472,6 +1038,10 @@ sync_instances(struct cats_catalog *dst, struct cats_service *ds,
         }
     }
     HMAP_FOR_EACH (si, node, &ss->instances) {
+        const struct cats_site *site = (si->site
+                                        ? cats_site_find(dst, si->site->name)
+                                        : NULL);
+
         di = cats_instance_find(ds, si->ip, si->port);
         if (!di) {
             char *error;
@@ -483,6 +1053,7 @@ sync_instances(struct cats_catalog *dst, struct cats_service *ds,
             ovs_assert(!retval);
             di = cats_instance_find(ds, si->ip, si->port);
             cats_instance_set_path(dst, di, si->path);
+            cats_instance_set_site(dst, di, site);
         } else if (!instance_equal(di, si)) {
             bool mac_changed = (di->has_mac != si->has_mac
                                 || !eth_addr_equals(di->mac, si->mac));
@@ -492,6 +1063,101 @@ sync_instances(struct cats_catalog *dst, struct cats_service *ds,
             di->mac = si->mac;
             changed(dst, ds, mac_changed);
             cats_instance_set_path(dst, di, si->path);
+            cats_instance_set_site(dst, di, site);
+        }
+    }
+}
+
+static bool
+path_equal(const struct cats_path *a, const struct cats_path *b)
+{
+    if (a->delay_ms != b->delay_ms || a->n_links != b->n_links) {
+        return false;
+    }
+    for (int i = 0; i < 2; i++) {
+        if (strcmp(a->site[i]->name, b->site[i]->name)
+            || a->port[i] != b->port[i]) {
+            return false;
+        }
+    }
+    for (size_t i = 0; i < a->n_links; i++) {
+        if (strcmp(a->links[i], b->links[i])) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* The sites and paths of cats_catalog_sync(), but for removing the sites
+ * that are gone (done after the instances have left them). */
+static void
+sync_paths(struct cats_catalog *dst, const struct cats_catalog *src)
+{
+    const struct cats_site *ssite;
+    const struct cats_path *sp;
+    struct cats_site *dsite;
+    struct cats_path *dp;
+
+    /* Paths that are gone, or that end at a site that is, first: their ids
+     * are free for what follows. */
+    HMAP_FOR_EACH_SAFE (dp, node, &dst->paths) {
+        if (!cats_path_find(src, dp->name)
+            || !cats_site_find(src, dp->site[0]->name)
+            || !cats_site_find(src, dp->site[1]->name)) {
+            path_remove(dst, dp);
+        }
+    }
+    HMAP_FOR_EACH_SAFE (dsite, node, &dst->sites) {
+        if (!cats_site_find(src, dsite->name)) {
+            site_remove(dst, dsite);
+        }
+    }
+
+    /* New sites keep their ids in 'src' where free; dpids may swap between
+     * sites, so no checks here: 'src' passed them. */
+    HMAP_FOR_EACH (ssite, node, &src->sites) {
+        dsite = cats_site_find(dst, ssite->name);
+        if (!dsite) {
+            site_create(dst, ssite->name, ssite->dpid, ssite->id);
+        } else if (dsite->dpid != ssite->dpid) {
+            dsite->dpid = ssite->dpid;
+            topology_changed(dst);
+        }
+    }
+
+    HMAP_FOR_EACH (sp, node, &src->paths) {
+        dp = cats_path_find(dst, sp->name);
+        if (!dp) {
+            uint32_t id = sp->id;
+
+            if (cats_path_find_id(dst, id)) {
+                for (id = 1; cats_path_find_id(dst, id); id++) {
+                    continue;
+                }
+            }
+            dp = xzalloc(sizeof *dp);
+            dp->name = xstrdup(sp->name);
+            dp->id = id;
+            hmap_insert(&dst->paths, &dp->node, hash_string(dp->name, 0));
+        } else if (path_equal(dp, sp)) {
+            continue;
+        }
+        for (int i = 0; i < 2; i++) {
+            dp->site[i] = cats_site_find(dst, sp->site[i]->name);
+            dp->port[i] = sp->port[i];
+        }
+        path_set_links(dp, (const char *const *) sp->links, sp->n_links);
+        dp->delay_ms = sp->delay_ms;
+        topology_changed(dst);
+    }
+
+    /* Carriers are the controller's: keep those that still make sense. */
+    HMAP_FOR_EACH (dp, node, &dst->paths) {
+        const struct cats_path *c = cats_path_find_id(dst, dp->carrier);
+
+        if (dp->carrier && (!c || !same_ends(c, dp))) {
+            dp->carrier = 0;
+            topology_changed(dst);
         }
     }
 }
@@ -501,6 +1167,8 @@ cats_catalog_sync(struct cats_catalog *dst, const struct cats_catalog *src)
 {
     const struct cats_service *ss;
     struct cats_service *ds;
+
+    sync_paths(dst, src);
 
     /* Remove services that are gone or whose VIP changed, first, so that
      * their ids and VIPs are free for what follows. */
@@ -529,3 +1197,4 @@ cats_catalog_sync(struct cats_catalog *dst, const struct cats_catalog *src)
         sync_instances(dst, ds, ss);
     }
 }
+

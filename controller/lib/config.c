@@ -10,8 +10,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "cats/catalog.h"
+#include "flow.h"
 #include "openvswitch/dynamic-string.h"
 #include "packets.h"
 #include "util.h"
@@ -231,10 +233,152 @@ err:
     }
 }
 
+/* Prefixes 'error' (freed) with the statement's name. */
+static char *
+statement_error(const char *kind, const char *name, char *error)
+{
+    char *msg = xasprintf("%s %s: %s", kind, name, error);
+
+    free(error);
+    return msg;
+}
+
+static char *
+parse_site(struct cats_catalog *cat, int argc, char *argv[])
+{
+    static const char *const keys[] = { "dpid" };
+    bool seen[ARRAY_SIZE(keys)] = { false };
+    unsigned long long int dpid = 0;
+    char *add_error;
+    int i;
+
+    if (argc < 2) {
+        return xstrdup("site: missing name (usage: site NAME dpid=HEX)");
+    }
+    for (i = 2; i < argc; i++) {
+        size_t idx, len;
+        char *value;
+        char *error = split_kv(argv[i], keys, ARRAY_SIZE(keys), seen, &idx,
+                               &value);
+
+        if (error) {
+            return statement_error("site", argv[1], error);
+        }
+        if (!strncasecmp(value, "0x", 2)) {
+            value += 2;
+        }
+        len = strlen(value);
+        if (!len || len > 16
+            || strspn(value, "0123456789abcdefABCDEF") != len) {
+            return statement_error("site", argv[1], xasprintf(
+                "field 'dpid': '%s' is not a datapath id (1 to 16 hex "
+                "digits)", value));
+        }
+        dpid = strtoull(value, NULL, 16);
+    }
+    if (!seen[0]) {
+        return statement_error("site", argv[1],
+                               xstrdup("missing field 'dpid'"));
+    }
+    if (cats_site_add(cat, argv[1], dpid, NULL, &add_error)) {
+        return add_error;
+    }
+    return NULL;
+}
+
+/* Parses a path end "SITE:PORT" for field 'field'. */
+static char *
+parse_path_end(const struct cats_catalog *cat, const char *field,
+               const char *value, const struct cats_site **site,
+               ofp_port_t *port)
+{
+    const char *colon = strrchr(value, ':');
+    unsigned int x;
+    char *name;
+
+    if (!colon) {
+        return xasprintf("field '%s': '%s' is not SITE:PORT", field, value);
+    }
+    name = xmemdup0(value, colon - value);
+    *site = cats_site_find(cat, name);
+    free(name);
+    if (!*site) {
+        return xasprintf("field '%s': '%s' names no declared site (declare "
+                         "it first)", field, value);
+    }
+    if (!str_to_uint(colon + 1, 10, &x) || !x || x >= 0xff00) {
+        return xasprintf("field '%s': '%s' needs a port between 1 and "
+                         "65279", field, value);
+    }
+    *port = u16_to_ofp(x);
+    return NULL;
+}
+
+static char *
+parse_path(struct cats_catalog *cat, int argc, char *argv[])
+{
+    static const char *const keys[] = { "link", "delay_ms" };
+    bool seen[ARRAY_SIZE(keys)] = { false };
+    const char *links[CATS_PATH_MAX_LINKS + 1];
+    const struct cats_site *site[2];
+    unsigned int delay_ms = 0;
+    size_t n_links = 0;
+    ofp_port_t port[2];
+    char *add_error;
+    char *error;
+    int i;
+
+    if (argc < 4) {
+        return xstrdup("path: usage: path NAME SITE1:PORT SITE2:PORT "
+                       "link=ID[,ID...] [delay_ms=N]");
+    }
+    for (i = 0; i < 2; i++) {
+        error = parse_path_end(cat, i ? "end2" : "end1", argv[2 + i],
+                               &site[i], &port[i]);
+        if (error) {
+            return statement_error("path", argv[1], error);
+        }
+    }
+    for (i = 4; i < argc; i++) {
+        char *save_ptr = NULL;
+        size_t idx;
+        char *value;
+
+        error = split_kv(argv[i], keys, ARRAY_SIZE(keys), seen, &idx,
+                         &value);
+        if (!error && idx == 0) {
+            for (char *link = strtok_r(value, ",", &save_ptr); link;
+                 link = strtok_r(NULL, ",", &save_ptr)) {
+                if (n_links >= CATS_PATH_MAX_LINKS) {
+                    error = xasprintf("field 'link': at most %d link ids",
+                                      CATS_PATH_MAX_LINKS);
+                    break;
+                }
+                links[n_links++] = link;
+            }
+        } else if (!error) {
+            error = parse_uint("delay_ms", value, 0, 60000, &delay_ms);
+        }
+        if (error) {
+            return statement_error("path", argv[1], error);
+        }
+    }
+    if (!seen[0]) {
+        return statement_error("path", argv[1],
+                               xstrdup("missing field 'link'"));
+    }
+    if (cats_path_add(cat, argv[1], site[0], port[0], site[1], port[1],
+                      links, n_links, delay_ms, NULL, &add_error)) {
+        return add_error;
+    }
+    return NULL;
+}
+
 static char *
 parse_instance(struct cats_catalog *cat, int argc, char *argv[])
 {
-    static const char *const keys[] = { "weight", "mac", "path" };
+    static const char *const keys[] = { "weight", "mac", "path", "site" };
+    const struct cats_site *site = cats_catalog_first_site(cat);
     bool seen[ARRAY_SIZE(keys)] = { false };
     unsigned int weight = CATS_DEFAULT_WEIGHT;
     struct cats_service *s;
@@ -247,7 +391,7 @@ parse_instance(struct cats_catalog *cat, int argc, char *argv[])
 
     if (argc < 3) {
         return xstrdup("instance: usage: instance SERVICE IP:PORT "
-                       "[weight=N] [mac=MAC] [path=LINK]");
+                       "[weight=N] [mac=MAC] [path=LINK] [site=SITE]");
     }
     s = cats_catalog_find(cat, argv[1]);
     if (!s) {
@@ -284,6 +428,12 @@ parse_instance(struct cats_catalog *cat, int argc, char *argv[])
                                   "link id: 1 to 64 characters from "
                                   "[A-Za-z0-9._:-]");
             }
+        } else if (idx == 3) {
+            site = cats_site_find(cat, value);
+            if (!site) {
+                error = xasprintf("field 'site': unknown site '%s' (declare "
+                                  "it first)", value);
+            }
         } else if (!eth_addr_from_string(value, &mac)
                    || eth_addr_is_multicast(mac) || eth_addr_is_zero(mac)) {
             error = xasprintf("field 'mac': '%s' is not a unicast Ethernet "
@@ -294,14 +444,27 @@ parse_instance(struct cats_catalog *cat, int argc, char *argv[])
         }
     }
 
+    if (seen[3] && path && hmap_count(&cat->paths)) {
+        error = xstrdup("field 'path': path= (one telemetry link) and site= "
+                        "do not go together in a catalog with paths");
+        goto err;
+    }
+    if (site && site != cats_catalog_first_site(cat) && !seen[1]) {
+        /* The client's site cannot ARP across a path. */
+        error = xasprintf("field 'mac': an instance at site %s (not the "
+                          "first site) needs mac=", site->name);
+        goto err;
+    }
+
     char *add_error;
+    struct cats_instance *inst;
     if (cats_instance_add(cat, s, ip, port, weight,
                           seen[1] ? &mac : NULL, &add_error)) {
         return add_error;
     }
-    if (path) {
-        cats_instance_set_path(cat, cats_instance_find(s, ip, port), path);
-    }
+    inst = cats_instance_find(s, ip, port);
+    cats_instance_set_path(cat, inst, path);
+    cats_instance_set_site(cat, inst, site);
     return NULL;
 
 err:
@@ -327,9 +490,13 @@ cats_config_parse_line(struct cats_catalog *cat, const char *line)
             error = parse_service(cat, t.argc, t.argv);
         } else if (!strcmp(t.argv[0], "instance")) {
             error = parse_instance(cat, t.argc, t.argv);
+        } else if (!strcmp(t.argv[0], "site")) {
+            error = parse_site(cat, t.argc, t.argv);
+        } else if (!strcmp(t.argv[0], "path")) {
+            error = parse_path(cat, t.argc, t.argv);
         } else {
-            error = xasprintf("unknown statement '%s' (expected service or "
-                              "instance)", t.argv[0]);
+            error = xasprintf("unknown statement '%s' (expected service, "
+                              "instance, site or path)", t.argv[0]);
         }
     }
     free(t.buf);

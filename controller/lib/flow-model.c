@@ -753,12 +753,18 @@ model_service_remove(struct cats_model *m, struct cats_model_service *ms)
 
 void
 cats_model_init(struct cats_model *m, const struct cats_pipeline_config *cfg,
-                struct cats_desired *desired)
+                struct cats_desired *desired, const struct cats_site *site)
 {
     struct flow_refs refs = { NULL, 0, 0 };
 
     m->cfg = *cfg;
     m->desired = desired;
+    m->site = site ? xstrdup(site->name) : NULL;
+    m->zone = cfg->zone + (site ? site->id - 1 : 0);
+    m->path_flows = NULL;
+    m->n_path_flows = 0;
+    m->path_ports = NULL;
+    m->n_path_ports = 0;
     hmap_init(&m->services);
     m->catalog_seqno = 0;
     m->generation = 0;
@@ -784,6 +790,21 @@ cats_model_destroy(struct cats_model *m)
     unref_all(m, m->global, m->n_global);
     m->global = NULL;
     m->n_global = 0;
+    unref_all(m, m->path_flows, m->n_path_flows);
+    m->path_flows = NULL;
+    m->n_path_flows = 0;
+    free(m->path_ports);
+    m->path_ports = NULL;
+    m->n_path_ports = 0;
+    free(m->site);
+    m->site = NULL;
+}
+
+const ofp_port_t *
+cats_model_path_ports(const struct cats_model *m, size_t *n)
+{
+    *n = m->n_path_ports;
+    return m->path_ports;
 }
 
 static bool

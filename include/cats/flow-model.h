@@ -1,21 +1,29 @@
 /*
  * ovs-cats: the flow model.  Turns the catalog into desired flows and
- * groups (include/cats/flow-table.h).
+ * groups (include/cats/flow-table.h), for one site's bridge.
  *
- * The pipeline, with T0 = table_base:
+ * The pipeline, with T0 = table_base, for site S (a model without a site:
+ * the single-site pipeline, everything marked [paths] absent; so is it for
+ * a site without paths):
  *
  *   T0 classifier
  *     110  ARP request for a VIP        -> answer it (VIP MAC), in_port
  *     110  ARP reply to a VIP           -> learn instance IP -> MAC, port
  *                                          (answers to our ARP probes)
  *     110  ICMP echo to a VIP           -> answer it, in_port
+ *     104  in_port=PORT of path P, ip   -> ct(zone, nat, table=T5)  [paths]
  *     100  proto, VIP, port             -> ct(zone, nat, table=T1)
- *     100  proto, instance IP, port     -> ct(zone, nat, table=T1) (replies)
+ *     100  proto, local instance IP, port
+ *                                       -> ct(zone, nat, table=T1) (replies)
  *      80  ip, VIP                      -> drop (no such service)
  *       0  any                          -> NORMAL (not for a VIP)
  *   T1 after conntrack
  *     100  +new+trk, proto, VIP, port   -> group:SERVICE
  *      90  +inv+trk, ip, VIP            -> drop
+ *      60  +trk+rpl, ct_label[0..7]=P, ip
+ *                                       -> output:S-port of P's carrier
+ *                                          (replies of local instances to
+ *                                           clients beyond P)       [paths]
  *      50  +trk+dnat-rpl, ip            -> resubmit(,T3)
  *       0  any                          -> NORMAL  (replies, un-NATed)
  *   T2 new-connection counters, one per (service, instance)
@@ -23,11 +31,46 @@
  *                                       -> resubmit(,T3)
  *       0  any                          -> resubmit(,T3)
  *   T3 next hop for DNATed packets
+ *     110  +trk+dnat-rpl, ct_label[0..7]=P, ip, dst=remote instance
+ *                                       -> eth_dst=its MAC,
+ *                                          output:S-port of P's carrier
+ *                                                                   [paths]
  *     100  (learned) ip, dst=instance   -> eth_dst=MAC, output:PORT
- *      50  ip, dst=instance (static MAC)-> eth_dst=MAC, NORMAL
+ *      50  ip, dst=local instance (static MAC)
+ *                                       -> eth_dst=MAC, NORMAL
  *       0  any                          -> NORMAL
- *   group SERVICE: select, dp_hash, one bucket per instance:
- *     ct(commit, zone, nat(dst=IP:PORT), exec(ct_mark=SERVICE), table=T2)
+ *   T5 transit: connections that came over a path                   [paths]
+ *     100  +new+trk, in_port=PORT of P, ip
+ *                                       -> ct(commit, zone,
+ *                                          exec(ct_label[0..7]=P)), NORMAL
+ *       0  any                          -> NORMAL (established, or replies
+ *                                          to S's clients, un-NATed)
+ *   group SERVICE: select, dp_hash, one bucket per pair:
+ *     local instance:  ct(commit, zone, nat(dst=IP:PORT),
+ *                         exec(ct_mark=SERVICE), table=T2)
+ *     remote instance I at R over path P joining S and R (I has a MAC):
+ *                      ct(commit, zone, nat(dst=IP:PORT),
+ *                         exec(ct_mark=SERVICE, ct_label[0..7]=P),
+ *                         table=T2)
+ *
+ * A connection's path is its conntrack label (bits 0..7: the path id, 0
+ * local), committed with its first packet at both ends: at the client's
+ * site by the bucket (or the pick), at the instance's site by T5.  Both
+ * directions follow it: forward by T3 at the client's site, replies by T1
+ * at the instance's.  Rerouting a path P (its carrier set to Q, a path
+ * between the same sites) changes only those flows, P's T3 flows at one
+ * end and its T1 flow at the other, to Q's ports: the connections keep
+ * their instance and 5-tuple, and come back to P when its carrier is reset
+ * (TCP survives both moves).  Keeping moved connections on Q instead
+ * ("stay", with label epochs) is future work.
+ *
+ * Each site's model uses conntrack zone 'zone' + site id - 1 (site 1, and
+ * a model without a site: 'zone' itself), so that two sites' bridges in
+ * one datapath track a connection apart.
+ *
+ * Path ports must not be flooded by NORMAL (two paths between two bridges
+ * make a loop): cats_model_path_ports() lists them, for the controller to
+ * set OFPPC_NO_FLOOD.
  *
  * New connections take the group; conntrack remembers each connection's
  * choice, so established connections (T0 ct with nat) keep their instance
@@ -47,7 +90,9 @@
  * half a slot for two instances.
  *
  * Incremental: cats_model_run() rebuilds only the services whose catalog
- * entries changed since the last run.
+ * entries changed since the last run (a carrier change bumps the services
+ * with instances at the path's ends), and the per-path flows (T0 104, T1
+ * 60, T5) when the catalog's sites or paths changed.
  */
 
 #ifndef CATS_FLOW_MODEL_H
@@ -67,6 +112,7 @@ extern "C" {
 
 struct cats_catalog;
 struct cats_desired;
+struct cats_site;
 struct cats_flow;
 struct match;
 struct ofpbuf;
@@ -74,7 +120,7 @@ struct ofpbuf;
 #define CATS_SLOTS 256
 
 struct cats_pipeline_config {
-    uint8_t table_base;         /* T0; T1, T2 and T3 follow. */
+    uint8_t table_base;         /* T0; T1...T5 follow. */
     uint16_t zone;              /* Conntrack zone. */
     uint64_t cookie;            /* Our flows: cookie | service id. */
     uint64_t cookie_mask;       /* Bits of 'cookie' that mark ours. */
@@ -102,17 +148,33 @@ bool cats_pipeline_owns_group(const struct cats_pipeline_config *,
 struct cats_model {
     struct cats_pipeline_config cfg;
     struct cats_desired *desired;   /* Not owned. */
+    char *site;                     /* Name of the site it builds for; NULL:
+                                     * single-site. */
+    uint16_t zone;                  /* Conntrack zone of this site. */
     struct hmap services;           /* Contains "struct cats_model_service". */
     struct cats_flow **global;      /* References to pipeline-wide flows. */
     size_t n_global;
+    struct cats_flow **path_flows;  /* References to per-path flows. */
+    size_t n_path_flows;
+    ofp_port_t *path_ports;         /* This site's path ends, by path id. */
+    size_t n_path_ports;
     uint64_t catalog_seqno;         /* Catalog seqno last built. */
     uint64_t generation;
     uint64_t n_rebuilt;             /* Services rebuilt, for coverage. */
 };
 
+/* Initializes 'm' to build the pipeline of 'site' (NULL: single-site, the
+ * pipeline without paths) into 'desired'.  Keeps the site's name, not the
+ * pointer: the model follows the catalog's site of that name, and builds
+ * as for a site without instances or paths while there is none. */
 void cats_model_init(struct cats_model *, const struct cats_pipeline_config *,
-                     struct cats_desired *);
+                     struct cats_desired *, const struct cats_site *site);
 void cats_model_destroy(struct cats_model *);
+
+/* The ports of the model's site toward paths, as of the last
+ * cats_model_run(), in path id order: '*n' of them, owned by 'm'. */
+const ofp_port_t *cats_model_path_ports(const struct cats_model *,
+                                        size_t *n);
 
 /* Brings the desired state up to date with 'catalog'.  Returns the number
  * of services rebuilt. */
@@ -136,7 +198,8 @@ struct eth_addr cats_vip_mac(ovs_be32 vip);
  *           so that when the controller dies its services fall back to
  *           the group within the lease)
  *   T4 100  reg0=instance IP, reg1=0x10000|instance port, tcp, VIP, port
- *                                       -> the instance's bucket actions
+ *           [paths: reg2=path id, 0 for a local instance]
+ *                                       -> the pair's bucket actions
  *       50  tcp, VIP, port              -> group:SERVICE  (no pick made)
  *   T1  55  +trk+dnat-rpl, ct_mark=SERVICE, tcp, instance IP, port,
  *           FIN (and again for RST): the client ends it
@@ -151,14 +214,17 @@ struct eth_addr cats_vip_mac(ovs_be32 vip);
  *                                          userdata=END), NORMAL
  *
  * The controller answers each paused packet with a resume that sets reg0
- * and reg1 to the instance it picked; the FIN/RST copies tell it which
+ * and reg1 to the instance it picked (and, with paths, reg2 =
+ * CATS_PICK_REG_PATH to the path of the pair, 0 local: a model whose site
+ * has paths matches it); the FIN/RST copies tell it which
  * connections ended (each once: the instance's FIN is not counted, as a
  * graceful close has the client's too), and of which service: the
  * connection's conntrack mark, so that services sharing an instance
  * address each count only their own.  The instance's RST is matched after
  * conntrack (for the mark), where its reply has been un-NATed to the VIP,
- * hence the registers that carry the instance through it.  T4 is T0 + 4,
- * hence table_base at most 250. */
+ * hence the registers that carry the instance through it (reg2 there and
+ * reg2 in a pick are used by different packets).  T4 is T0 + 4, T5 is
+ * T0 + 5, hence table_base at most 249. */
 #define CATS_PIN_MAGIC 0xca75
 #define CATS_PIN_VERSION 1
 #define CATS_PICK_LEASE_S 2
@@ -166,7 +232,9 @@ struct eth_addr cats_vip_mac(ovs_be32 vip);
 #define CATS_PICK_PORT_FLAG 0x10000     /* In reg1: a pick was made. */
 #define CATS_END_REG_IP 2               /* The instance of a reset, */
 #define CATS_END_REG_PORT 3             /* and 0x10000 | its port. */
-#define CATS_MAX_TABLE_BASE 250
+#define CATS_PICK_REG_PATH 2            /* In a pick: the pair's path id. */
+#define CATS_LABEL_PATH_MASK 0xff       /* ct_label bits of the path id. */
+#define CATS_MAX_TABLE_BASE 249
 
 enum cats_pin_kind {
     CATS_PIN_PICK = 1,              /* A new connection waits for a pick. */

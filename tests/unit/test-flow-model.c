@@ -55,7 +55,7 @@ fixture_init(struct fixture *fx, bool default_normal)
     fx->cfg.zone = ZONE;
     fx->cfg.group_base = GROUP_BASE;
     fx->cfg.default_normal = default_normal;
-    cats_model_init(&fx->model, &fx->cfg, &fx->desired);
+    cats_model_init(&fx->model, &fx->cfg, &fx->desired, NULL);
 }
 
 static void
