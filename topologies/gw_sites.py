@@ -1015,7 +1015,7 @@ class SteeredSites(Site):
     # -- the catalog ---------------------------------------------------------
     def catalog(self):
         sa, sb = self.site_name["a"], self.site_name["b"]
-        lines = ["# gw_sites.py --steered: two sites, %d paths"
+        lines = ["# gw_sites.py (steered): two sites, %d paths"
                  % len(self.paths),
                  "site %s dpid=%s" % (sa, self.dpid["a"]),
                  "site %s dpid=%s" % (sb, self.dpid["b"])]
