@@ -137,6 +137,7 @@ LDFLAGS_test-config-wrap := -Wl,--wrap=fopen -Wl,--wrap=fread \
 EXTRA_OBJS_test-ofctrl := $(B)/controller/ofctrl.o $(B)/controller/statctrl.o \
 	$(B)/controller/pinctrl.o
 LDFLAGS_test-ofctrl := -Wl,--wrap=rconn_send -Wl,--wrap=rconn_send_with_limit
+EXTRA_OBJS_test-steer := $(B)/controller/steer.o
 
 .SECONDEXPANSION:
 $(B)/tests/%: $(B)/tests/unit/%.o $$(EXTRA_OBJS_$$*) $(LIBCATS)

@@ -31,6 +31,8 @@
 #include "coverage.h"
 #include "daemon.h"
 #include "fatal-signal.h"
+#include "flow.h"
+#include "hash.h"
 #include "ofctrl.h"
 #include "pinctrl.h"
 #include "statctrl.h"
@@ -81,12 +83,26 @@ static struct agents_config agents_cfg;
 
 /* State. */
 static struct cats_catalog catalog;
-static struct cats_desired desired;
 static struct pinctrl_pick_service *picks;  /* refresh_picks(). */
 static size_t n_picks;
 static uint64_t picks_membership;   /* Catalog membership seqno of 'picks'. */
 static bool picks_built;
-static struct cats_model model;
+
+/* The flow model and desired table of one site: one per site the catalog
+ * declares, or one without a site (the single-site pipeline) if it
+ * declares none.  A switch runs its site's table, found by its datapath
+ * id.  Rebuilt when the set of sites (names, datapath ids) changes; a
+ * model follows its site's paths and instances by itself. */
+struct site_model {
+    char *name;                     /* NULL: no sites. */
+    uint64_t dpid;
+    struct cats_desired desired;
+    struct cats_model model;
+};
+static struct site_model *site_models;
+static size_t n_site_models;
+static uint64_t sites_membership;   /* Catalog membership seqno seen. */
+static uint64_t sites_signature;    /* Of the sites the models are for. */
 
 /* One switch: its connection, and what of its polls was handed on. */
 struct switch_conn {
@@ -96,6 +112,9 @@ struct switch_conn {
     struct pinctrl *pins;           /* The ofctrl's. */
     uint64_t ports_seen;            /* Port stats poll handed on. */
     uint64_t counters_seen;         /* Counter poll handed on. */
+    struct site_model *sm;          /* Its site's; NULL: not known (yet). */
+    unsigned int warned_conn;       /* Connection seqno + 1 whose unknown
+                                     * datapath id was logged. */
 };
 static struct ovs_list switches = OVS_LIST_INITIALIZER(&switches);
 static struct pvconn *listeners[MAX_LISTENERS];
@@ -110,6 +129,8 @@ static uint64_t probes_seqno;
 /* Counters for cats/show. */
 static uint64_t n_config_errors;
 static uint64_t n_command_errors;
+static uint64_t n_unknown_dpids;    /* Connections of a bridge whose
+                                     * datapath id names no site. */
 
 /* Reconfiguration latency: from a catalog change to every connected switch
  * confirming it by barrier.  The last LATENCY_SAMPLES samples, in usec. */
@@ -133,20 +154,156 @@ OVS_NO_RETURN static void usage(void);
 static void register_commands(void);
 static void update_probes(void);
 static void run_sync_waiters(void);
-static bool all_switches_synced(uint64_t target, struct ds *why);
+static bool all_switches_synced(struct ds *why);
+
+/* The catalog's site that switch 'sw' serves: NULL without sites (or
+ * before its datapath id is known). */
+static const struct cats_site *
+switch_catalog_site(const struct switch_conn *sw)
+{
+    return sw->sm && sw->sm->name ? cats_site_find(&catalog, sw->sm->name)
+                                  : NULL;
+}
 
 static bool
-decider_pick(void *aux OVS_UNUSED, uint32_t service_id, ovs_be32 *ip,
-             uint16_t *port)
+decider_pick(void *sw, uint32_t service_id, ovs_be32 *ip, uint16_t *port,
+             uint32_t *path_id)
 {
-    return steer_pick(service_id, time_msec(), ip, port);
+    return steer_pick(service_id, switch_catalog_site(sw), time_msec(), ip,
+                      port, path_id);
 }
 
 static void
-decider_ended(void *aux OVS_UNUSED, uint32_t service_id, ovs_be32 ip,
-              uint16_t port)
+decider_ended(void *sw, uint32_t service_id, ovs_be32 ip, uint16_t port)
 {
-    steer_ended(service_id, ip, port, time_msec());
+    steer_ended(service_id, switch_catalog_site(sw), ip, port, time_msec());
+}
+
+/* Site models. */
+
+static uint64_t
+sites_hash(struct cats_site **sites, size_t n)
+{
+    uint64_t h = n;
+
+    for (size_t i = 0; i < n; i++) {
+        h = hash_string(sites[i]->name, hash_uint64(sites[i]->dpid ^ h));
+    }
+    return h;
+}
+
+static void
+site_models_destroy(void)
+{
+    for (size_t i = 0; i < n_site_models; i++) {
+        cats_model_destroy(&site_models[i].model);
+        cats_desired_destroy(&site_models[i].desired);
+        free(site_models[i].name);
+    }
+    free(site_models);
+    site_models = NULL;
+    n_site_models = 0;
+}
+
+/* Makes the site models those of the catalog's sites.  Switches bound to
+ * an old one start over with a full resync of their new table. */
+static void
+site_models_refresh(void)
+{
+    struct cats_site **sites;
+    size_t n;
+
+    if (site_models && sites_membership == catalog.membership_seqno) {
+        return;
+    }
+    sites_membership = catalog.membership_seqno;
+    sites = cats_catalog_sorted_sites(&catalog, &n);
+    if (site_models && sites_hash(sites, n) == sites_signature) {
+        free(sites);
+        return;
+    }
+
+    struct switch_conn *sw;
+    LIST_FOR_EACH (sw, node, &switches) {
+        if (sw->sm) {
+            ofctrl_resync(sw->ofctrl);
+            sw->sm = NULL;
+        }
+    }
+    site_models_destroy();
+    n_site_models = MAX(n, 1);
+    site_models = xcalloc(n_site_models, sizeof *site_models);
+    for (size_t i = 0; i < n_site_models; i++) {
+        struct site_model *sm = &site_models[i];
+
+        sm->name = n ? xstrdup(sites[i]->name) : NULL;
+        sm->dpid = n ? sites[i]->dpid : 0;
+        cats_desired_init(&sm->desired);
+        cats_model_init(&sm->model, &pipeline, &sm->desired,
+                        n ? sites[i] : NULL);
+    }
+    if (n) {
+        VLOG_INFO("%"PRIuSIZE" sites: one flow model each", n);
+    }
+    sites_signature = sites_hash(sites, n);
+    free(sites);
+}
+
+static bool
+models_run(void)
+{
+    bool changed = false;
+
+    site_models_refresh();
+    for (size_t i = 0; i < n_site_models; i++) {
+        changed = cats_model_run(&site_models[i].model, &catalog) || changed;
+    }
+    return changed;
+}
+
+/* Have the models built every catalog change up to 'seqno'? */
+static bool
+models_built(uint64_t seqno)
+{
+    for (size_t i = 0; i < n_site_models; i++) {
+        if (site_models[i].model.catalog_seqno < seqno) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* The site model of switch 'sw': the only one without sites; otherwise
+ * that of its datapath id, once known.  A bridge whose datapath id names
+ * no site gets nothing (not another site's flows, which would send its
+ * traffic to ports that are not what that site's paths say): it is
+ * logged once per connection and counted, and keeps what it runs. */
+static struct site_model *
+switch_site(struct switch_conn *sw)
+{
+    unsigned int conn = ofctrl_get_connection_seqno(sw->ofctrl) + 1;
+    uint64_t dpid;
+
+    if (!site_models[0].name) {
+        return &site_models[0];
+    }
+    if (!ofctrl_get_datapath_id(sw->ofctrl, &dpid)) {
+        return NULL;
+    }
+    for (size_t i = 0; i < n_site_models; i++) {
+        if (site_models[i].dpid == dpid) {
+            return &site_models[i];
+        }
+    }
+    if (sw->warned_conn != conn) {
+        static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(1, 5);
+
+        sw->warned_conn = conn;
+        n_unknown_dpids++;
+        VLOG_WARN_RL(&rl, "%s: datapath id %016"PRIx64" is no site's: "
+                     "nothing installed", ofctrl_get_name(sw->ofctrl), dpid);
+    }
+    return NULL;
 }
 
 /* The services whose new connections the controller decides, in id order,
@@ -190,8 +347,8 @@ refresh_picks(void)
 static void
 latency_run(void)
 {
-    if (change_pending_since && model.catalog_seqno == catalog.seqno
-        && all_switches_synced(desired.seqno, NULL)) {
+    if (change_pending_since && models_built(catalog.seqno)
+        && all_switches_synced(NULL)) {
         latency_samples[n_latency_samples++ % LATENCY_SAMPLES]
             = time_usec() - change_pending_since;
         change_pending_since = 0;
@@ -211,8 +368,8 @@ commands_run(struct unixctl_server *unixctl)
 
 /* Switches. */
 
-/* Adds a switch connection on 'rconn', taking ownership of it.  It starts
- * from the current pick list. */
+/* Adds a switch connection on 'rconn', taking ownership of it.  It gets
+ * the current pick list once it is bound to its site. */
 static void
 switch_add(struct rconn *rconn, bool passive)
 {
@@ -229,11 +386,10 @@ switch_add(struct rconn *rconn, bool passive)
     };
     struct switch_conn *sw = xzalloc(sizeof *sw);
 
+    cfg.decider.aux = sw;
     sw->ofctrl = ofctrl_create(rconn, passive, &cfg);
     sw->stats = ofctrl_get_statctrl(sw->ofctrl);
     sw->pins = ofctrl_get_pinctrl(sw->ofctrl);
-    refresh_picks();
-    pinctrl_set_pick_services(sw->pins, picks, n_picks, desired.seqno);
     ovs_list_push_back(&switches, &sw->node);
 }
 
@@ -309,24 +465,63 @@ listeners_run(void)
     }
 }
 
-/* Runs every switch connection toward the desired table, removes the
- * passive ones that died, and hands on what their polls found. */
+/* OpenFlow 1.1 and later have no NO_FLOOD port flag (OVS masks a port
+ * mod's config with OFPPC11_ALL), and the controller speaks 1.5 only: the
+ * topology must make a site's path ports no-flood (two paths between two
+ * bridges are a loop for NORMAL's flooding), with 'ovs-ofctl mod-port
+ * BRIDGE PORT no-flood' over OpenFlow 1.0.  Says so once per binding. */
+static void
+log_path_ports(const struct switch_conn *sw, const struct site_model *sm)
+{
+    const ofp_port_t *ports;
+    struct ds s = DS_EMPTY_INITIALIZER;
+    size_t n;
+
+    ports = cats_model_path_ports(&sm->model, &n);
+    for (size_t i = 0; i < n; i++) {
+        ds_put_format(&s, "%s%"PRIu16, i ? "," : "", ofp_to_u16(ports[i]));
+    }
+    VLOG_INFO("%s: site %s%s%s%s", ofctrl_get_name(sw->ofctrl), sm->name,
+              n ? ", path ports " : "", ds_cstr(&s),
+              n ? " (must be no-flood: ovs-ofctl mod-port BRIDGE PORT "
+                  "no-flood)" : "");
+    ds_destroy(&s);
+}
+
+/* Runs every switch connection toward its site's desired table, removes
+ * the passive ones that died, and hands on what their polls found. */
 static void
 switches_run(void)
 {
-    uint64_t gc_floor = desired.seqno;
+    uint64_t *gc_floor = xmalloc(n_site_models * sizeof *gc_floor);
     bool counters_polled = false;
     bool picks_changed = refresh_picks();
     struct switch_conn *sw;
 
+    for (size_t i = 0; i < n_site_models; i++) {
+        gc_floor[i] = site_models[i].desired.seqno;
+    }
     LIST_FOR_EACH_SAFE (sw, node, &switches) {
         struct ofctrl *oc = sw->ofctrl;
+        struct site_model *sm = switch_site(sw);
 
-        if (picks_changed) {
-            pinctrl_set_pick_services(sw->pins, picks, n_picks,
-                                      desired.seqno);
+        if (sm != sw->sm) {
+            if (sw->sm) {
+                /* Another bridge on this connection, or its site changed:
+                 * its table is another one. */
+                ofctrl_resync(oc);
+            }
+            sw->sm = sm;
+            picks_changed = picks_changed || sm;
+            if (sm && sm->name) {
+                log_path_ports(sw, sm);
+            }
         }
-        ofctrl_run(oc, &desired, probes, n_probes);
+        if (picks_changed && sm) {
+            pinctrl_set_pick_services(sw->pins, picks, n_picks,
+                                      sm->desired.seqno);
+        }
+        ofctrl_run(oc, sm ? &sm->desired : NULL, probes, n_probes);
         if (ofctrl_is_passive(oc) && !ofctrl_is_alive(oc)) {
             VLOG_INFO("%s: switch disconnected", ofctrl_get_name(oc));
             switch_remove(sw);
@@ -351,9 +546,16 @@ switches_run(void)
                                 queues, n_queues, ports_seqno,
                                 ofctrl_get_connection_seqno(oc));
         }
-        gc_floor = MIN(gc_floor, ofctrl_get_gc_floor(oc));
+        if (sw->sm) {
+            size_t i = sw->sm - site_models;
+
+            gc_floor[i] = MIN(gc_floor[i], ofctrl_get_gc_floor(oc));
+        }
     }
-    cats_desired_gc(&desired, gc_floor);
+    for (size_t i = 0; i < n_site_models; i++) {
+        cats_desired_gc(&site_models[i].desired, gc_floor[i]);
+    }
+    free(gc_floor);
     if (counters_polled) {
         steer_counts(instance_count, time_msec());
     }
@@ -406,8 +608,7 @@ main(int argc, char *argv[])
                   "(e.g. punix:/var/run/openvswitch/cats.sock); "
                   "use --help for usage");
     }
-    cats_desired_init(&desired);
-    cats_model_init(&model, &pipeline, &desired, NULL);
+    site_models_refresh();
 
     daemonize_start(false);
     /* After daemonizing: the gRPC thread must run in the daemon. */
@@ -442,7 +643,7 @@ main(int argc, char *argv[])
         /* Load reports set the weights in use before the model reads
          * them. */
         agents_run(&catalog);
-        if (cats_model_run(&model, &catalog)) {
+        if (models_run()) {
             COVERAGE_INC(cats_catalog_change);
         }
         update_probes();
@@ -465,7 +666,7 @@ main(int argc, char *argv[])
         if (!ovs_list_is_empty(&sync_waiters)) {
             poll_timer_wait(100);
         }
-        if (model.catalog_seqno != catalog.seqno || exiting) {
+        if (!models_built(catalog.seqno) || exiting) {
             poll_immediate_wake();
         }
         agents_wait();
@@ -486,8 +687,7 @@ main(int argc, char *argv[])
     for (size_t i = 0; i < n_listeners; i++) {
         pvconn_close(listeners[i]);
     }
-    cats_model_destroy(&model);
-    cats_desired_destroy(&desired);
+    site_models_destroy();
     cats_catalog_destroy(&catalog);
     free(picks);
     free(probes);
@@ -549,8 +749,10 @@ update_probes(void)
 
 /* cats/sync. */
 
+/* Has every connected switch confirmed its site's desired table?  A
+ * bridge whose datapath id names no site has nothing to confirm. */
 static bool
-all_switches_synced(uint64_t target, struct ds *why)
+all_switches_synced(struct ds *why)
 {
     const struct switch_conn *sw;
     size_t n_connected = 0;
@@ -558,11 +760,23 @@ all_switches_synced(uint64_t target, struct ds *why)
 
     LIST_FOR_EACH (sw, node, &switches) {
         const struct ofctrl *oc = sw->ofctrl;
+        uint64_t target, dpid;
 
         if (!ofctrl_is_connected(oc)) {
             continue;
         }
         n_connected++;
+        if (!sw->sm) {
+            if (!ofctrl_get_datapath_id(oc, &dpid)) {
+                ok = false;
+                if (why) {
+                    ds_put_format(why, "%s has not told its datapath id; ",
+                                  ofctrl_get_name(oc));
+                }
+            }
+            continue;
+        }
+        target = sw->sm->desired.seqno;
         if (ofctrl_get_installed_seqno(oc) < target) {
             ok = false;
             if (why) {
@@ -588,15 +802,13 @@ run_sync_waiters(void)
     struct sync_waiter *w;
 
     LIST_FOR_EACH_SAFE (w, node, &sync_waiters) {
-        bool model_ready = model.catalog_seqno >= w->catalog_seqno;
-
-        if (model_ready && all_switches_synced(desired.seqno, NULL)) {
+        if (models_built(w->catalog_seqno) && all_switches_synced(NULL)) {
             unixctl_command_reply(w->conn, NULL);
         } else if (now >= w->deadline) {
             struct ds why = DS_EMPTY_INITIALIZER;
 
             ds_put_cstr(&why, "timed out waiting for switches: ");
-            all_switches_synced(desired.seqno, &why);
+            all_switches_synced(&why);
             unixctl_command_reply_error(w->conn, ds_cstr(&why));
             ds_destroy(&why);
         } else {
@@ -652,12 +864,24 @@ cmd_show(struct unixctl_conn *conn, int argc OVS_UNUSED,
 
     ds_put_format(&s, "catalog: %"PRIuSIZE" services, seqno %"PRIu64"\n",
                   cats_catalog_count(&catalog), catalog.seqno);
-    ds_put_format(&s, "desired: seqno %"PRIu64", %"PRIuSIZE" flows, "
-                  "%"PRIuSIZE" groups, %"PRIuSIZE" conflicts\n",
-                  desired.seqno, desired.n_live_flows, desired.n_live_groups,
-                  desired.n_conflicts);
+    for (size_t i = 0; i < n_site_models; i++) {
+        const struct cats_desired *d = &site_models[i].desired;
+
+        if (site_models[i].name) {
+            ds_put_format(&s, "site %s dpid=%016"PRIx64" ",
+                          site_models[i].name, site_models[i].dpid);
+        }
+        ds_put_format(&s, "desired: seqno %"PRIu64", %"PRIuSIZE" flows, "
+                      "%"PRIuSIZE" groups, %"PRIuSIZE" conflicts\n",
+                      d->seqno, d->n_live_flows, d->n_live_groups,
+                      d->n_conflicts);
+    }
     ds_put_format(&s, "errors: config %"PRIu64", commands %"PRIu64"\n",
                   n_config_errors, n_command_errors);
+    if (site_models[0].name) {
+        ds_put_format(&s, "unknown datapath ids: %"PRIu64"\n",
+                      n_unknown_dpids);
+    }
     for (size_t i = 0; i < n_listeners; i++) {
         ds_put_format(&s, "listening: %s\n", pvconn_get_name(listeners[i]));
     }
@@ -665,16 +889,22 @@ cmd_show(struct unixctl_conn *conn, int argc OVS_UNUSED,
     LIST_FOR_EACH (sw, node, &switches) {
         ds_put_cstr(&s, "switch ");
         ofctrl_format(sw->ofctrl, &s);
+        if (site_models[0].name) {
+            ds_put_format(&s, "  site: %s\n",
+                          sw->sm ? sw->sm->name : "none");
+        }
     }
     unixctl_command_reply(conn, ds_cstr(&s));
     ds_destroy(&s);
 }
 
 /* New connections to 'sid''s instance ip:port, summed over the switches
- * that count them: '*packets' in all, '*since' since the service's
- * weights last changed.  Returns false if no switch counts them. */
+ * of site 'site' (NULL: all) that count them: '*packets' in all, '*since'
+ * since the service's weights last changed.  Returns false if no switch
+ * counts them. */
 static bool
-switch_counts(uint32_t sid, ovs_be32 ip, uint16_t port, uint64_t *packets,
+switch_counts(uint32_t sid, ovs_be32 ip, uint16_t port,
+              const struct cats_site *site, uint64_t *packets,
               uint64_t *since)
 {
     const struct switch_conn *sw;
@@ -684,6 +914,10 @@ switch_counts(uint32_t sid, ovs_be32 ip, uint16_t port, uint64_t *packets,
     LIST_FOR_EACH (sw, node, &switches) {
         const struct statctrl_counter *c;
 
+        if (site && (!sw->sm || !sw->sm->name
+                     || strcmp(sw->sm->name, site->name))) {
+            continue;
+        }
         c = statctrl_get_counter(sw->stats, sid, ip, port);
         if (c) {
             *packets += c->packets;
@@ -705,7 +939,7 @@ realized_counts(const struct cats_service *s, ovs_be32 ip, uint16_t port,
 
     *count = *total = 0;
     HMAP_FOR_EACH (inst, node, &s->instances) {
-        switch_counts(s->id, inst->ip, inst->port, &packets, &n);
+        switch_counts(s->id, inst->ip, inst->port, NULL, &packets, &n);
         *total += n;
         if (inst->ip == ip && inst->port == port) {
             *count += n;
@@ -713,14 +947,16 @@ realized_counts(const struct cats_service *s, ovs_be32 ip, uint16_t port,
     }
 }
 
-/* New connections to 'inst' counted by every connected switch so far. */
+/* New connections to 'inst' counted so far by every connected switch of
+ * site 'site' (NULL: all). */
 static bool
-instance_count(const struct cats_instance *inst, uint64_t *count)
+instance_count(const struct cats_instance *inst, const struct cats_site *site,
+               uint64_t *count)
 {
     uint64_t since;
 
-    return switch_counts(inst->service->id, inst->ip, inst->port, count,
-                         &since);
+    return switch_counts(inst->service->id, inst->ip, inst->port, site,
+                         count, &since);
 }
 
 static void
@@ -744,7 +980,7 @@ format_service(const struct cats_service *s, struct ds *out)
     ds_put_format(out, "service %s "IP_FMT":%"PRIu16"/%s id=%"PRIu32
                   " group=%#"PRIx32" instances=%"PRIuSIZE"\n",
                   s->name, IP_ARGS(s->vip), s->port, cats_proto_name(s->proto),
-                  s->id, cats_model_group_id(&model, s->id), n);
+                  s->id, cats_model_group_id(&site_models[0].model, s->id), n);
     for (size_t i = 0; i < n; i++) {
         const struct cats_instance *inst = insts[i];
         uint64_t count, total;
@@ -808,7 +1044,25 @@ cmd_dump_flows(struct unixctl_conn *conn, int argc, const char *argv[],
     struct ds s = DS_EMPTY_INITIALIZER;
 
     if (!strcmp(which, "desired")) {
-        cats_desired_format(&desired, &s);
+        size_t n_shown = 0;
+
+        for (size_t i = 0; i < n_site_models; i++) {
+            const struct site_model *sm = &site_models[i];
+
+            if (argc > 2 && (!sm->name || strcmp(argv[2], sm->name))) {
+                continue;
+            }
+            if (sm->name) {
+                ds_put_format(&s, "site %s:\n", sm->name);
+            }
+            cats_desired_format(&sm->desired, &s);
+            n_shown++;
+        }
+        if (argc > 2 && !n_shown) {
+            ds_destroy(&s);
+            reply_error(conn, xasprintf("unknown site '%s'", argv[2]));
+            return;
+        }
     } else if (!strcmp(which, "installed")) {
         const struct switch_conn *sw;
         size_t n_shown = 0;
@@ -1034,7 +1288,7 @@ register_commands(void)
     unixctl_command_register("cats/show", "", 0, 0, cmd_show, NULL);
     unixctl_command_register("cats/services", "[SERVICE]", 0, 1,
                              cmd_services, NULL);
-    unixctl_command_register("cats/dump-flows", "[desired|installed [SWITCH]]",
+    unixctl_command_register("cats/dump-flows", "[desired [SITE]|installed [SWITCH]]",
                              0, 2, cmd_dump_flows, NULL);
     unixctl_command_register("cats/set-weight", "SERVICE IP:PORT WEIGHT",
                              3, 3, cmd_set_weight, NULL);

@@ -22,6 +22,7 @@
 #include "openvswitch/ofp-msgs.h"
 #include "openvswitch/ofp-packet.h"
 #include "openvswitch/ofp-print.h"
+#include "openvswitch/ofp-switch.h"
 #include "openvswitch/ofp-util.h"
 #include "byte-order.h"
 #include "openvswitch/ofpbuf.h"
@@ -79,6 +80,9 @@ struct ofctrl {
     enum ofputil_protocol protocol;
     enum ofp_version version;
     enum ofp12_controller_role role;    /* As the switch last told us. */
+    bool has_dpid;                      /* Features reply seen on this
+                                         * connection. */
+    uint64_t dpid;
 
     /* Group dump after connecting: groups in our range on the switch. */
     ovs_be32 dump_xid;
@@ -177,6 +181,8 @@ ofctrl_reset(struct ofctrl *oc)
     oc->bundle_failed = false;
     oc->n_switch_groups = 0;
     oc->retry_at = 0;
+    oc->has_dpid = false;
+    oc->dpid = 0;
     statctrl_reset(oc->stats);
     pinctrl_reset(oc->pins);
 }
@@ -219,6 +225,13 @@ ofctrl_get_gc_floor(const struct ofctrl *oc)
         return UINT64_MAX;
     }
     return oc->installed_seqno;
+}
+
+bool
+ofctrl_get_datapath_id(const struct ofctrl *oc, uint64_t *dpid)
+{
+    *dpid = oc->dpid;
+    return oc->has_dpid;
 }
 
 const struct cats_installed *
@@ -575,6 +588,19 @@ handle_role_reply(struct ofctrl *oc, const struct ofp_header *oh)
     }
 }
 
+void
+ofctrl_resync(struct ofctrl *oc)
+{
+    /* After the bundle in flight, if any, whose success must not cancel
+     * it. */
+    oc->need_full = true;
+    if (oc->state == S_IN_FLIGHT) {
+        oc->resync_after_flight = true;
+    } else if (oc->state == S_IDLE) {
+        start_group_dump(oc);
+    }
+}
+
 static void
 handle_role_status(struct ofctrl *oc, const struct ofp_header *oh)
 {
@@ -591,14 +617,28 @@ handle_role_status(struct ofctrl *oc, const struct ofp_header *oh)
     oc->role = rs.role;
     if (rs.role == OFPCR12_ROLE_PRIMARY) {
         /* Taking over: what the switch runs is whatever the previous
-         * primary left, so start from a resync (after the bundle in
-         * flight, if any, whose success must not cancel it). */
-        oc->need_full = true;
-        if (oc->state == S_IN_FLIGHT) {
-            oc->resync_after_flight = true;
-        } else if (oc->state == S_IDLE) {
-            start_group_dump(oc);
-        }
+         * primary left. */
+        ofctrl_resync(oc);
+    }
+}
+
+static void
+handle_features_reply(struct ofctrl *oc, const struct ofp_header *oh)
+{
+    struct ofpbuf b = ofpbuf_const_initializer(oh, ntohs(oh->length));
+    struct ofputil_switch_features features;
+
+    if (ofputil_pull_switch_features(&b, &features)) {
+        count_bad_message(oc);
+        return;
+    }
+    if (!features.auxiliary_id) {
+        oc->dpid = features.datapath_id;
+        oc->has_dpid = true;
+        VLOG_INFO("%s: datapath id %016"PRIx64, ofctrl_get_name(oc),
+                  oc->dpid);
+        /* The owner picks this switch's desired table by it. */
+        poll_immediate_wake();
     }
 }
 
@@ -665,6 +705,10 @@ handle_msg(struct ofctrl *oc, struct ofpbuf *msg)
         handle_role_status(oc, oh);
         break;
 
+    case OFPTYPE_FEATURES_REPLY:
+        handle_features_reply(oc, oh);
+        break;
+
     default:
         /* Flow removed, bundle replies and the rest need no action. */
         break;
@@ -703,6 +747,9 @@ ofctrl_run(struct ofctrl *oc, const struct cats_desired *desired,
          * of a paused packet and our actions' userdata. */
         send_msg(oc, ofputil_encode_set_packet_in_format(
                      oc->version, OFPUTIL_PACKET_IN_NXT2));
+        /* For the datapath id. */
+        send_msg(oc, ofpraw_alloc(OFPRAW_OFPT_FEATURES_REQUEST, oc->version,
+                                  0));
         start_group_dump(oc);
     }
 
@@ -720,6 +767,9 @@ ofctrl_run(struct ofctrl *oc, const struct cats_desired *desired,
 
     /* A secondary controller keeps its model warm but never writes. */
     bool secondary = oc->role == OFPCR12_ROLE_SECONDARY;
+    if (!desired) {
+        return;
+    }
     if (oc->state == S_IDLE && !secondary
         && (oc->need_full || desired->seqno != oc->installed_seqno)
         && time_msec() >= oc->retry_at) {

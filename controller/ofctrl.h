@@ -82,7 +82,12 @@ void ofctrl_destroy(struct ofctrl *);
 
 /* Does bounded work: processes what the switch sent, and if nothing is in
  * flight, sends the next update toward 'desired'.  'probes' lists the
- * instances whose MAC should be learned through ARP. */
+ * instances whose MAC should be learned through ARP.  'desired' NULL: the
+ * owner does not know yet what this switch should run (its datapath id
+ * is not known, or names no site): nothing is written to it, and neither
+ * statistics nor packet-in work (leases, probes) is done.  The owner must
+ * keep passing the same table for a connection, or call ofctrl_resync()
+ * when it switches to another one. */
 void ofctrl_run(struct ofctrl *, const struct cats_desired *desired,
                 const struct pinctrl_probe *probes, size_t n_probes);
 void ofctrl_wait(struct ofctrl *);
@@ -90,6 +95,15 @@ void ofctrl_wait(struct ofctrl *);
 /* The connection's statistics requests and packet-ins, owned by 'oc'. */
 struct statctrl *ofctrl_get_statctrl(const struct ofctrl *oc);
 struct pinctrl *ofctrl_get_pinctrl(const struct ofctrl *oc);
+
+/* The switch's datapath id, learned from its features reply after each
+ * (re)connection (the request goes right after the hello, so that it is
+ * known before the first update): false until then. */
+bool ofctrl_get_datapath_id(const struct ofctrl *, uint64_t *dpid);
+
+/* Starts over with a full resync, after the bundle in flight if any (the
+ * owner changed which desired table it passes). */
+void ofctrl_resync(struct ofctrl *);
 
 bool ofctrl_is_alive(const struct ofctrl *);
 bool ofctrl_is_passive(const struct ofctrl *);

@@ -184,12 +184,19 @@ pinctrl_handle_packet_in(struct pinctrl *pc, const struct ofp_header *oh,
     /* Picked or not, the packet goes on: unpicked, T4 hands it to the
      * service's group. */
     uint32_t service_id = ntohl(ud.service_id);
+    uint32_t path_id = 0;
     ovs_be32 ip = 0;
     uint16_t port = 0;
     if (pc->decider.pick && pick_listed(pc, service_id)
-        && pc->decider.pick(pc->decider.aux, service_id, &ip, &port)) {
+        && pc->decider.pick(pc->decider.aux, service_id, &ip, &port,
+                            &path_id)) {
         match_set_reg(&pin.flow_metadata, 0, ntohl(ip));
         match_set_reg(&pin.flow_metadata, 1, CATS_PICK_PORT_FLAG | port);
+        if (path_id) {
+            /* A remote instance's pair; 0 (local) is the register's value
+             * already. */
+            match_set_reg(&pin.flow_metadata, CATS_PICK_REG_PATH, path_id);
+        }
         pc->stats.picks++;
         COVERAGE_INC(ofctrl_pick);
     } else {

@@ -36,11 +36,12 @@ struct pinctrl_probe {
 
 /* Per-connection decisions. */
 struct pinctrl_decider {
-    /* Picks the instance for a new connection of service 'service_id':
-     * returns true with '*ip' and '*port' set, or false to let the
-     * service's group decide. */
+    /* Picks the pair for a new connection of service 'service_id':
+     * returns true with '*ip' and '*port' set to the instance and
+     * '*path_id' to the catalog path it is reached over (left 0: local),
+     * or false to let the service's group decide. */
     bool (*pick)(void *aux, uint32_t service_id, ovs_be32 *ip,
-                 uint16_t *port);
+                 uint16_t *port, uint32_t *path_id);
     /* A connection of service 'service_id' to instance 'ip':'port' ended
      * (the client's FIN or RST, or the instance's RST). */
     void (*ended)(void *aux, uint32_t service_id, ovs_be32 ip,

@@ -11,8 +11,31 @@
  * on keeps its configured weights, as does a service with policy=static
  * (whose instances still leave selection when their agent says so or goes
  * silent).  Otherwise every instance of the service is a selector
- * instance (one with no agent counts as idle), with one pair: its path
- * (instance path=LINK, matched to telemetry link ids) or local.
+ * instance (one with no agent counts as idle).
+ *
+ * A catalog without sites: one selector service per service (named after
+ * it), each instance with one pair: its path (instance path=LINK, matched
+ * to telemetry link ids) or local.  With sites: one selector service per
+ * service and client site S ("SERVICE@S"), whose pairs are the instances
+ * at S (local) and each instance I at another site R over each catalog
+ * path joining S and R.  Their weights go to the catalog: a local pair's
+ * as the instance's weight in use, a remote pair's as its pair weight.
+ *
+ * Catalog paths.  One selector path per catalog path (base RTT twice its
+ * delay hint), fed one sample per telemetry report from the latest of each
+ * of its link ids: counters summed over the links, gauges (queue, RTT,
+ * current pause) at their worst; so a pause storm on either direction is
+ * the path's.  A path whose telemetry, once seen, stops for the metrics
+ * store's lease (its gateway gone) is fed its last sample again, paused
+ * since then: a storm, which ends as storms do (clean samples for the
+ * restore time).  A path in a storm leaves selection (the selector) and
+ * gets a carrier (cats_path_set_carrier()): the healthy path of lowest
+ * cost joining the same two sites (the current carrier while it stays
+ * healthy); when it is clean again its carrier is reset and its moved
+ * connections come back.  A storm's start or end is acted on in the
+ * steer_run() that follows the report, without the reweight's rate limit,
+ * so that the model and the switches get it in the same main-loop
+ * iteration, as one bundle per switch.  Path state survives rebuilds.
  *
  * The selector's structure is rebuilt when the catalog's membership
  * (instances, policies, paths) or the set of registrations changes; its
@@ -29,6 +52,7 @@
 struct cats_catalog;
 struct cats_instance;
 struct cats_report_telemetry;
+struct cats_site;
 struct ds;
 
 void steer_init(void);
@@ -56,21 +80,28 @@ long long int steer_next_wake(void);
  * load it sends from the rest with them.  The controller calls
  * steer_counts() after each completed poll with a function that returns
  * the cumulative count of new connections to an instance, summed over
- * the switches, or false if none counted it. */
-typedef bool steer_count_fn(const struct cats_instance *, uint64_t *count);
+ * the switches of site 'clients_at' (all of them if NULL), or false if
+ * none counted it. */
+typedef bool steer_count_fn(const struct cats_instance *,
+                            const struct cats_site *clients_at,
+                            uint64_t *count);
 void steer_counts(steer_count_fn *, long long int now);
 
 /* Per-connection decisions (decide=connection).  steer_pick() picks the
- * instance for a new connection of the service with catalog id
- * 'service_id' and counts it as placed; false if the service has no
- * selector (no agent reports) or nothing is eligible: the group decides.
- * steer_ended() counts a connection of that service to 'ip':'port' as
- * ended; nothing if the service or the instance is not (or no longer)
- * there. */
-bool steer_pick(uint32_t service_id, long long int now, ovs_be32 *ip,
-                uint16_t *port);
-void steer_ended(uint32_t service_id, ovs_be32 ip, uint16_t port,
-                 long long int now);
+ * pair for a new connection of the service with catalog id 'service_id'
+ * from a client at 'site' (NULL: no sites) and counts it as placed:
+ * '*path_id' is the catalog path of the pair, left alone for a local
+ * one.  False if the service has no selector (no agent reports) or
+ * nothing is eligible: the group decides.  steer_ended() counts a
+ * connection of that service to 'ip':'port' as ended, in the view of the
+ * site whose switch saw the end (for an instance's reset at its own site,
+ * not the client's: the estimate is corrected by the next report);
+ * nothing if the service or the instance is not (or no longer) there. */
+bool steer_pick(uint32_t service_id, const struct cats_site *site,
+                long long int now, ovs_be32 *ip, uint16_t *port,
+                uint32_t *path_id);
+void steer_ended(uint32_t service_id, const struct cats_site *site,
+                 ovs_be32 ip, uint16_t port, long long int now);
 
 void steer_register_commands(void);
 

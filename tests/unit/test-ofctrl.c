@@ -64,6 +64,7 @@
 #include "openvswitch/ofp-packet.h"
 #include "openvswitch/ofp-port.h"
 #include "openvswitch/ofp-queue.h"
+#include "openvswitch/ofp-switch.h"
 #include "netdev.h"
 #include "openvswitch/ofp-protocol.h"
 #include "openvswitch/ofpbuf.h"
@@ -209,12 +210,16 @@ front_is(enum ofptype type)
 
 /* Pops the oldest message, a group-desc request for every group, and
  * returns its xid.  Right after a connection, the packet-in format
- * request that precedes it is popped (and checked) first. */
+ * request (checked) and the features request that precede it are popped
+ * first. */
 static ovs_be32
 pop_group_dump_request(void)
 {
     if (front_is(OFPTYPE_SET_PACKET_IN_FORMAT)) {
         pop_packet_in_format();
+    }
+    if (front_is(OFPTYPE_FEATURES_REQUEST)) {
+        ofpbuf_delete(pop_sent(OFPTYPE_FEATURES_REQUEST));
     }
 
     struct ofpbuf *msg = pop_sent(OFPTYPE_GROUP_DESC_STATS_REQUEST);
@@ -661,6 +666,7 @@ struct test_decider {
     bool answer;                /* What pick() returns. */
     ovs_be32 ip;                /* What it picks, when it picks. */
     uint16_t port;
+    uint32_t path_id;           /* 0: a local pair (left unset). */
 
     unsigned int n_picks;       /* Calls of pick(). */
     uint32_t pick_sid;          /* The last one's service. */
@@ -673,7 +679,8 @@ struct test_decider {
 static struct test_decider decider;
 
 static bool
-decider_pick(void *aux, uint32_t service_id, ovs_be32 *ip, uint16_t *port)
+decider_pick(void *aux, uint32_t service_id, ovs_be32 *ip, uint16_t *port,
+             uint32_t *path_id)
 {
     struct test_decider *d = aux;
 
@@ -683,10 +690,14 @@ decider_pick(void *aux, uint32_t service_id, ovs_be32 *ip, uint16_t *port)
     if (d->answer) {
         *ip = d->ip;
         *port = d->port;
+        if (d->path_id) {
+            *path_id = d->path_id;
+        }
     } else {
         /* A sloppy decider: what it leaves behind must not be used. */
         *ip = IP3;
         *port = 4321;
+        *path_id = 77;
     }
     return d->answer;
 }
@@ -1529,11 +1540,13 @@ test_connect_dumps_groups_before_anything_else(void **state)
 {
     struct fixture *fx = *state;
 
-    /* The fixture's set-up ran until connected: the packet-in format, one
-     * group dump, and nothing more until it is answered. */
+    /* The fixture's set-up ran until connected: the packet-in format, the
+     * features request, one group dump, and nothing more until it is
+     * answered. */
     build_desired(fx);
-    assert_int_equal(n_sent(), 2);
+    assert_int_equal(n_sent(), 3);
     pop_packet_in_format();
+    ofpbuf_delete(pop_sent(OFPTYPE_FEATURES_REQUEST));
     pop_group_dump_request();
     run(fx);
     run(fx);
@@ -1544,6 +1557,47 @@ test_connect_dumps_groups_before_anything_else(void **state)
     char *s = format_ofctrl(fx->oc);
     assert_non_null(strstr(s, "state DUMP_GROUPS"));
     free(s);
+}
+
+/* The features reply gives the datapath id; without a desired table
+ * (its owner does not know yet what the switch should run) nothing is
+ * written, then the first table passed gets the full resync. */
+static void
+test_features_reply_gives_dpid_and_no_table_writes_nothing(void **state)
+{
+    struct ofputil_switch_features features = {
+        .datapath_id = 0xca75000000000016ULL,
+        .n_tables = 254,
+    };
+    struct fixture *fx = *state;
+    struct sent_bundle b;
+    uint64_t dpid;
+
+    build_desired(fx);
+    assert_false(ofctrl_get_datapath_id(fx->oc, &dpid));
+    feed(fx->oc, ofputil_encode_switch_features(
+             &features, ofputil_protocol_from_ofp_version(OFP15_VERSION),
+             htonl(99)));
+    assert_true(ofctrl_get_datapath_id(fx->oc, &dpid));
+    assert_true(dpid == 0xca75000000000016ULL);
+
+    feed(fx->oc, group_desc_reply(pop_group_dump_request(), NULL, 0, false));
+    ofctrl_run(fx->oc, NULL, NULL, 0);
+    ofctrl_run(fx->oc, NULL, NULL, 0);
+    assert_int_equal(n_sent(), 0);
+    assert_true(ofctrl_needs_full_resync(fx->oc));
+
+    run(fx);
+    pop_bundle(&b);
+    assert_true(b.n > 0);
+    feed(fx->oc, barrier_reply(b.barrier_xid));
+    sent_bundle_destroy(&b);
+    assert_int_equal(ofctrl_get_installed_seqno(fx->oc), fx->desired.seqno);
+
+    /* Another table from now on: a full resync, after a group dump. */
+    ofctrl_resync(fx->oc);
+    assert_true(ofctrl_needs_full_resync(fx->oc));
+    pop_group_dump_request();
 }
 
 static void
@@ -2233,9 +2287,16 @@ check_resume(struct fixture *fx, struct ofpbuf *pin_msg, bool picked,
         assert_int_equal(resume.flow_metadata.flow.regs[1], 0);
     }
     /* Nothing else of the metadata changed: in_port only, plus the
-     * registers. */
+     * registers (the path's for a remote pair only). */
     for (size_t i = 2; i < FLOW_N_REGS; i++) {
-        assert_int_equal(resume.flow_metadata.wc.masks.regs[i], 0);
+        if (i == CATS_PICK_REG_PATH && picked && decider.path_id) {
+            assert_int_equal(resume.flow_metadata.wc.masks.regs[i],
+                             UINT32_MAX);
+            assert_int_equal(resume.flow_metadata.flow.regs[i],
+                             decider.path_id);
+        } else {
+            assert_int_equal(resume.flow_metadata.wc.masks.regs[i], 0);
+        }
     }
     ofpbuf_delete(msg);
     ofpbuf_delete(pin_msg);
@@ -2257,6 +2318,19 @@ test_pick_resumes_with_the_picked_instance(void **state)
     assert_non_null(strstr(s, "per-connection: 1 services, picks 1, "
                            "unpicked 0, ends 0, refused packet-ins 0"));
     free(s);
+}
+
+/* A remote instance's pair: the resume carries the path too. */
+static void
+test_pick_of_remote_pair_sets_path_register(void **state)
+{
+    struct fixture *fx = *state;
+
+    arm_for_packet_ins(fx);
+    decider.path_id = 7;
+    check_resume(fx, pick_packet_in(1), true, 0x0a00000c, 0x10050);
+    assert_int_equal(decider.n_picks, 1);
+    assert_pick_stats(fx, 1, 0, 0, 0);
 }
 
 static void
@@ -2854,6 +2928,7 @@ main(void)
         ARMED(test_bad_role_status_is_counted_bad_and_keeps_role),
 
         CONNECTED(test_connect_dumps_groups_before_anything_else),
+        CONNECTED(test_features_reply_gives_dpid_and_no_table_writes_nothing),
         CONNECTED(test_group_dump_records_only_groups_in_our_range),
         CONNECTED(test_group_dump_reply_with_more_flag_keeps_waiting),
         CONNECTED(test_group_dump_reply_with_other_xid_is_ignored),
@@ -2884,6 +2959,7 @@ main(void)
             teardown),
 
         ARMED(test_pick_resumes_with_the_picked_instance),
+        ARMED(test_pick_of_remote_pair_sets_path_register),
         ARMED(test_pick_declined_resumes_unpicked),
         ARMED(test_pick_for_unlisted_service_resumes_unpicked),
         cmocka_unit_test_setup_teardown(
