@@ -86,12 +86,14 @@ def evicted(st):
         return False
     if st["state"] in ("storm", "dead"):
         return True
-    return st["carrier"] not in (None, "path2", "2", "-", "self")
+    return st["carrier"] not in (None, "path2", "2", "-", "self", "itself")
 
 
 def restored(st):
-    return bool(st) and st["state"] == "clean" and \
-        st["carrier"] in (None, "path2", "2", "-", "self")
+    """Back in selection (clean, or congested: not a storm) and carrying
+    its own connections."""
+    return bool(st) and st["state"] in ("clean", "congested") and \
+        st["carrier"] in (None, "path2", "2", "-", "self", "itself")
 
 
 def poll_paths(s, pred, timeout, name="path2"):
