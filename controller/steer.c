@@ -895,9 +895,16 @@ steer_telemetry(const struct cats_report_telemetry *t, long long int now)
     }
 }
 
+/* Is 'sp' out: in a storm (a silent gateway is one)? */
+static bool
+cpath_down(const struct steer_path *sp)
+{
+    return sel_path_storm(sp->sel_path);
+}
+
 /* The weight in use of a service that keeps its configured weights: the
  * configured one, or 0 when its agent says it is out of selection; its
- * remote pairs get the same. */
+ * remote pairs get the same, or 0 over a path that is down. */
 static void
 apply_configured(struct cats_catalog *cat, struct steer_service *ss,
                  const struct cats_metrics_store *store, long long int now)
@@ -923,9 +930,9 @@ apply_configured(struct cats_catalog *cat, struct steer_service *ss,
             const struct steer_pair *p = &view->pairs[i];
 
             if (p->path) {
-                cats_instance_set_pair_weight(cat, p->si->ci,
-                                              p->path->cp->id,
-                                              p->si->ci->weight);
+                cats_instance_set_pair_weight(
+                    cat, p->si->ci, p->path->cp->id,
+                    cpath_down(p->path) ? 0 : p->si->ci->weight);
             }
         }
     }
@@ -958,13 +965,6 @@ reweight(struct cats_catalog *cat, struct steer_service *ss,
     }
     ss->last_reweight = now;
     ss->dirty = false;
-}
-
-/* Is 'sp' out: in a storm (a silent gateway is one)? */
-static bool
-cpath_down(const struct steer_path *sp)
-{
-    return sel_path_storm(sp->sel_path);
 }
 
 /* The best healthy path joining the same two sites as 'sp', other than
@@ -1092,7 +1092,7 @@ steer_run(struct cats_catalog *cat, const struct cats_metrics_store *store,
         if (!ss->selecting) {
             /* Configured weights: on catalog changes, and in time for
              * leases running out. */
-            if (seen_catalog_seqno != cat->seqno
+            if (seen_catalog_seqno != cat->seqno || urgent
                 || (ss->has_agents && (periodic || ss->dirty))) {
                 apply_configured(cat, ss, store, now);
             }

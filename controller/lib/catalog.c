@@ -805,6 +805,25 @@ path_check(const struct cats_catalog *cat, const struct cats_path *except,
     return NULL;
 }
 
+/* Adds an empty path named 'name' with id 'id' if it is free, otherwise
+ * the smallest free one. */
+static struct cats_path *
+path_create(struct cats_catalog *cat, const char *name, uint32_t id)
+{
+    struct cats_path *p;
+
+    if (!id || cats_path_find_id(cat, id)) {
+        for (id = 1; cats_path_find_id(cat, id); id++) {
+            continue;
+        }
+    }
+    p = xzalloc(sizeof *p);
+    p->name = xstrdup(name);
+    p->id = id;
+    hmap_insert(&cat->paths, &p->node, hash_string(name, 0));
+    return p;
+}
+
 static void
 path_set_links(struct cats_path *p, const char *const links[],
                size_t n_links)
@@ -818,13 +837,15 @@ path_set_links(struct cats_path *p, const char *const links[],
     p->n_links = n_links;
 }
 
-static int
-path_add__(struct cats_catalog *cat, const char *name,
-           const struct cats_site *site[2], const ofp_port_t port[2],
-           const char *const links[], size_t n_links,
-           unsigned int delay_ms, uint32_t id, struct cats_path **pp,
-           char **errorp)
+int
+cats_path_add(struct cats_catalog *cat, const char *name,
+              const struct cats_site *site_a, ofp_port_t port_a,
+              const struct cats_site *site_b, ofp_port_t port_b,
+              const char *const links[], size_t n_links,
+              unsigned int delay_ms, struct cats_path **pp, char **errorp)
 {
+    const struct cats_site *site[2] = { site_a, site_b };
+    const ofp_port_t port[2] = { port_a, port_b };
     struct cats_path *p;
     char *error;
 
@@ -850,41 +871,18 @@ path_add__(struct cats_catalog *cat, const char *name,
                             CATS_MAX_PATHS);
         return ENOSPC;
     }
-    if (!id || cats_path_find_id(cat, id)) {
-        for (id = 1; cats_path_find_id(cat, id); id++) {
-            continue;
-        }
-    }
-
-    p = xzalloc(sizeof *p);
-    p->name = xstrdup(name);
-    p->id = id;
+    p = path_create(cat, name, 0);
     for (int i = 0; i < 2; i++) {
         p->site[i] = site[i];
         p->port[i] = port[i];
     }
     path_set_links(p, links, n_links);
     p->delay_ms = delay_ms;
-    hmap_insert(&cat->paths, &p->node, hash_string(name, 0));
     topology_changed(cat);
     if (pp) {
         *pp = p;
     }
     return 0;
-}
-
-int
-cats_path_add(struct cats_catalog *cat, const char *name,
-              const struct cats_site *site_a, ofp_port_t port_a,
-              const struct cats_site *site_b, ofp_port_t port_b,
-              const char *const links[], size_t n_links,
-              unsigned int delay_ms, struct cats_path **pp, char **errorp)
-{
-    const struct cats_site *site[2] = { site_a, site_b };
-    const ofp_port_t port[2] = { port_a, port_b };
-
-    return path_add__(cat, name, site, port, links, n_links, delay_ms, 0,
-                      pp, errorp);
 }
 
 static void
@@ -928,8 +926,6 @@ int
 cats_path_set_carrier(struct cats_catalog *cat, struct cats_path *p,
                       uint32_t carrier_id)
 {
-    struct cats_service *s;
-
     if (carrier_id == p->id) {
         carrier_id = 0;
     }
@@ -944,17 +940,6 @@ cats_path_set_carrier(struct cats_catalog *cat, struct cats_path *p,
         return 0;
     }
     p->carrier = carrier_id;
-
-    HMAP_FOR_EACH (s, node, &cat->services) {
-        const struct cats_instance *inst;
-
-        HMAP_FOR_EACH (inst, node, &s->instances) {
-            if (cats_path_end(p, cats_instance_site(cat, inst)) >= 0) {
-                changed(cat, s, false);
-                break;
-            }
-        }
-    }
     cat->seqno++;
     cat->paths_seqno = cat->seqno;
     return 0;
@@ -1057,6 +1042,10 @@ sync_instances(struct cats_catalog *dst, struct cats_service *ds,
         } else if (!instance_equal(di, si)) {
             bool mac_changed = (di->has_mac != si->has_mac
                                 || !eth_addr_equals(di->mac, si->mac));
+            if (di->base_weight != si->base_weight) {
+                free(di->pair_weight);
+                di->pair_weight = NULL;
+            }
             di->weight = si->base_weight;
             di->base_weight = si->base_weight;
             di->has_mac = si->has_mac;
@@ -1128,17 +1117,7 @@ sync_paths(struct cats_catalog *dst, const struct cats_catalog *src)
     HMAP_FOR_EACH (sp, node, &src->paths) {
         dp = cats_path_find(dst, sp->name);
         if (!dp) {
-            uint32_t id = sp->id;
-
-            if (cats_path_find_id(dst, id)) {
-                for (id = 1; cats_path_find_id(dst, id); id++) {
-                    continue;
-                }
-            }
-            dp = xzalloc(sizeof *dp);
-            dp->name = xstrdup(sp->name);
-            dp->id = id;
-            hmap_insert(&dst->paths, &dp->node, hash_string(dp->name, 0));
+            dp = path_create(dst, sp->name, sp->id);
         } else if (path_equal(dp, sp)) {
             continue;
         }

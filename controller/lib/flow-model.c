@@ -27,18 +27,24 @@ VLOG_DEFINE_THIS_MODULE(cats_flow_model);
 enum {
     PRIO_T0_RESPONDER = 110,
     PRIO_T0_END = 105,
+    PRIO_T0_TRANSIT = 104,
     PRIO_T0_SERVICE = 100,
     PRIO_T0_VIP_DROP = 80,
     PRIO_T1_PICK = 101,
     PRIO_T1_NEW = 100,
     PRIO_T1_INVALID = 90,
+    PRIO_T1_PATH_REPLY = 60,
     PRIO_T1_END = 55,
     PRIO_T1_DNAT = 50,
     PRIO_T2_COUNT = 100,
+    PRIO_T3_REMOTE = 110,
     PRIO_T3_LEARNED = 100,
     PRIO_T3_STATIC = 50,
     PRIO_T4_PICKED = 100,
     PRIO_T4_UNPICKED = 50,
+    PRIO_T5_PATH = 110,
+    PRIO_T5_END = 105,
+    PRIO_T5_NEW = 100,
     PRIO_DEFAULT = 0,
 };
 
@@ -164,6 +170,32 @@ put_set(struct ofpbuf *ofpacts, enum mf_field_id id,
     memset(ofpact_set_field_mask(sf), 0xff, field->n_bytes);
 }
 
+/* set_field:PATH->ct_label[0..7]. */
+static void
+put_set_path_label(struct ofpbuf *ofpacts, uint32_t path_id)
+{
+    const struct mf_field *field = mf_from_id(MFF_CT_LABEL);
+    struct ofpact_set_field *sf = ofpact_put_set_field(ofpacts, field,
+                                                       NULL, NULL);
+    union mf_value value, mask;
+
+    memset(&value, 0, sizeof value);
+    memset(&mask, 0, sizeof mask);
+    value.be128.be64.lo = htonll(path_id);
+    mask.be128.be64.lo = htonll(CATS_LABEL_PATH_MASK);
+    memcpy(sf->value, &value, field->n_bytes);
+    memcpy(ofpact_set_field_mask(sf), &mask, field->n_bytes);
+}
+
+static void
+match_set_path_label(struct match *match, uint32_t path_id)
+{
+    ovs_u128 value = { .u64 = { .lo = path_id } };
+    ovs_u128 mask = { .u64 = { .lo = CATS_LABEL_PATH_MASK } };
+
+    match_set_ct_label_masked(match, value, mask);
+}
+
 static void
 put_set_mac(struct ofpbuf *ofpacts, enum mf_field_id id, struct eth_addr mac)
 {
@@ -219,11 +251,13 @@ put_resubmit(struct ofpbuf *ofpacts, uint8_t table_id)
     r->table_id = table_id;
 }
 
-/* ct(zone, table, [commit], nat[(dst=ip:port)][, exec(mark->ct_mark)]).
- * A nonzero 'mark' needs 'commit'. */
+/* ct(zone, [table], [commit], [nat[(dst=ip:port)]],
+ *    [exec([mark->ct_mark,] [path->ct_label[0..7]])]).  A nonzero 'mark'
+ * or 'path' needs 'commit'; 'table' may be NX_CT_RECIRC_NONE. */
 static void
-put_ct_nat(struct ofpbuf *ofpacts, uint16_t zone, uint8_t table,
-           bool commit, ovs_be32 ip, uint16_t port, uint32_t mark)
+put_ct(struct ofpbuf *ofpacts, uint16_t zone, uint8_t table, bool commit,
+       bool do_nat, ovs_be32 ip, uint16_t port, uint32_t mark,
+       uint32_t path_id)
 {
     size_t ct_offset = ofpacts->size;
     struct ofpact_conntrack *ct = ofpact_put_CT(ofpacts);
@@ -235,14 +269,16 @@ put_ct_nat(struct ofpbuf *ofpacts, uint16_t zone, uint8_t table,
     ct->recirc_table = table;
     ct->alg = 0;
 
-    nat = ofpact_put_NAT(ofpacts);
-    nat->flags = 0;
-    nat->range_af = AF_UNSPEC;
-    if (ip) {
-        nat->flags = NX_NAT_F_DST;
-        nat->range_af = AF_INET;
-        nat->range.addr.ipv4.min = ip;
-        nat->range.proto.min = port;
+    if (do_nat) {
+        nat = ofpact_put_NAT(ofpacts);
+        nat->flags = 0;
+        nat->range_af = AF_UNSPEC;
+        if (ip) {
+            nat->flags = NX_NAT_F_DST;
+            nat->range_af = AF_INET;
+            nat->range.addr.ipv4.min = ip;
+            nat->range.proto.min = port;
+        }
     }
     if (mark) {
         union mf_value value;
@@ -252,10 +288,21 @@ put_ct_nat(struct ofpbuf *ofpacts, uint16_t zone, uint8_t table,
         value.be32 = htonl(mark);
         put_set(ofpacts, MFF_CT_MARK, &value);
     }
+    if (path_id) {
+        ovs_assert(commit);
+        put_set_path_label(ofpacts, path_id);
+    }
 
     ct = ofpbuf_at_assert(ofpacts, ct_offset, sizeof *ct);
     ofpacts->header = ct;
     ofpact_finish_CT(ofpacts, &ct);
+}
+
+static void
+put_ct_nat(struct ofpbuf *ofpacts, uint16_t zone, uint8_t table,
+           bool commit, ovs_be32 ip, uint16_t port, uint32_t mark)
+{
+    put_ct(ofpacts, zone, table, commit, true, ip, port, mark, 0);
 }
 
 /* controller(max_len=MAX_LEN, reason=action, userdata=UD[, pause]). */
@@ -512,12 +559,179 @@ build_vip(struct cats_model *m, struct flow_refs *refs, ovs_be32 vip)
     ofpbuf_uninit(&ofpacts);
 }
 
+/* What a run builds for: the model's site, as the catalog has it now. */
+struct build_ctx {
+    const struct cats_catalog *cat;
+    const struct cats_site *site;   /* NULL: single-site, or no such site
+                                     * (then nothing is local). */
+    bool paths;                     /* Does 'site' have paths? */
+};
+
+/* A pair: an instance and the path to it (NULL: local). */
+struct pair {
+    const struct cats_instance *inst;
+    const struct cats_path *path;
+};
+
+/* The flows of one instance of 's' reached over 'path' (NULL: local),
+ * other than its buckets. */
 static void
-build_service(struct cats_model *m, const struct cats_service *s,
-              struct flow_refs *refs)
+build_instance(struct cats_model *m, const struct build_ctx *ctx,
+               const struct cats_service *s, const struct cats_instance *inst,
+               const struct cats_path *const paths[], size_t n_paths,
+               struct flow_refs *refs)
 {
     const struct cats_pipeline_config *cfg = &m->cfg;
     uint8_t t0 = cfg->table_base, t1 = t0 + 1, t2 = t0 + 2, t3 = t0 + 3;
+    uint64_t cookie = cfg->cookie | s->id;
+    bool local = !n_paths;
+    uint64_t stub[1024 / 8];
+    struct ofpbuf ofpacts = OFPBUF_STUB_INITIALIZER(stub);
+    struct match match;
+
+    /* Replies go through conntrack to be un-NATed (a remote instance's
+     * come over the path: T0's transit flow does it); a counter of the
+     * service's new connections to it (the realized split: exact, and
+     * unaffected by group changes, unlike bucket statistics); static MACs
+     * give the next hop without learning. */
+    if (local) {
+        match_init_catchall(&match);
+        match_set_dl_type(&match, htons(ETH_TYPE_IP));
+        match_set_nw_proto(&match, s->proto);
+        match_set_nw_src(&match, inst->ip);
+        match_set_tp_src(&match, htons(inst->port));
+        put_ct_nat(&ofpacts, m->zone, t1, false, 0, 0, 0);
+        add_flow(m, refs, t0, PRIO_T0_SERVICE, cfg->cookie, &match,
+                 &ofpacts);
+    }
+
+    ofpbuf_clear(&ofpacts);
+    match_dst(&match, inst->ip, s->proto, inst->port);
+    match_set_ct_state_masked(&match, CS_NEW | CS_TRACKED,
+                              CS_NEW | CS_TRACKED);
+    match_set_ct_mark(&match, s->id);
+    put_resubmit(&ofpacts, t3);
+    add_flow(m, refs, t2, PRIO_T2_COUNT, cookie, &match, &ofpacts);
+
+    if (s->decide == CATS_DECIDE_CONNECTION && s->proto == IPPROTO_TCP) {
+        struct cats_pin_userdata ud = {
+            .magic = htons(CATS_PIN_MAGIC),
+            .version = CATS_PIN_VERSION,
+            .kind = CATS_PIN_END,
+            .service_id = htonl(s->id),
+            .ip = inst->ip,
+            .port = htons(inst->port),
+        };
+        static const uint16_t end_flags[] = { TCP_FIN, TCP_RST };
+        uint32_t end_port = CATS_PICK_PORT_FLAG | inst->port;
+
+        /* A connection ends once: count the client's FIN or RST and the
+         * instance's RST, not the instance's FIN, which a graceful close
+         * adds to the client's.  Each is copied to the controller (no
+         * packet data) and goes on as before.  Both are matched after
+         * conntrack, by the connection's mark, so that each service counts
+         * only its own connections to an address it shares with
+         * another. */
+        for (size_t f = 0; f < ARRAY_SIZE(end_flags); f++) {
+            /* The client's, DNATed to the instance. */
+            ofpbuf_clear(&ofpacts);
+            match_dst(&match, inst->ip, s->proto, inst->port);
+            match_set_ct_state_masked(&match, CS_TRACKED | CS_DST_NAT,
+                                      CS_TRACKED | CS_DST_NAT
+                                      | CS_REPLY_DIR);
+            match_set_ct_mark(&match, s->id);
+            match_set_tcp_flags_masked(&match, htons(end_flags[f]),
+                                       htons(end_flags[f]));
+            put_controller(&ofpacts, 0, false, &ud);
+            put_resubmit(&ofpacts, t3);
+            add_flow(m, refs, t1, PRIO_T1_END, cookie, &match, &ofpacts);
+        }
+
+        /* The instance's RST: T0 (shared by every service on this address,
+         * hence the pipeline-wide cookie) notes the instance in registers,
+         * as the reply leaves conntrack un-NATed to the VIP; T1 copies it
+         * for the service that marked the connection.  A remote instance's
+         * comes in over a path: T0 above the transit flow, then T5 (T1
+         * would send a reply with a path label back to its path). */
+        uint8_t end_table = local ? t1 : t0 + 5;
+        ofpbuf_clear(&ofpacts);
+        match_init_catchall(&match);
+        match_set_dl_type(&match, htons(ETH_TYPE_IP));
+        match_set_nw_proto(&match, s->proto);
+        match_set_nw_src(&match, inst->ip);
+        match_set_tp_src(&match, htons(inst->port));
+        match_set_tcp_flags_masked(&match, htons(TCP_RST), htons(TCP_RST));
+        put_set_be32(&ofpacts, MFF_REG0 + CATS_END_REG_IP, inst->ip);
+        put_set_be32(&ofpacts, MFF_REG0 + CATS_END_REG_PORT,
+                     htonl(end_port));
+        put_ct_nat(&ofpacts, m->zone, end_table, false, 0, 0, 0);
+        add_flow(m, refs, t0, PRIO_T0_END, cfg->cookie, &match, &ofpacts);
+
+        ofpbuf_clear(&ofpacts);
+        match_init_catchall(&match);
+        match_set_dl_type(&match, htons(ETH_TYPE_IP));
+        match_set_nw_proto(&match, s->proto);
+        match_set_ct_state_masked(&match, CS_TRACKED | CS_REPLY_DIR,
+                                  CS_TRACKED | CS_REPLY_DIR);
+        match_set_ct_mark(&match, s->id);
+        match_set_reg(&match, CATS_END_REG_IP, ntohl(inst->ip));
+        match_set_reg(&match, CATS_END_REG_PORT, end_port);
+        match_set_tcp_flags_masked(&match, htons(TCP_RST), htons(TCP_RST));
+        put_controller(&ofpacts, 0, false, &ud);
+        put_output(&ofpacts, OFPP_NORMAL);
+        add_flow(m, refs, end_table, local ? PRIO_T1_END : PRIO_T5_END,
+                 cookie, &match, &ofpacts);
+
+        /* The picks of its pairs. */
+        for (size_t i = 0; i < (local ? 1 : n_paths); i++) {
+            uint32_t path_id = local ? 0 : paths[i]->id;
+
+            ofpbuf_clear(&ofpacts);
+            match_dst(&match, s->vip, s->proto, s->port);
+            match_set_reg(&match, 0, ntohl(inst->ip));
+            match_set_reg(&match, 1, CATS_PICK_PORT_FLAG | inst->port);
+            if (ctx->paths) {
+                match_set_reg(&match, CATS_PICK_REG_PATH, path_id);
+            }
+            put_ct(&ofpacts, m->zone, t2, true, true, inst->ip, inst->port,
+                   s->id, path_id);
+            add_flow(m, refs, t0 + 4, PRIO_T4_PICKED, cookie, &match,
+                     &ofpacts);
+        }
+    }
+
+    if (local && inst->has_mac) {
+        ofpbuf_clear(&ofpacts);
+        match_init_catchall(&match);
+        match_set_dl_type(&match, htons(ETH_TYPE_IP));
+        match_set_nw_dst(&match, inst->ip);
+        put_set_mac(&ofpacts, MFF_ETH_DST, inst->mac);
+        put_output(&ofpacts, OFPP_NORMAL);
+        add_flow(m, refs, t3, PRIO_T3_STATIC, cfg->cookie, &match, &ofpacts);
+    }
+
+    /* A remote instance's next hop: its MAC, then T5 for the port of its
+     * connection's path. */
+    if (!local) {
+        ofpbuf_clear(&ofpacts);
+        match_init_catchall(&match);
+        match_set_dl_type(&match, htons(ETH_TYPE_IP));
+        match_set_ct_state_masked(&match, CS_TRACKED | CS_DST_NAT,
+                                  CS_TRACKED | CS_DST_NAT | CS_REPLY_DIR);
+        match_set_nw_dst(&match, inst->ip);
+        put_set_mac(&ofpacts, MFF_ETH_DST, inst->mac);
+        put_resubmit(&ofpacts, cfg->table_base + 5);
+        add_flow(m, refs, t3, PRIO_T3_REMOTE, cfg->cookie, &match, &ofpacts);
+    }
+    ofpbuf_uninit(&ofpacts);
+}
+
+static void
+build_service(struct cats_model *m, const struct build_ctx *ctx,
+              const struct cats_service *s, struct flow_refs *refs)
+{
+    const struct cats_pipeline_config *cfg = &m->cfg;
+    uint8_t t0 = cfg->table_base, t1 = t0 + 1, t2 = t0 + 2;
     uint64_t cookie = cfg->cookie | s->id;
     uint32_t group_id = cats_model_group_id(m, s->id);
     uint64_t stub[1024 / 8];
@@ -531,7 +745,7 @@ build_service(struct cats_model *m, const struct cats_service *s,
     /* Toward the VIP: through conntrack, which un-does nothing for a new
      * connection and re-applies the DNAT for an established one. */
     match_dst(&match, s->vip, s->proto, s->port);
-    put_ct_nat(&ofpacts, cfg->zone, t1, false, 0, 0, 0);
+    put_ct_nat(&ofpacts, m->zone, t1, false, 0, 0, 0);
     add_flow(m, refs, t0, PRIO_T0_SERVICE, cookie, &match, &ofpacts);
 
     /* New connections to the VIP: the service's select group. */
@@ -543,8 +757,7 @@ build_service(struct cats_model *m, const struct cats_service *s,
 
     /* Per-connection decisions: T4 takes the pick from the registers, or
      * the group if the controller made none. */
-    bool pick = s->decide == CATS_DECIDE_CONNECTION && s->proto == IPPROTO_TCP;
-    if (pick) {
+    if (s->decide == CATS_DECIDE_CONNECTION && s->proto == IPPROTO_TCP) {
         ofpbuf_clear(&ofpacts);
         match_dst(&match, s->vip, s->proto, s->port);
         ofpact_put_GROUP(&ofpacts)->group_id = group_id;
@@ -552,136 +765,54 @@ build_service(struct cats_model *m, const struct cats_service *s,
                  &ofpacts);
     }
 
-    /* Per instance: replies go through conntrack to be un-NATed; a counter
-     * of the service's new connections to it (the realized split: exact,
-     * and unaffected by group changes, unlike bucket statistics); static
-     * MACs give the next hop without learning. */
+    /* The pairs: each local instance, and each remote instance (with a
+     * MAC) over each path between here and its site. */
     insts = cats_service_sorted_instances(s, &n);
+    struct pair *pairs = xmalloc((n ? n : 1) * sizeof *pairs);
+    size_t n_pairs = 0, allocated = n ? n : 1;
     for (size_t i = 0; i < n; i++) {
         const struct cats_instance *inst = insts[i];
+        const struct cats_site *where = cats_instance_site(ctx->cat, inst);
+        struct cats_path **paths = NULL;
+        size_t n_paths = 0;
 
-        ofpbuf_clear(&ofpacts);
-        match_init_catchall(&match);
-        match_set_dl_type(&match, htons(ETH_TYPE_IP));
-        match_set_nw_proto(&match, s->proto);
-        match_set_nw_src(&match, inst->ip);
-        match_set_tp_src(&match, htons(inst->port));
-        put_ct_nat(&ofpacts, cfg->zone, t1, false, 0, 0, 0);
-        add_flow(m, refs, t0, PRIO_T0_SERVICE, cfg->cookie, &match,
-                 &ofpacts);
-
-        ofpbuf_clear(&ofpacts);
-        match_dst(&match, inst->ip, s->proto, inst->port);
-        match_set_ct_state_masked(&match, CS_NEW | CS_TRACKED,
-                                  CS_NEW | CS_TRACKED);
-        match_set_ct_mark(&match, s->id);
-        put_resubmit(&ofpacts, t3);
-        add_flow(m, refs, t2, PRIO_T2_COUNT, cookie, &match, &ofpacts);
-
-        if (pick) {
-            struct cats_pin_userdata ud = {
-                .magic = htons(CATS_PIN_MAGIC),
-                .version = CATS_PIN_VERSION,
-                .kind = CATS_PIN_END,
-                .service_id = htonl(s->id),
-                .ip = inst->ip,
-                .port = htons(inst->port),
-            };
-            static const uint16_t end_flags[] = { TCP_FIN, TCP_RST };
-            uint32_t end_port = CATS_PICK_PORT_FLAG | inst->port;
-
-            /* A connection ends once: count the client's FIN or RST and
-             * the instance's RST, not the instance's FIN, which a graceful
-             * close adds to the client's.  Each is copied to the
-             * controller (no packet data) and goes on as before.  Both are
-             * matched after conntrack, by the connection's mark, so that
-             * each service counts only its own connections to an address
-             * it shares with another. */
-            for (size_t f = 0; f < ARRAY_SIZE(end_flags); f++) {
-                /* The client's, DNATed to the instance. */
-                ofpbuf_clear(&ofpacts);
-                match_dst(&match, inst->ip, s->proto, inst->port);
-                match_set_ct_state_masked(&match, CS_TRACKED | CS_DST_NAT,
-                                          CS_TRACKED | CS_DST_NAT
-                                          | CS_REPLY_DIR);
-                match_set_ct_mark(&match, s->id);
-                match_set_tcp_flags_masked(&match, htons(end_flags[f]),
-                                           htons(end_flags[f]));
-                put_controller(&ofpacts, 0, false, &ud);
-                put_resubmit(&ofpacts, t3);
-                add_flow(m, refs, t1, PRIO_T1_END, cookie, &match,
-                         &ofpacts);
+        if (m->site && (!ctx->site || where != ctx->site)) {
+            if (!ctx->site || !where || !inst->has_mac) {
+                continue;
             }
-
-            /* The instance's RST: T0 (shared by every service on this
-             * address, hence the pipeline-wide cookie) notes the instance
-             * in registers, as the reply leaves conntrack un-NATed to the
-             * VIP; T1 copies it for the service that marked the
-             * connection. */
-            ofpbuf_clear(&ofpacts);
-            match_init_catchall(&match);
-            match_set_dl_type(&match, htons(ETH_TYPE_IP));
-            match_set_nw_proto(&match, s->proto);
-            match_set_nw_src(&match, inst->ip);
-            match_set_tp_src(&match, htons(inst->port));
-            match_set_tcp_flags_masked(&match, htons(TCP_RST),
-                                       htons(TCP_RST));
-            put_set_be32(&ofpacts, MFF_REG0 + CATS_END_REG_IP, inst->ip);
-            put_set_be32(&ofpacts, MFF_REG0 + CATS_END_REG_PORT,
-                         htonl(end_port));
-            put_ct_nat(&ofpacts, cfg->zone, t1, false, 0, 0, 0);
-            add_flow(m, refs, t0, PRIO_T0_END, cfg->cookie, &match,
-                     &ofpacts);
-
-            ofpbuf_clear(&ofpacts);
-            match_init_catchall(&match);
-            match_set_dl_type(&match, htons(ETH_TYPE_IP));
-            match_set_nw_proto(&match, s->proto);
-            match_set_ct_state_masked(&match, CS_TRACKED | CS_REPLY_DIR,
-                                      CS_TRACKED | CS_REPLY_DIR);
-            match_set_ct_mark(&match, s->id);
-            match_set_reg(&match, CATS_END_REG_IP, ntohl(inst->ip));
-            match_set_reg(&match, CATS_END_REG_PORT, end_port);
-            match_set_tcp_flags_masked(&match, htons(TCP_RST),
-                                       htons(TCP_RST));
-            put_controller(&ofpacts, 0, false, &ud);
-            put_output(&ofpacts, OFPP_NORMAL);
-            add_flow(m, refs, t1, PRIO_T1_END, cookie, &match, &ofpacts);
-
-            ofpbuf_clear(&ofpacts);
-            match_dst(&match, s->vip, s->proto, s->port);
-            match_set_reg(&match, 0, ntohl(inst->ip));
-            match_set_reg(&match, 1, CATS_PICK_PORT_FLAG | inst->port);
-            put_ct_nat(&ofpacts, cfg->zone, t2, true, inst->ip, inst->port,
-                       s->id);
-            add_flow(m, refs, t0 + 4, PRIO_T4_PICKED, cookie, &match,
-                     &ofpacts);
+            paths = cats_site_paths_to(ctx->cat, ctx->site, where, &n_paths);
+            if (!n_paths) {
+                free(paths);
+                continue;
+            }
         }
-
-        if (inst->has_mac) {
-            ofpbuf_clear(&ofpacts);
-            match_init_catchall(&match);
-            match_set_dl_type(&match, htons(ETH_TYPE_IP));
-            match_set_nw_dst(&match, inst->ip);
-            put_set_mac(&ofpacts, MFF_ETH_DST, inst->mac);
-            put_output(&ofpacts, OFPP_NORMAL);
-            add_flow(m, refs, t3, PRIO_T3_STATIC, cfg->cookie, &match,
-                     &ofpacts);
+        build_instance(m, ctx, s, inst, (const struct cats_path **) paths,
+                       n_paths, refs);
+        for (size_t j = 0; j < (paths ? n_paths : 1); j++) {
+            if (n_pairs >= allocated) {
+                pairs = x2nrealloc(pairs, &allocated, sizeof *pairs);
+            }
+            pairs[n_pairs].inst = inst;
+            pairs[n_pairs].path = paths ? paths[j] : NULL;
+            n_pairs++;
         }
+        free(paths);
     }
 
     /* The group: apportion CATS_SLOTS hash values by weight, then give OVS
      * bucket weights that reproduce that apportionment exactly. */
-    uint16_t *weights = xmalloc((n ? n : 1) * sizeof *weights);
-    unsigned int *slots = xmalloc((n ? n : 1) * sizeof *slots);
-    for (size_t i = 0; i < n; i++) {
-        weights[i] = insts[i]->weight;
+    uint16_t *weights = xmalloc((n_pairs ? n_pairs : 1) * sizeof *weights);
+    unsigned int *slots = xmalloc((n_pairs ? n_pairs : 1) * sizeof *slots);
+    for (size_t i = 0; i < n_pairs; i++) {
+        weights[i] = cats_instance_pair_weight(pairs[i].inst,
+                                               pairs[i].path
+                                               ? pairs[i].path->id : 0);
     }
-    cats_apportion(weights, n, CATS_SLOTS, slots);
+    cats_apportion(weights, n_pairs, CATS_SLOTS, slots);
 
     bool have_one = false;
     size_t n_used = 0, biggest = SIZE_MAX;
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n_pairs; i++) {
         if (slots[i]) {
             n_used++;
             have_one |= slots[i] == 1;
@@ -694,16 +825,16 @@ build_service(struct cats_model *m, const struct cats_service *s,
     struct cats_bucket *buckets = xcalloc(n_buckets ? n_buckets : 1,
                                           sizeof *buckets);
     size_t k = 0;
-    for (size_t i = 0; i < n; i++) {
-        const struct cats_instance *inst = insts[i];
+    for (size_t i = 0; i < n_pairs; i++) {
+        const struct cats_instance *inst = pairs[i].inst;
         int parts = !slots[i] ? 0 : (!have_one && i == biggest) ? 2 : 1;
 
         for (int p = 0; p < parts; p++) {
             struct cats_bucket *b = &buckets[k++];
 
             ofpbuf_clear(&ofpacts);
-            put_ct_nat(&ofpacts, cfg->zone, t2, true, inst->ip, inst->port,
-                       s->id);
+            put_ct(&ofpacts, m->zone, t2, true, true, inst->ip, inst->port,
+                   s->id, pairs[i].path ? pairs[i].path->id : 0);
             b->ofpacts = xmemdup(ofpacts.data, ofpacts.size);
             b->ofpacts_len = ofpacts.size;
             b->ip = inst->ip;
@@ -716,7 +847,90 @@ build_service(struct cats_model *m, const struct cats_service *s,
 
     free(weights);
     free(slots);
+    free(pairs);
     free(insts);
+    ofpbuf_uninit(&ofpacts);
+}
+
+/* The flows of the paths with an end at the model's site. */
+static void
+build_paths(struct cats_model *m, const struct build_ctx *ctx,
+            struct flow_refs *refs)
+{
+    const struct cats_pipeline_config *cfg = &m->cfg;
+    uint8_t t0 = cfg->table_base, t1 = t0 + 1, t5 = t0 + 5;
+    uint64_t stub[1024 / 8];
+    struct ofpbuf ofpacts = OFPBUF_STUB_INITIALIZER(stub);
+    struct cats_path **paths;
+    struct match match;
+    size_t n;
+
+    free(m->path_ports);
+    m->path_ports = NULL;
+    m->n_path_ports = 0;
+    if (!ctx->site) {
+        return;
+    }
+
+    paths = cats_site_paths_to(ctx->cat, ctx->site, NULL, &n);
+    m->path_ports = xmalloc((n ? n : 1) * sizeof *m->path_ports);
+    for (size_t i = 0; i < n; i++) {
+        const struct cats_path *p = paths[i];
+        const struct cats_path *carrier = cats_path_carrier(ctx->cat, p);
+        ofp_port_t port = p->port[cats_path_end(p, ctx->site)];
+        ofp_port_t carrier_port = carrier->port[cats_path_end(carrier,
+                                                              ctx->site)];
+
+        m->path_ports[m->n_path_ports++] = port;
+
+        /* Transit in: through conntrack (un-NATing replies to this site's
+         * clients), then T5. */
+        ofpbuf_clear(&ofpacts);
+        match_init_catchall(&match);
+        match_set_in_port(&match, port);
+        match_set_dl_type(&match, htons(ETH_TYPE_IP));
+        put_ct_nat(&ofpacts, m->zone, t5, false, 0, 0, 0);
+        add_flow(m, refs, t0, PRIO_T0_TRANSIT, cfg->cookie, &match,
+                 &ofpacts);
+
+        /* T5: a new connection from the path takes the path's label. */
+        ofpbuf_clear(&ofpacts);
+        match_set_ct_state_masked(&match, CS_NEW | CS_TRACKED,
+                                  CS_NEW | CS_TRACKED);
+        put_ct(&ofpacts, m->zone, NX_CT_RECIRC_NONE, true, false, 0, 0, 0,
+               p->id);
+        put_output(&ofpacts, OFPP_NORMAL);
+        add_flow(m, refs, t5, PRIO_T5_NEW, cfg->cookie, &match, &ofpacts);
+
+        ofpbuf_clear(&ofpacts);
+        match_init_catchall(&match);
+        put_output(&ofpacts, OFPP_NORMAL);
+        add_flow(m, refs, t5, PRIO_DEFAULT, cfg->cookie, &match, &ofpacts);
+
+        /* T5: the forward packets of this site's clients on the path, out
+         * the port of the path that carries them (T3 set their MAC). */
+        ofpbuf_clear(&ofpacts);
+        match_init_catchall(&match);
+        match_set_dl_type(&match, htons(ETH_TYPE_IP));
+        match_set_ct_state_masked(&match, CS_TRACKED | CS_DST_NAT,
+                                  CS_TRACKED | CS_DST_NAT | CS_REPLY_DIR);
+        match_set_path_label(&match, p->id);
+        put_output(&ofpacts, carrier_port);
+        add_flow(m, refs, t5, PRIO_T5_PATH, cfg->cookie, &match, &ofpacts);
+
+        /* T1: the replies of the connections the path brought go back by
+         * the port of the path that carries them. */
+        ofpbuf_clear(&ofpacts);
+        match_init_catchall(&match);
+        match_set_dl_type(&match, htons(ETH_TYPE_IP));
+        match_set_ct_state_masked(&match, CS_TRACKED | CS_REPLY_DIR,
+                                  CS_TRACKED | CS_REPLY_DIR);
+        match_set_path_label(&match, p->id);
+        put_output(&ofpacts, carrier_port);
+        add_flow(m, refs, t1, PRIO_T1_PATH_REPLY, cfg->cookie, &match,
+                 &ofpacts);
+    }
+    free(paths);
     ofpbuf_uninit(&ofpacts);
 }
 
@@ -808,7 +1022,8 @@ cats_model_path_ports(const struct cats_model *m, size_t *n)
 }
 
 static bool
-model_build(struct cats_model *m, const struct cats_service *s)
+model_build(struct cats_model *m, const struct build_ctx *ctx,
+            const struct cats_service *s)
 {
     struct cats_model_service *ms = model_service_find(m, s->id);
 
@@ -824,7 +1039,7 @@ model_build(struct cats_model *m, const struct cats_service *s)
     /* Add the new references before dropping the old ones, so that flows
      * that did not change never become tombstones. */
     struct flow_refs refs = { NULL, 0, 0 };
-    build_service(m, s, &refs);
+    build_service(m, ctx, s, &refs);
     unref_all(m, ms->flows, ms->n_flows);
     ms->flows = refs.flows;
     ms->n_flows = refs.n;
@@ -841,10 +1056,34 @@ cats_model_run(struct cats_model *m, const struct cats_catalog *cat)
 {
     const struct cats_service *s;
     struct cats_model_service *ms;
-    size_t n_rebuilt = 0;
+    size_t n_rebuilt = 0, n;
 
     if (cat->seqno == m->catalog_seqno) {
         return 0;
+    }
+
+    struct build_ctx ctx = {
+        .cat = cat,
+        .site = m->site ? cats_site_find(cat, m->site) : NULL,
+    };
+    if (ctx.site) {
+        struct cats_path **paths = cats_site_paths_to(cat, ctx.site, NULL,
+                                                      &n);
+
+        ctx.paths = n > 0;
+        free(paths);
+    }
+    if (m->site && (!m->catalog_seqno
+                    || cat->paths_seqno > m->catalog_seqno)) {
+        /* Old references first: a carrier change gives flows new actions
+         * under the same keys (unchanged ones are revived as they were,
+         * and the difference with a switch stays empty for them). */
+        struct flow_refs refs = { NULL, 0, 0 };
+
+        unref_all(m, m->path_flows, m->n_path_flows);
+        build_paths(m, &ctx, &refs);
+        m->path_flows = refs.flows;
+        m->n_path_flows = refs.n;
     }
 
     if (cat->removal_seqno > m->catalog_seqno) {
@@ -868,7 +1107,7 @@ cats_model_run(struct cats_model *m, const struct cats_catalog *cat)
             }
         }
         HMAP_FOR_EACH (s, node, &cat->services) {
-            n_rebuilt += model_build(m, s);
+            n_rebuilt += model_build(m, &ctx, s);
         }
     } else {
         /* Only the services changed since the last run, found at the tail
@@ -877,7 +1116,7 @@ cats_model_run(struct cats_model *m, const struct cats_catalog *cat)
             if (s->change_seqno <= m->catalog_seqno) {
                 break;
             }
-            n_rebuilt += model_build(m, s);
+            n_rebuilt += model_build(m, &ctx, s);
         }
     }
     m->catalog_seqno = cat->seqno;

@@ -1,6 +1,11 @@
 /*
  * ovs-cats: the service catalog.
  *
+ * (Sites and paths, as against their design note: a carrier change bumps
+ * no service, only 'paths_seqno'; pair weights are a lazily allocated
+ * array that cats_instance_set_weight() drops; see
+ * /tmp/paths-deviations.md while the three branches meet.)
+ *
  * A service (CATS "CS-ID") is a virtual IP, an L4 protocol and a port.  Its
  * instances (CATS "CSCI-ID") are IP:port pairs that serve it, each with a
  * weight.  The catalog is pure data: no I/O, no OpenFlow.  The flow model
@@ -291,10 +296,10 @@ int cats_path_end(const struct cats_path *p, const struct cats_site *site);
 const struct cats_path *cats_path_carrier(const struct cats_catalog *,
                                           const struct cats_path *p);
 /* Sets 'p''s carrier: 0 or p->id (itself), or the id of another path that
- * joins the same two sites.  Bumps every service with an instance at
- * either end of 'p' (their flows to and from 'p' change).  Returns 0, or
- * EINVAL (no such path, or not between the same sites), leaving 'p' as it
- * was. */
+ * joins the same two sites.  Bumps 'seqno' and 'paths_seqno' only (no
+ * service: the flow model keeps a path's ports in per-path flows, one
+ * each way per site).  Returns 0, or EINVAL (no such path, or not between
+ * the same sites), leaving 'p' as it was. */
 int cats_path_set_carrier(struct cats_catalog *, struct cats_path *p,
                           uint32_t carrier_id);
 

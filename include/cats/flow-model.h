@@ -2,6 +2,13 @@
  * ovs-cats: the flow model.  Turns the catalog into desired flows and
  * groups (include/cats/flow-table.h), for one site's bridge.
  *
+ * (Sites and paths, as against their design note: transit-in is priority
+ * 104, under the instance-RST flow at 105; it goes through ct(nat); each
+ * site has its own zone; a path's carrier port is in one T5 flow per path
+ * (forward) and one T1 flow (replies), not in per-instance T3 flows; a
+ * remote instance's RST is copied in T5.  See /tmp/paths-deviations.md
+ * while the three branches meet.)
+ *
  * The pipeline, with T0 = table_base, for site S (a model without a site:
  * the single-site pipeline, everything marked [paths] absent; so is it for
  * a site without paths):
@@ -31,15 +38,17 @@
  *                                       -> resubmit(,T3)
  *       0  any                          -> resubmit(,T3)
  *   T3 next hop for DNATed packets
- *     110  +trk+dnat-rpl, ct_label[0..7]=P, ip, dst=remote instance
+ *     110  +trk+dnat-rpl, ip, dst=remote instance
  *                                       -> eth_dst=its MAC,
- *                                          output:S-port of P's carrier
- *                                                                   [paths]
+ *                                          resubmit(,T5)            [paths]
  *     100  (learned) ip, dst=instance   -> eth_dst=MAC, output:PORT
  *      50  ip, dst=local instance (static MAC)
  *                                       -> eth_dst=MAC, NORMAL
  *       0  any                          -> NORMAL
- *   T5 transit: connections that came over a path                   [paths]
+ *   T5 paths                                                        [paths]
+ *     110  +trk+dnat-rpl, ct_label[0..7]=P, ip
+ *                                       -> output:S-port of P's carrier
+ *                                          (this site's clients, forward)
  *     100  +new+trk, in_port=PORT of P, ip
  *                                       -> ct(commit, zone,
  *                                          exec(ct_label[0..7]=P)), NORMAL
@@ -56,12 +65,12 @@
  * A connection's path is its conntrack label (bits 0..7: the path id, 0
  * local), committed with its first packet at both ends: at the client's
  * site by the bucket (or the pick), at the instance's site by T5.  Both
- * directions follow it: forward by T3 at the client's site, replies by T1
- * at the instance's.  Rerouting a path P (its carrier set to Q, a path
- * between the same sites) changes only those flows, P's T3 flows at one
- * end and its T1 flow at the other, to Q's ports: the connections keep
- * their instance and 5-tuple, and come back to P when its carrier is reset
- * (TCP survives both moves).  Keeping moved connections on Q instead
+ * directions follow it: forward by T5 110 at the client's site, replies by
+ * T1 60 at the instance's.  Rerouting a path P (its carrier set to Q, a
+ * path between the same sites) changes only those two flows of P at each
+ * site, to Q's ports: the connections keep their instance and 5-tuple,
+ * and come back to P when its carrier is reset (TCP survives both
+ * moves).  Keeping moved connections on Q instead
  * ("stay", with label epochs) is future work.
  *
  * Each site's model uses conntrack zone 'zone' + site id - 1 (site 1, and
@@ -90,9 +99,9 @@
  * half a slot for two instances.
  *
  * Incremental: cats_model_run() rebuilds only the services whose catalog
- * entries changed since the last run (a carrier change bumps the services
- * with instances at the path's ends), and the per-path flows (T0 104, T1
- * 60, T5) when the catalog's sites or paths changed.
+ * entries changed since the last run, and the per-path flows (T0 104, T1
+ * 60, T5) when the catalog's sites or paths changed (a carrier change
+ * rebuilds only these).
  */
 
 #ifndef CATS_FLOW_MODEL_H
@@ -212,6 +221,8 @@ struct eth_addr cats_vip_mac(ovs_be32 vip);
  *   T1  55  +trk+rpl, ct_mark=SERVICE, reg2, reg3 as set in T0, tcp, RST
  *                                       -> controller(max_len=0,
  *                                          userdata=END), NORMAL
+ *          (for a remote instance, whose RST comes in over a path: T0 105
+ *           goes on to T5 instead, and this flow is T5's, priority 105)
  *
  * The controller answers each paused packet with a resume that sets reg0
  * and reg1 to the instance it picked (and, with paths, reg2 =

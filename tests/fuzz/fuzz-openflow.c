@@ -205,7 +205,8 @@ struct decider {
 };
 
 static bool
-decider_pick(void *d_, uint32_t service_id, ovs_be32 *ip, uint16_t *port)
+decider_pick(void *d_, uint32_t service_id, ovs_be32 *ip, uint16_t *port,
+             uint32_t *path_id)
 {
     struct decider *d = d_;
 
@@ -218,6 +219,7 @@ decider_pick(void *d_, uint32_t service_id, ovs_be32 *ip, uint16_t *port)
     }
     *ip = htonl(0xdeadbeef);        /* Left behind: must not be used. */
     *port = 4321;
+    *path_id = 99;
     return false;
 }
 

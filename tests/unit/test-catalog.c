@@ -15,6 +15,8 @@
 #include <string.h>
 
 #include "cats/catalog.h"
+#include "flow.h"
+#include "openflow/openflow.h"
 #include "packets.h"
 #include "util.h"
 #include "test-util.h"
@@ -975,6 +977,202 @@ test_effective_weight_is_separate_from_configured(void **state)
     cats_catalog_destroy(&src);
 }
 
+/* Sites and paths. */
+
+static struct cats_site *
+add_site(struct cats_catalog *cat, const char *name, uint64_t dpid)
+{
+    struct cats_site *site = NULL;
+    char *error = NULL;
+
+    if (cats_site_add(cat, name, dpid, &site, &error)) {
+        fail_msg("adding site %s: %s", name, error);
+    }
+    return site;
+}
+
+static struct cats_path *
+add_path(struct cats_catalog *cat, const char *name,
+         const struct cats_site *a, uint16_t port_a,
+         const struct cats_site *b, uint16_t port_b)
+{
+    const char *links[] = { name };
+    struct cats_path *p = NULL;
+    char *error = NULL;
+
+    if (cats_path_add(cat, name, a, u16_to_ofp(port_a), b, u16_to_ofp(port_b),
+                      links, 1, 0, &p, &error)) {
+        fail_msg("adding path %s: %s", name, error);
+    }
+    return p;
+}
+
+/* Adding a site or a path bumps every service (their flows change) and
+ * the membership and paths seqnos; refusals change nothing. */
+static void
+test_site_and_path_add_bump_every_service(void **state)
+{
+    struct cats_catalog *cat = *state;
+    struct cats_service *s = add_service(cat, "web", "10.0.0.1",
+                                         IPPROTO_TCP, 80);
+    struct cats_site *a, *b;
+    uint64_t seqno;
+    char *error;
+    const char *links[] = { "l" };
+    int retval;
+
+    seqno = cat->seqno;
+    a = add_site(cat, "A", 1);
+    assert_true(s->change_seqno > seqno);
+    assert_int_equal(cat->paths_seqno, cat->seqno);
+    assert_int_equal(cat->membership_seqno, cat->seqno);
+    b = add_site(cat, "B", 2);
+    assert_int_equal(b->id, 2);
+    assert_ptr_equal(cats_site_find_id(cat, 2), b);
+    assert_null(cats_site_find_dpid(cat, 3));
+
+    seqno = cat->seqno;
+    retval = cats_site_add(cat, "C", 1, NULL, &error);
+    check_rejected(cat, seqno, retval, EEXIST, error, "field 'dpid'");
+    retval = cats_site_add(cat, "", 3, NULL, &error);
+    check_rejected(cat, seqno, retval, EINVAL, error, "field 'name'");
+    retval = cats_path_add(cat, "p", a, u16_to_ofp(1), a, u16_to_ofp(2),
+                           links, 1, 0, NULL, &error);
+    check_rejected(cat, seqno, retval, EINVAL, error, "both ends at site A");
+    retval = cats_path_add(cat, "p", a, u16_to_ofp(1), b, u16_to_ofp(2),
+                           links, 0, 0, NULL, &error);
+    check_rejected(cat, seqno, retval, EINVAL, error, "field 'link'");
+    retval = cats_path_add(cat, "p", a, OFPP_MAX, b, u16_to_ofp(2), links, 1,
+                           0, NULL, &error);
+    check_rejected(cat, seqno, retval, EINVAL, error, "field 'end1'");
+
+    seqno = s->change_seqno;
+    add_path(cat, "p1", a, 1, b, 2);
+    assert_true(s->change_seqno > seqno);
+    assert_int_equal(cat->paths_seqno, cat->seqno);
+}
+
+/* Paths between sites, by site; ends; the carrier: another path between
+ * the same sites or none, and setting it bumps no service. */
+static void
+test_paths_between_sites_and_carriers(void **state)
+{
+    struct cats_catalog *cat = *state;
+    struct cats_service *s = add_service(cat, "web", "10.0.0.1",
+                                         IPPROTO_TCP, 80);
+    struct cats_site *a = add_site(cat, "A", 1);
+    struct cats_site *b = add_site(cat, "B", 2);
+    struct cats_site *c = add_site(cat, "C", 3);
+    struct cats_path *p1 = add_path(cat, "p1", a, 1, b, 1);
+    struct cats_path *p2 = add_path(cat, "p2", b, 2, a, 2);
+    struct cats_path *p3 = add_path(cat, "p3", a, 3, c, 1);
+    struct cats_path **paths;
+    uint64_t seqno, change;
+    size_t n;
+
+    paths = cats_site_paths_to(cat, a, b, &n);
+    assert_int_equal(n, 2);
+    assert_ptr_equal(paths[0], p1);
+    assert_ptr_equal(paths[1], p2);
+    free(paths);
+    paths = cats_site_paths_to(cat, a, NULL, &n);
+    assert_int_equal(n, 3);
+    free(paths);
+    paths = cats_site_paths_to(cat, c, b, &n);
+    assert_int_equal(n, 0);
+    free(paths);
+    paths = cats_catalog_sorted_paths(cat, &n);
+    assert_int_equal(n, 3);
+    assert_ptr_equal(paths[2], p3);
+    free(paths);
+    assert_int_equal(cats_path_end(p2, a), 1);
+    assert_int_equal(cats_path_end(p3, b), -1);
+    assert_ptr_equal(cats_path_find_id(cat, 2), p2);
+
+    seqno = cat->seqno;
+    change = s->change_seqno;
+    assert_int_equal(cats_path_set_carrier(cat, p1, p3->id), EINVAL);
+    assert_int_equal(cats_path_set_carrier(cat, p1, 77), EINVAL);
+    assert_int_equal(cat->seqno, seqno);
+    assert_int_equal(cats_path_set_carrier(cat, p1, p2->id), 0);
+    assert_ptr_equal(cats_path_carrier(cat, p1), p2);
+    assert_true(cat->seqno > seqno);
+    assert_int_equal(cat->paths_seqno, cat->seqno);
+    assert_int_equal(s->change_seqno, change);
+    seqno = cat->seqno;
+    assert_int_equal(cats_path_set_carrier(cat, p1, p2->id), 0);
+    assert_int_equal(cat->seqno, seqno);
+    assert_int_equal(cats_path_set_carrier(cat, p1, p1->id), 0);
+    assert_int_equal(p1->carrier, 0);
+    assert_ptr_equal(cats_path_carrier(cat, p1), p1);
+}
+
+/* Pair weights: each remote pair gets the instance's weight until one is
+ * set; path 0 is the local pair (the weight in use); the configured weight
+ * drops them. */
+static void
+test_pair_weights(void **state)
+{
+    struct cats_catalog *cat = *state;
+    struct cats_service *s = add_service(cat, "web", "10.0.0.1",
+                                         IPPROTO_TCP, 80);
+    struct cats_instance *inst;
+    uint64_t seqno;
+
+    add_instance(cat, s, "10.0.1.1", 80, 100, NULL);
+    inst = cats_instance_find(s, ip("10.0.1.1"), 80);
+    assert_int_equal(cats_instance_pair_weight(inst, 0), 100);
+    assert_int_equal(cats_instance_pair_weight(inst, 7), 100);
+
+    seqno = s->change_seqno;
+    cats_instance_set_pair_weight(cat, inst, 7, 30);
+    assert_true(s->change_seqno > seqno);
+    assert_int_equal(cats_instance_pair_weight(inst, 7), 30);
+    assert_int_equal(cats_instance_pair_weight(inst, 8), 100);
+    assert_int_equal(cats_instance_pair_weight(inst, 0), 100);
+    seqno = cat->seqno;
+    cats_instance_set_pair_weight(cat, inst, 7, 30);
+    assert_int_equal(cat->seqno, seqno);
+
+    cats_instance_set_pair_weight(cat, inst, 0, 60);
+    assert_int_equal(inst->weight, 60);
+    assert_int_equal(inst->base_weight, 100);
+    assert_int_equal(cats_instance_pair_weight(inst, 7), 30);
+
+    cats_instance_set_weight(cat, inst, 0);
+    assert_int_equal(cats_instance_pair_weight(inst, 7), 0);
+    assert_null(inst->pair_weight);
+}
+
+/* An instance's site: NULL means the first site; moving it drops its
+ * pair weights; removing its site (by a sync) moves it to the first. */
+static void
+test_instance_site(void **state)
+{
+    struct cats_catalog *cat = *state;
+    struct cats_service *s = add_service(cat, "web", "10.0.0.1",
+                                         IPPROTO_TCP, 80);
+    struct cats_instance *inst;
+    struct cats_site *a, *b;
+    struct cats_catalog empty;
+
+    add_instance(cat, s, "10.0.1.1", 80, 100, NULL);
+    inst = cats_instance_find(s, ip("10.0.1.1"), 80);
+    assert_null(cats_instance_site(cat, inst));
+    a = add_site(cat, "A", 1);
+    b = add_site(cat, "B", 2);
+    assert_ptr_equal(cats_instance_site(cat, inst), a);
+    cats_instance_set_pair_weight(cat, inst, 1, 5);
+    cats_instance_set_site(cat, inst, b);
+    assert_ptr_equal(cats_instance_site(cat, inst), b);
+    assert_int_equal(cats_instance_pair_weight(inst, 1), 100);
+
+    cats_catalog_init(&empty);
+    cats_catalog_sync(cat, &empty);
+    assert_int_equal(hmap_count(&cat->sites), 0);
+    cats_catalog_destroy(&empty);
+}
+
 #define T(NAME) \
     cmocka_unit_test_setup_teardown(NAME, setup_catalog, teardown_catalog)
 
@@ -1011,6 +1209,10 @@ main(void)
         T(test_sync_service_with_changed_vip_is_replaced),
         T(test_sync_instance_changes_bump_only_their_service),
         T(test_sync_from_empty_removes_everything),
+        T(test_site_and_path_add_bump_every_service),
+        T(test_paths_between_sites_and_carriers),
+        T(test_pair_weights),
+        T(test_instance_site),
     };
 
     return cmocka_run_group_tests_name("catalog", tests, NULL, NULL);

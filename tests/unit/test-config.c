@@ -25,6 +25,7 @@
 
 #include "cats/catalog.h"
 #include "cats/config.h"
+#include "flow.h"
 #include "openvswitch/dynamic-string.h"
 #include "packets.h"
 #include "util.h"
@@ -253,20 +254,23 @@ struct error_case {
 };
 
 #define WEB "service web vip=10.0.0.1 port=80\n"
+#define SITES "site A dpid=a\nsite B dpid=b\n"
 
 static const struct error_case error_cases[] = {
     /* Statements. */
     { "", "server web vip=10.0.0.1 port=80",
-      "x:1: unknown statement 'server' (expected service or instance)" },
+      "x:1: unknown statement 'server' (expected service, instance, site "
+      "or path)" },
     { "# c\n\n", "Service web vip=10.0.0.1 port=80",
-      "x:3: unknown statement 'Service' (expected service or instance)" },
+      "x:3: unknown statement 'Service' (expected service, instance, site "
+      "or path)" },
     { "", "service",
       "x:1: service: missing name (usage: service NAME vip=IP port=PORT "
       "[proto=tcp|udp] [policy=min-latency|least-loaded|static] "
       "[decide=weights|connection])" },
     { WEB, "instance web",
       "x:2: instance: usage: instance SERVICE IP:PORT [weight=N] "
-      "[mac=MAC] [path=LINK]" },
+      "[mac=MAC] [path=LINK] [site=SITE]" },
     { "", "service web vip=10.0.0.1 port=80 policy=fastest",
       "x:1: service web: field 'policy': 'fastest' is not min-latency, "
       "least-loaded or static" },
@@ -375,7 +379,7 @@ static const struct error_case error_cases[] = {
       "x:2: instance web 10.0.0.11:80: field 'weight' given twice" },
     { WEB, "instance web 10.0.0.11:80 port=80",
       "x:2: instance web 10.0.0.11:80: unknown field 'port' (expected "
-      "weight, mac, path)" },
+      "weight, mac, path, site)" },
     { WEB, "instance web 10.0.0.11:80 weight",
       "x:2: instance web 10.0.0.11:80: 'weight' is not key=value" },
     { WEB, "instance web 10.0.0.11:80 mac=",
@@ -434,6 +438,91 @@ static const struct error_case error_cases[] = {
     { WEB, "instance web 10.0.0.1:80",
       "x:2: service web: field 'address': 10.0.0.1 is not usable (it is "
       "0.0.0.0 or the service's VIP)" },
+
+    /* Sites. */
+    { "", "site", "x:1: site: missing name (usage: site NAME dpid=HEX)" },
+    { "", "site A", "x:1: site A: missing field 'dpid'" },
+    { "", "site A dpid=", "x:1: site A: field 'dpid' has no value" },
+    { "", "site A dpid=xyz",
+      "x:1: site A: field 'dpid': 'xyz' is not a datapath id (1 to 16 hex "
+      "digits)" },
+    { "", "site A dpid=0x",
+      "x:1: site A: field 'dpid': '' is not a datapath id (1 to 16 hex "
+      "digits)" },
+    { "", "site A dpid=10000000000000000",
+      "x:1: site A: field 'dpid': '10000000000000000' is not a datapath id "
+      "(1 to 16 hex digits)" },
+    { "", "site A dpid=1 dpid=2", "x:1: site A: field 'dpid' given twice" },
+    { "", "site A dpid=1 port=2",
+      "x:1: site A: unknown field 'port' (expected dpid)" },
+    { "", "site a:b dpid=1",
+      "x:1: field 'name': a site name is 1 to 64 characters from "
+      "[A-Za-z0-9._-]" },
+    { SITES, "site A dpid=c",
+      "x:3: site A: field 'name': a site named A already exists" },
+    { SITES, "site C dpid=0xA",
+      "x:3: site C: field 'dpid': 000000000000000a is already site A's" },
+
+    /* Paths. */
+    { SITES, "path p1 A:1",
+      "x:3: path: usage: path NAME SITE1:PORT SITE2:PORT link=ID[,ID...] "
+      "[delay_ms=N]" },
+    { SITES, "path p1 A:1 B link=l",
+      "x:3: path p1: field 'end2': 'B' is not SITE:PORT" },
+    { SITES, "path p1 C:1 B:1 link=l",
+      "x:3: path p1: field 'end1': 'C:1' names no declared site (declare "
+      "it first)" },
+    { SITES, "path p1 A:0 B:1 link=l",
+      "x:3: path p1: field 'end1': 'A:0' needs a port between 1 and "
+      "65279" },
+    { SITES, "path p1 A:1 B:65280 link=l",
+      "x:3: path p1: field 'end2': 'B:65280' needs a port between 1 and "
+      "65279" },
+    { SITES, "path p1 A:1 B:x link=l",
+      "x:3: path p1: field 'end2': 'B:x' needs a port between 1 and "
+      "65279" },
+    { SITES, "path p1 A:1 A:2 link=l",
+      "x:3: path p1: field 'end2': both ends at site A (a path joins two "
+      "sites)" },
+    { SITES "path p1 A:1 B:1 link=l\n", "path p2 A:2 B:1 link=m",
+      "x:4: path p2: field 'end2': port 1 of site B is already an end of "
+      "path p1" },
+    { SITES "path p1 A:1 B:1 link=l\n", "path p1 A:2 B:2 link=m",
+      "x:4: path p1: field 'name': a path named p1 already exists" },
+    { SITES, "path p@1 A:1 B:1 link=l",
+      "x:3: field 'name': a path name is 1 to 64 characters from "
+      "[A-Za-z0-9._-]" },
+    { SITES, "path p1 A:1 B:1", "x:3: path p1: missing field 'link'" },
+    { SITES, "path p1 A:1 B:1 link=,",
+      "x:3: path p1: field 'link': 1 to 4 link ids" },
+    { SITES, "path p1 A:1 B:1 link=a/b",
+      "x:3: path p1: field 'link': 'a/b' is not a telemetry link id (1 to "
+      "64 characters from [A-Za-z0-9._:-])" },
+    { SITES, "path p1 A:1 B:1 link=a,b,a",
+      "x:3: path p1: field 'link': 'a' given twice" },
+    { SITES, "path p1 A:1 B:1 link=a,b,c,d,e",
+      "x:3: path p1: field 'link': at most 4 link ids" },
+    { SITES, "path p1 A:1 B:1 link=a link=b",
+      "x:3: path p1: field 'link' given twice" },
+    { SITES, "path p1 A:1 B:1 link=a delay_ms=x",
+      "x:3: path p1: field 'delay_ms': 'x' is not an integer between 0 and "
+      "60000" },
+    { SITES, "path p1 A:1 B:1 link=a rate=5",
+      "x:3: path p1: unknown field 'rate' (expected link, delay_ms)" },
+
+    /* Instances at sites. */
+    { SITES WEB, "instance web 10.0.0.11:80 site=C",
+      "x:4: instance web 10.0.0.11:80: field 'site': unknown site 'C' "
+      "(declare it first)" },
+    { SITES WEB, "instance web 10.0.0.11:80 site=",
+      "x:4: instance web 10.0.0.11:80: field 'site' has no value" },
+    { SITES WEB, "instance web 10.0.0.11:80 site=B",
+      "x:4: instance web 10.0.0.11:80: field 'mac': an instance at site B "
+      "(not the first site) needs mac=" },
+    { SITES "path p1 A:1 B:1 link=l\n" WEB,
+      "instance web 10.0.0.11:80 site=A path=l",
+      "x:5: instance web 10.0.0.11:80: field 'path': path= (one telemetry "
+      "link) and site= do not go together in a catalog with paths" },
 };
 
 static void
@@ -539,8 +628,8 @@ test_sixteen_words_are_accepted(void **state)
     error = cats_config_parse_line(&fx->cat,
                                    "a b c d e f g h i j k l m n o p");
     assert_string_equal(error,
-                        "unknown statement 'a' (expected service or "
-                        "instance)");
+                        "unknown statement 'a' (expected service, "
+                        "instance, site or path)");
     free(error);
 }
 
@@ -936,6 +1025,184 @@ test_decide(void **state OVS_UNUSED)
     assert_string_equal(cats_decide_name(CATS_DECIDE_WEIGHTS), "weights");
 }
 
+/* Sites and paths: what the statements declare; an instance runs at the
+ * first site unless told; path= alone stays as it was. */
+static void
+test_sites_and_paths(void **state OVS_UNUSED)
+{
+    const struct cats_instance *inst;
+    const struct cats_site *a, *b;
+    const struct cats_path *p;
+    struct cats_catalog cat;
+
+    cats_catalog_init(&cat);
+    parse_ok(&cat, "site A dpid=0x10\n"
+             "site B dpid=FFFFFFFFFFFFFFFF\n"
+             "path p1 A:5 B:6 link=path1-a:path1-b delay_ms=2\n"
+             "path p2 B:8 A:7 link=x,y,z,w\n"
+             "service web vip=10.0.0.1 port=80\n"
+             "instance web 10.0.0.11:80\n"
+             "instance web 10.0.0.12:80 site=B mac=02:00:00:00:00:12\n"
+             "instance web 10.0.0.13:80 path=l1\n");
+    a = cats_site_find(&cat, "A");
+    b = cats_site_find(&cat, "B");
+    assert_int_equal(a->id, 1);
+    assert_int_equal(a->dpid, 0x10);
+    assert_int_equal(b->id, 2);
+    assert_true(b->dpid == UINT64_MAX);
+    assert_ptr_equal(cats_site_find_dpid(&cat, 0x10), a);
+    assert_ptr_equal(cats_catalog_first_site(&cat), a);
+
+    p = cats_path_find(&cat, "p1");
+    assert_int_equal(p->id, 1);
+    assert_ptr_equal(p->site[0], a);
+    assert_ptr_equal(p->site[1], b);
+    assert_int_equal(ofp_to_u16(p->port[0]), 5);
+    assert_int_equal(ofp_to_u16(p->port[1]), 6);
+    assert_int_equal(p->n_links, 1);
+    assert_string_equal(p->links[0], "path1-a:path1-b");
+    assert_int_equal(p->delay_ms, 2);
+    assert_int_equal(p->carrier, 0);
+    p = cats_path_find(&cat, "p2");
+    assert_int_equal(p->id, 2);
+    assert_ptr_equal(p->site[0], b);
+    assert_int_equal(cats_path_end(p, a), 1);
+    assert_int_equal(p->n_links, 4);
+    assert_string_equal(p->links[3], "w");
+    assert_int_equal(p->delay_ms, 0);
+
+    inst = find_instance(&cat, "web", "10.0.0.11", 80);
+    assert_ptr_equal(inst->site, a);
+    inst = find_instance(&cat, "web", "10.0.0.12", 80);
+    assert_ptr_equal(inst->site, b);
+    assert_true(inst->has_mac);
+    inst = find_instance(&cat, "web", "10.0.0.13", 80);
+    assert_string_equal(inst->path, "l1");
+    assert_ptr_equal(inst->site, a);
+    cats_catalog_destroy(&cat);
+
+    /* Without sites: nothing new. */
+    cats_catalog_init(&cat);
+    parse_ok(&cat, "service web vip=10.0.0.1 port=80\n"
+             "instance web 10.0.0.11:80\n");
+    assert_null(find_instance(&cat, "web", "10.0.0.11", 80)->site);
+    assert_int_equal(cat.paths_seqno, 0);
+    cats_catalog_destroy(&cat);
+}
+
+/* At most 16 sites, 255 paths. */
+static void
+test_site_and_path_limits(void **state OVS_UNUSED)
+{
+    struct ds text = DS_EMPTY_INITIALIZER;
+    struct cats_catalog cat;
+    char *error;
+
+    for (int i = 1; i <= CATS_MAX_SITES; i++) {
+        ds_put_format(&text, "site s%d dpid=%x\n", i, i);
+    }
+    cats_catalog_init(&cat);
+    parse_ok(&cat, ds_cstr(&text));
+    ds_put_cstr(&text, "site s17 dpid=11\n");
+    parse_error(&cat, ds_cstr(&text),
+                "x:17: site s17: too many sites (at most 16)");
+    assert_null(cats_site_find(&cat, "s17"));
+
+    ds_clear(&text);
+    ds_put_cstr(&text, "site A dpid=1\nsite B dpid=2\n");
+    for (int i = 1; i <= CATS_MAX_PATHS; i++) {
+        ds_put_format(&text, "path p%d A:%d B:%d link=l%d\n", i, i, i, i);
+    }
+    parse_ok(&cat, ds_cstr(&text));
+    assert_int_equal(hmap_count(&cat.paths), CATS_MAX_PATHS);
+    assert_int_equal(cats_path_find(&cat, "p255")->id, 255);
+    ds_put_cstr(&text, "path p256 A:256 B:256 link=l\n");
+    error = cats_config_parse_string(&cat, ds_cstr(&text), "x");
+    assert_string_equal(error, "x:258: path p256: too many paths (at most "
+                        "255)");
+    free(error);
+    cats_catalog_destroy(&cat);
+    ds_destroy(&text);
+}
+
+/* A reload keeps the ids of sites and paths by name, takes new values in
+ * place, numbers new ones in free ids, and keeps a carrier that still
+ * joins the same sites; the same text again changes nothing. */
+static void
+test_reload_keeps_site_and_path_ids(void **state OVS_UNUSED)
+{
+    struct cats_catalog cat;
+    struct cats_path *p1, *p2;
+    uint64_t seqno, paths_seqno, membership;
+
+    cats_catalog_init(&cat);
+    parse_ok(&cat, "site A dpid=1\nsite B dpid=2\n"
+             "path p1 A:5 B:6 link=l1\n"
+             "path p2 A:7 B:8 link=l2\n"
+             "path p3 A:9 B:10 link=l3\n"
+             "service web vip=10.0.0.1 port=80\n"
+             "instance web 10.0.0.12:80 site=B mac=02:00:00:00:00:12\n");
+    p1 = cats_path_find(&cat, "p1");
+    p2 = cats_path_find(&cat, "p2");
+    assert_int_equal(cats_path_set_carrier(&cat, p1, p2->id), 0);
+    assert_int_equal(cats_path_set_carrier(&cat, p2,
+                                           cats_path_find(&cat, "p3")->id),
+                     0);
+    struct cats_instance *inst = CONST_CAST(struct cats_instance *,
+        find_instance(&cat, "web", "10.0.0.12", 80));
+    cats_instance_set_pair_weight(&cat, inst, p1->id, 7);
+
+    seqno = cat.seqno;
+    paths_seqno = cat.paths_seqno;
+    membership = cat.membership_seqno;
+    parse_ok(&cat, "site B dpid=2\nsite A dpid=1\nsite C dpid=3\n"
+             "path p4 A:9 C:1 link=l4\n"
+             "path p2 B:8 A:7 link=l2,l2b delay_ms=4\n"
+             "path p1 A:5 B:6 link=l1\n"
+             "service web vip=10.0.0.1 port=80\n"
+             "instance web 10.0.0.12:80 site=B mac=02:00:00:00:00:12\n");
+    assert_true(cat.seqno > seqno);
+    assert_true(cat.paths_seqno > paths_seqno);
+    assert_true(cat.membership_seqno > membership);
+    assert_int_equal(cats_site_find(&cat, "A")->id, 1);
+    assert_int_equal(cats_site_find(&cat, "B")->id, 2);
+    assert_int_equal(cats_site_find(&cat, "C")->id, 3);
+    assert_ptr_equal(cats_path_find(&cat, "p1"), p1);
+    assert_ptr_equal(cats_path_find(&cat, "p2"), p2);
+    assert_int_equal(p1->id, 1);
+    assert_int_equal(p2->id, 2);
+    assert_int_equal(cats_path_find(&cat, "p4")->id, 3);    /* p3's. */
+    assert_null(cats_path_find(&cat, "p3"));
+    assert_int_equal(p2->n_links, 2);
+    assert_int_equal(p2->delay_ms, 4);
+    assert_ptr_equal(p2->site[0], cats_site_find(&cat, "B"));
+    assert_int_equal(p1->carrier, 2);       /* Still between A and B. */
+    assert_int_equal(p2->carrier, 0);       /* p3 is gone. */
+    assert_ptr_equal(inst->site, cats_site_find(&cat, "B"));
+    assert_int_equal(cats_instance_pair_weight(inst, p1->id), 7);
+
+    seqno = cat.seqno;
+    parse_ok(&cat, "site B dpid=2\nsite A dpid=1\nsite C dpid=3\n"
+             "path p4 A:9 C:1 link=l4\n"
+             "path p2 B:8 A:7 link=l2,l2b delay_ms=4\n"
+             "path p1 A:5 B:6 link=l1\n"
+             "service web vip=10.0.0.1 port=80\n"
+             "instance web 10.0.0.12:80 site=B mac=02:00:00:00:00:12\n");
+    assert_int_equal(cat.seqno, seqno);
+
+    /* Dropping a site moves its instances' paths and site away with it;
+     * dpids may swap between sites. */
+    parse_ok(&cat, "site A dpid=2\nsite B dpid=1\n"
+             "service web vip=10.0.0.1 port=80\n"
+             "instance web 10.0.0.12:80\n");
+    assert_null(cats_site_find(&cat, "C"));
+    assert_int_equal(hmap_count(&cat.paths), 0);
+    assert_int_equal(cats_site_find(&cat, "A")->dpid, 2);
+    assert_ptr_equal(find_instance(&cat, "web", "10.0.0.12", 80)->site,
+                     cats_site_find(&cat, "A"));
+    cats_catalog_destroy(&cat);
+}
+
 int
 main(void)
 {
@@ -966,6 +1233,9 @@ main(void)
         cmocka_unit_test(test_parse_ip_port),
         cmocka_unit_test(test_policy_and_path),
         cmocka_unit_test(test_decide),
+        cmocka_unit_test(test_sites_and_paths),
+        cmocka_unit_test(test_site_and_path_limits),
+        cmocka_unit_test(test_reload_keeps_site_and_path_ids),
     };
 
     return cmocka_run_group_tests_name("config", tests, NULL, NULL);

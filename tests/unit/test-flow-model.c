@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,8 @@
 #include "cats/config.h"
 #include "cats/flow-model.h"
 #include "cats/flow-table.h"
+#include "flow.h"
+#include "openvswitch/dynamic-string.h"
 #include "openvswitch/match.h"
 #include "openvswitch/meta-flow.h"
 #include "openvswitch/ofp-actions.h"
@@ -1954,6 +1957,601 @@ test_pick_flow_pauses_and_resubmits_to_t4(void **state)
     ofpbuf_uninit(&ofpacts);
 }
 
+/* Sites and paths.
+ *
+ * Two sites A and B joined by two paths, p1 (A port 5, B port 6) and p2
+ * (A port 7, B port 8); the service has one instance at A and two at B,
+ * all with MACs.  Each site has its own desired table, model and
+ * installed table, as the controller has one per bridge. */
+#define T5 15
+
+#define TWO_SITES \
+    "site A dpid=a\n" \
+    "site B dpid=b\n" \
+    "path p1 A:5 B:6 link=path1-a:path1-b delay_ms=2\n" \
+    "path p2 A:7 B:8 link=path2-a:path2-b delay_ms=5\n" \
+    "service web vip=10.0.0.100 port=80\n" \
+    "instance web 10.0.0.1:8080 mac=02:00:00:00:00:01\n" \
+    "instance web 10.0.0.11:8080 site=B mac=02:00:00:00:00:11\n" \
+    "instance web 10.0.0.12:8080 site=B mac=02:00:00:00:00:12 weight=50\n"
+
+struct sites_fixture {
+    struct cats_catalog cat;
+    struct cats_pipeline_config cfg;
+    struct cats_desired desired[2];     /* Site A, site B. */
+    struct cats_model model[2];
+    struct cats_installed installed[2];
+    uint64_t sent[2];                   /* Desired seqno installed. */
+};
+
+static void
+sites_parse(struct cats_catalog *cat, const char *text)
+{
+    char *error = cats_config_parse_string(cat, text, "x");
+
+    if (error) {
+        fail_msg("parsing: %s", error);
+    }
+}
+
+static int
+sites_setup(void **state)
+{
+    struct sites_fixture *fx = xzalloc(sizeof *fx);
+    static const char *const names[2] = { "A", "B" };
+
+    cats_catalog_init(&fx->cat);
+    sites_parse(&fx->cat, TWO_SITES);
+    cats_pipeline_config_default(&fx->cfg);
+    fx->cfg.table_base = T0;
+    fx->cfg.zone = ZONE;
+    fx->cfg.group_base = GROUP_BASE;
+    for (int i = 0; i < 2; i++) {
+        cats_desired_init(&fx->desired[i]);
+        cats_installed_init(&fx->installed[i]);
+        cats_model_init(&fx->model[i], &fx->cfg, &fx->desired[i],
+                        cats_site_find(&fx->cat, names[i]));
+    }
+    *state = fx;
+    return 0;
+}
+
+static int
+sites_teardown(void **state)
+{
+    struct sites_fixture *fx = *state;
+
+    for (int i = 0; i < 2; i++) {
+        cats_model_destroy(&fx->model[i]);
+        cats_installed_destroy(&fx->installed[i]);
+        cats_desired_destroy(&fx->desired[i]);
+    }
+    cats_catalog_destroy(&fx->cat);
+    free(fx);
+    return 0;
+}
+
+/* Runs site i's model and brings its installed table up to date, leaving
+ * the changes in 'u' (which the caller destroys). */
+static void
+sites_push(struct sites_fixture *fx, int i, struct cats_update *u)
+{
+    cats_model_run(&fx->model[i], &fx->cat);
+    cats_update_init(u);
+    cats_diff_incremental(&fx->desired[i], &fx->installed[i], fx->sent[i],
+                          u);
+    cats_installed_apply(&fx->installed[i], u);
+    fx->sent[i] = u->seqno;
+}
+
+static ofp_port_t
+flow_output(const struct cats_flow *f)
+{
+    const struct ofpact *a = find_action(f->ofpacts, f->ofpacts_len,
+                                         OFPACT_OUTPUT);
+
+    assert_non_null(a);
+    return ofpact_get_OUTPUT(a)->port;
+}
+
+/* The path label that 'ct''s exec sets: 0 if none, failing unless it is
+ * set in bits 0..7 only. */
+static uint32_t
+ct_path_label(const struct ofpact_conntrack *ct)
+{
+    const struct ofpact_set_field *sf;
+
+    sf = find_set_field(ct->actions, ofpact_ct_get_action_len(ct),
+                        MFF_CT_LABEL);
+    if (!sf) {
+        return 0;
+    }
+    const union mf_value *mask = ofpact_set_field_mask(sf);
+    assert_true(mask->be128.be64.hi == 0);
+    assert_true(mask->be128.be64.lo == htonll(CATS_LABEL_PATH_MASK));
+    assert_true(sf->value->be128.be64.hi == 0);
+    return ntohll(sf->value->be128.be64.lo);
+}
+
+static void
+match_path_label(struct match *m, uint32_t path_id)
+{
+    ovs_u128 value = { .u64 = { .lo = path_id } };
+    ovs_u128 mask = { .u64 = { .lo = 0xff } };
+
+    match_set_ct_label_masked(m, value, mask);
+}
+
+/* T3 110: the forward packets to remote instance 'addr'. */
+static void
+match_t3_remote(struct match *m, const char *addr)
+{
+    match_init_catchall(m);
+    match_set_dl_type(m, htons(ETH_TYPE_IP));
+    match_set_ct_state_masked(m, CS_TRACKED | CS_DST_NAT,
+                              CS_TRACKED | CS_DST_NAT | CS_REPLY_DIR);
+    match_set_nw_dst(m, ip(addr));
+}
+
+/* T5 110: the forward packets of a connection on path 'path_id'. */
+static void
+match_t5_path(struct match *m, uint32_t path_id)
+{
+    match_init_catchall(m);
+    match_set_dl_type(m, htons(ETH_TYPE_IP));
+    match_set_ct_state_masked(m, CS_TRACKED | CS_DST_NAT,
+                              CS_TRACKED | CS_DST_NAT | CS_REPLY_DIR);
+    match_path_label(m, path_id);
+}
+
+/* T1 60: the replies of connections that came over path 'path_id'. */
+static void
+match_t1_path_reply(struct match *m, uint32_t path_id)
+{
+    match_init_catchall(m);
+    match_set_dl_type(m, htons(ETH_TYPE_IP));
+    match_set_ct_state_masked(m, CS_TRACKED | CS_REPLY_DIR,
+                              CS_TRACKED | CS_REPLY_DIR);
+    match_path_label(m, path_id);
+}
+
+static void
+match_transit(struct match *m, uint16_t port)
+{
+    match_init_catchall(m);
+    match_set_in_port(m, u16_to_ofp(port));
+    match_set_dl_type(m, htons(ETH_TYPE_IP));
+}
+
+static const struct cats_flow *
+live_flow(const struct cats_desired *d, uint8_t table, uint16_t priority,
+          const struct match *m)
+{
+    const struct cats_flow *f = find_flow(d, table, priority, m);
+
+    assert_non_null(f);
+    assert_true(f->refcount > 0);
+    return f;
+}
+
+/* Site A: one bucket per pair, the local instance without a label, each
+ * remote one per path with the path's label; the pair weights apportioned
+ * over all of them together.  Next hops of remote instances in T3 (their
+ * MAC) and of each path's connections in T5 (its port); replies to B's
+ * clients by label in T1. */
+static void
+test_sites_client_site_buckets_and_next_hops(void **state)
+{
+    struct sites_fixture *fx = *state;
+    struct cats_service *s = cats_catalog_find(&fx->cat, "web");
+    struct cats_instance *b11 = cats_instance_find(s, ip("10.0.0.11"), 8080);
+    const struct cats_path *p1 = cats_path_find(&fx->cat, "p1");
+    const struct cats_path *p2 = cats_path_find(&fx->cat, "p2");
+    const struct cats_group *g;
+    const struct cats_flow *f;
+    struct match m;
+
+    assert_int_equal(p1->id, 1);
+    assert_int_equal(p2->id, 2);
+    cats_instance_set_pair_weight(&fx->cat, b11, p1->id, 300);
+    cats_model_run(&fx->model[0], &fx->cat);
+
+    /* Weights 100 (local), 300 + 100 (.11 over p1, p2), 50 + 50 (.12):
+     * 43, 128 (split 1 + 127), 43, 21, 21 of 256. */
+    static const struct {
+        const char *addr;
+        uint32_t path;
+        uint16_t weight;
+    } expected[] = {
+        { "10.0.0.1", 0, 43 },
+        { "10.0.0.11", 1, 1 }, { "10.0.0.11", 1, 127 },
+        { "10.0.0.11", 2, 43 },
+        { "10.0.0.12", 1, 21 }, { "10.0.0.12", 2, 21 },
+    };
+    g = cats_desired_find_group(&fx->desired[0], GROUP_BASE + s->id);
+    assert_non_null(g);
+    assert_int_equal(g->n_buckets, ARRAY_SIZE(expected));
+    for (size_t i = 0; i < g->n_buckets; i++) {
+        const struct cats_bucket *b = &g->buckets[i];
+        const struct ofpact_conntrack *ct;
+
+        ct = ofpact_get_CT(find_action(b->ofpacts, b->ofpacts_len,
+                                       OFPACT_CT));
+        assert_true(b->ip == ip(expected[i].addr));
+        assert_int_equal(b->weight, expected[i].weight);
+        assert_int_equal(ct_path_label(ct), expected[i].path);
+        assert_int_equal(ct->zone_imm, ZONE);
+        assert_int_equal(ct->recirc_table, T2);
+        assert_true(ct->flags & NX_CT_F_COMMIT);
+    }
+
+    /* Remote instances' next hops: their MAC, then T5, where each path's
+     * label leads out its port. */
+    static const struct {
+        const char *addr;
+        const char *mac;
+    } hops[] = {
+        { "10.0.0.11", "02:00:00:00:00:11" },
+        { "10.0.0.12", "02:00:00:00:00:12" },
+    };
+    assert_int_equal(count_live_flows(&fx->desired[0], T3, 110),
+                     ARRAY_SIZE(hops));
+    for (size_t i = 0; i < ARRAY_SIZE(hops); i++) {
+        const struct ofpact_set_field *sf;
+        const struct ofpact *a;
+        struct eth_addr mac;
+
+        match_t3_remote(&m, hops[i].addr);
+        f = live_flow(&fx->desired[0], T3, 110, &m);
+        sf = find_set_field(f->ofpacts, f->ofpacts_len, MFF_ETH_DST);
+        assert_non_null(sf);
+        assert_true(eth_addr_from_string(hops[i].mac, &mac));
+        assert_true(eth_addr_equals(sf->value->mac, mac));
+        a = find_action(f->ofpacts, f->ofpacts_len, OFPACT_RESUBMIT);
+        assert_non_null(a);
+        assert_int_equal(ofpact_get_RESUBMIT(a)->table_id, T5);
+    }
+    match_t5_path(&m, 1);
+    assert_int_equal(ofp_to_u16(flow_output(live_flow(&fx->desired[0], T5,
+                                                      110, &m))), 5);
+    match_t5_path(&m, 2);
+    assert_int_equal(ofp_to_u16(flow_output(live_flow(&fx->desired[0], T5,
+                                                      110, &m))), 7);
+
+    /* Remote instances: no reply flow in T0 (their replies come over the
+     * path, into the transit flow), no static-MAC flow; the counter
+     * stays. */
+    match_reply(&m, IPPROTO_TCP, ip("10.0.0.11"), 8080);
+    assert_null(find_flow(&fx->desired[0], T0, 100, &m));
+    match_static_mac(&m, ip("10.0.0.11"));
+    assert_null(find_flow(&fx->desired[0], T3, 50, &m));
+    match_counter(&m, IPPROTO_TCP, s->id, ip("10.0.0.11"), 8080);
+    live_flow(&fx->desired[0], T2, 100, &m);
+    match_reply(&m, IPPROTO_TCP, ip("10.0.0.1"), 8080);
+    live_flow(&fx->desired[0], T0, 100, &m);
+
+    /* Replies of A's instance to B's clients, by label. */
+    match_t1_path_reply(&m, 1);
+    assert_int_equal(ofp_to_u16(flow_output(live_flow(&fx->desired[0], T1,
+                                                      60, &m))), 5);
+    match_t1_path_reply(&m, 2);
+    assert_int_equal(ofp_to_u16(flow_output(live_flow(&fx->desired[0], T1,
+                                                      60, &m))), 7);
+
+    size_t n_ports;
+    const ofp_port_t *ports = cats_model_path_ports(&fx->model[0], &n_ports);
+    assert_int_equal(n_ports, 2);
+    assert_int_equal(ofp_to_u16(ports[0]), 5);
+    assert_int_equal(ofp_to_u16(ports[1]), 7);
+
+    if (getenv("CATS_TEST_DUMP")) {
+        struct ds ds = DS_EMPTY_INITIALIZER;
+
+        cats_desired_format(&fx->desired[0], &ds);
+        printf("site A:\n%s", ds_cstr(&ds));
+        ds_destroy(&ds);
+    }
+}
+
+/* Site B, the far end for A's clients: its own zone (site 2: ZONE + 1);
+ * what comes in by a path port goes through conntrack into T5, where a new
+ * connection takes the path's label; replies go back by label. */
+static void
+test_sites_far_end_transit_flows(void **state)
+{
+    struct sites_fixture *fx = *state;
+    const struct ofpact_conntrack *ct;
+    const struct cats_flow *f;
+    struct match m;
+
+    cats_model_run(&fx->model[1], &fx->cat);
+    assert_int_equal(fx->model[1].zone, ZONE + 1);
+    assert_int_equal(count_live_flows(&fx->desired[1], T0, 104), 2);
+    assert_int_equal(count_live_flows(&fx->desired[1], T5, 100), 2);
+    assert_int_equal(count_live_flows(&fx->desired[1], T1, 60), 2);
+
+    static const struct {
+        uint16_t port;
+        uint32_t path;
+    } ends[] = { { 6, 1 }, { 8, 2 } };
+    for (size_t i = 0; i < ARRAY_SIZE(ends); i++) {
+        match_transit(&m, ends[i].port);
+        f = live_flow(&fx->desired[1], T0, 104, &m);
+        ct = ofpact_get_CT(find_action(f->ofpacts, f->ofpacts_len,
+                                       OFPACT_CT));
+        assert_false(ct->flags & NX_CT_F_COMMIT);
+        assert_int_equal(ct->zone_imm, ZONE + 1);
+        assert_int_equal(ct->recirc_table, T5);
+        assert_non_null(find_action(ct->actions,
+                                    ofpact_ct_get_action_len(ct),
+                                    OFPACT_NAT));
+
+        match_set_ct_state_masked(&m, CS_NEW | CS_TRACKED,
+                                  CS_NEW | CS_TRACKED);
+        f = live_flow(&fx->desired[1], T5, 100, &m);
+        ct = ofpact_get_CT(find_action(f->ofpacts, f->ofpacts_len,
+                                       OFPACT_CT));
+        assert_true(ct->flags & NX_CT_F_COMMIT);
+        assert_int_equal(ct->zone_imm, ZONE + 1);
+        assert_int_equal(ct->recirc_table, NX_CT_RECIRC_NONE);
+        assert_int_equal(ct_path_label(ct), ends[i].path);
+        assert_null(find_action(ct->actions, ofpact_ct_get_action_len(ct),
+                                OFPACT_NAT));
+        assert_true(flow_output(f) == OFPP_NORMAL);
+
+        match_t1_path_reply(&m, ends[i].path);
+        assert_int_equal(ofp_to_u16(flow_output(live_flow(&fx->desired[1],
+                                                          T1, 60, &m))),
+                         ends[i].port);
+    }
+    match_init_catchall(&m);
+    assert_true(flow_output(live_flow(&fx->desired[1], T5, 0, &m))
+                == OFPP_NORMAL);
+
+    /* B's own instances are local there; A's, remote, over both paths;
+     * without a MAC it would be out of reach (see below). */
+    const struct cats_service *s = cats_catalog_find(&fx->cat, "web");
+    const struct cats_group *g;
+    g = cats_desired_find_group(&fx->desired[1], GROUP_BASE + s->id);
+    /* 73 (split 1 + 72), 73, 73, 37. */
+    static const struct {
+        const char *addr;
+        uint32_t path;
+        uint16_t weight;
+    } expected[] = {
+        { "10.0.0.1", 1, 1 }, { "10.0.0.1", 1, 72 }, { "10.0.0.1", 2, 73 },
+        { "10.0.0.11", 0, 73 }, { "10.0.0.12", 0, 37 },
+    };
+    assert_int_equal(g->n_buckets, ARRAY_SIZE(expected));
+    for (size_t i = 0; i < g->n_buckets; i++) {
+        const struct cats_bucket *b = &g->buckets[i];
+
+        assert_true(b->ip == ip(expected[i].addr));
+        assert_int_equal(b->weight, expected[i].weight);
+        ct = ofpact_get_CT(find_action(b->ofpacts, b->ofpacts_len,
+                                       OFPACT_CT));
+        assert_int_equal(ct_path_label(ct), expected[i].path);
+        assert_int_equal(ct->zone_imm, ZONE + 1);
+    }
+    match_t3_remote(&m, "10.0.0.1");
+    live_flow(&fx->desired[1], T3, 110, &m);
+    match_t5_path(&m, 2);
+    assert_int_equal(ofp_to_u16(flow_output(live_flow(&fx->desired[1], T5,
+                                                      110, &m))), 8);
+
+    if (getenv("CATS_TEST_DUMP")) {
+        struct ds ds = DS_EMPTY_INITIALIZER;
+
+        cats_desired_format(&fx->desired[1], &ds);
+        printf("site B:\n%s", ds_cstr(&ds));
+        ds_destroy(&ds);
+    }
+}
+
+/* An instance without a MAC at another site is not reachable from here:
+ * no bucket, no flows for it. */
+static void
+test_sites_remote_instance_without_mac_is_left_out(void **state)
+{
+    struct sites_fixture *fx = *state;
+    struct cats_service *s = cats_catalog_find(&fx->cat, "web");
+    const struct cats_group *g;
+    struct match m;
+
+    sites_parse(&fx->cat, "site A dpid=a\nsite B dpid=b\n"
+                "path p1 A:5 B:6 link=l1\n"
+                "path p2 A:7 B:8 link=l2\n"
+                "service web vip=10.0.0.100 port=80\n"
+                "instance web 10.0.0.1:8080\n"
+                "instance web 10.0.0.11:8080 site=B mac=02:00:00:00:00:11\n");
+    cats_model_run(&fx->model[1], &fx->cat);
+    g = cats_desired_find_group(&fx->desired[1], GROUP_BASE + s->id);
+    assert_int_equal(g->n_buckets, 2);      /* .11 alone: 1 + 255. */
+    assert_true(g->buckets[0].ip == ip("10.0.0.11"));
+    assert_true(g->buckets[1].ip == ip("10.0.0.11"));
+    match_counter(&m, IPPROTO_TCP, s->id, ip("10.0.0.1"), 8080);
+    assert_null(find_flow(&fx->desired[1], T2, 100, &m));
+    assert_int_equal(count_live_flows(&fx->desired[1], T3, 110), 0);
+}
+
+/* Rerouting p1 over p2 changes exactly p1's two label flows at each end,
+ * forward (T5 110) and replies (T1 60), now out p2's port; no group, no
+ * service flow, nothing else.  Resetting the carrier puts them back. */
+static void
+test_sites_carrier_change_modifies_only_the_paths_label_flows(void **state)
+{
+    struct sites_fixture *fx = *state;
+    struct cats_path *p1 = cats_path_find(&fx->cat, "p1");
+    struct cats_update u;
+    const struct cats_op *op;
+
+    for (int i = 0; i < 2; i++) {
+        sites_push(fx, i, &u);
+        cats_update_destroy(&u);
+    }
+
+    assert_int_equal(cats_path_set_carrier(&fx->cat, p1, 99), EINVAL);
+    assert_int_equal(cats_path_set_carrier(&fx->cat, p1, 2), 0);
+    assert_ptr_equal(cats_path_carrier(&fx->cat, p1),
+                     cats_path_find(&fx->cat, "p2"));
+
+    static const uint16_t new_port[2] = { 7, 8 };
+    for (int round = 0; round < 2; round++) {
+        for (int i = 0; i < 2; i++) {
+            size_t n = 0;
+
+            sites_push(fx, i, &u);
+            LIST_FOR_EACH (op, node, &u.ops) {
+                const struct cats_flow *f = op->flow;
+
+                assert_int_equal(op->type, CATS_OP_FLOW_MOD);
+                assert_true((f->key.table_id == T5
+                             && f->key.priority == 110)
+                            || (f->key.table_id == T1
+                                && f->key.priority == 60));
+                assert_int_equal(ofp_to_u16(flow_output(f)),
+                                 round ? new_port[i] - 2 : new_port[i]);
+                n++;
+            }
+            assert_int_equal(n, 2);
+            cats_update_destroy(&u);
+        }
+        assert_int_equal(cats_path_set_carrier(&fx->cat, p1, p1->id), 0);
+        assert_int_equal(p1->carrier, 0);
+    }
+
+    /* Nothing left to do. */
+    for (int i = 0; i < 2; i++) {
+        sites_push(fx, i, &u);
+        assert_int_equal(u.n_ops, 0);
+        cats_update_destroy(&u);
+    }
+}
+
+/* A reload that keeps the paths' names keeps their ids: a new delay hint
+ * changes no flow at either site. */
+static void
+test_sites_reload_keeping_path_ids_changes_no_flow(void **state)
+{
+    struct sites_fixture *fx = *state;
+    struct cats_update u;
+    uint64_t paths_seqno = fx->cat.paths_seqno;
+
+    for (int i = 0; i < 2; i++) {
+        sites_push(fx, i, &u);
+        cats_update_destroy(&u);
+    }
+    sites_parse(&fx->cat, "site A dpid=a\nsite B dpid=b\n"
+                "path p2 A:7 B:8 link=path2-a:path2-b delay_ms=9\n"
+                "path p1 A:5 B:6 link=path1-a:path1-b delay_ms=2\n"
+                "service web vip=10.0.0.100 port=80\n"
+                "instance web 10.0.0.1:8080 mac=02:00:00:00:00:01\n"
+                "instance web 10.0.0.11:8080 site=B "
+                "mac=02:00:00:00:00:11\n"
+                "instance web 10.0.0.12:8080 site=B "
+                "mac=02:00:00:00:00:12 weight=50\n");
+    assert_true(fx->cat.paths_seqno > paths_seqno);
+    assert_int_equal(cats_path_find(&fx->cat, "p1")->id, 1);
+    assert_int_equal(cats_path_find(&fx->cat, "p2")->id, 2);
+    for (int i = 0; i < 2; i++) {
+        sites_push(fx, i, &u);
+        assert_int_equal(u.n_ops, 0);
+        cats_update_destroy(&u);
+    }
+}
+
+/* decide=connection with paths: one pick flow per pair, told apart by
+ * reg2 (the path, 0 local), committing the pair's label. */
+static void
+test_sites_picks_match_the_path_register(void **state)
+{
+    struct sites_fixture *fx = *state;
+    struct cats_service *s = cats_catalog_find(&fx->cat, "web");
+    const struct cats_flow *f;
+    struct match m;
+
+    cats_service_set_decide(&fx->cat, s, CATS_DECIDE_CONNECTION);
+    cats_model_run(&fx->model[0], &fx->cat);
+    assert_int_equal(count_live_flows(&fx->desired[0], T4, 100), 5);
+
+    static const struct {
+        const char *addr;
+        uint32_t path;
+    } picks[] = {
+        { "10.0.0.1", 0 }, { "10.0.0.11", 1 }, { "10.0.0.11", 2 },
+        { "10.0.0.12", 1 }, { "10.0.0.12", 2 },
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(picks); i++) {
+        match_vip(&m, s);
+        match_set_reg(&m, 0, ntohl(ip(picks[i].addr)));
+        match_set_reg(&m, 1, CATS_PICK_PORT_FLAG | 8080);
+        match_set_reg(&m, CATS_PICK_REG_PATH, picks[i].path);
+        f = live_flow(&fx->desired[0], T4, 100, &m);
+        assert_int_equal(ct_path_label(ofpact_get_CT(
+            find_action(f->ofpacts, f->ofpacts_len, OFPACT_CT))),
+            picks[i].path);
+    }
+
+    /* A remote instance's RST comes in over the path: the end flow in T0
+     * sits above the transit flow and goes on to T5 (T1 60 would send it
+     * back by its label), where it is copied; a local one's, as
+     * before. */
+    const struct ofpact_conntrack *ct;
+    match_instance_end_t0(&m, "10.0.0.11", 8080, TCP_RST);
+    f = live_flow(&fx->desired[0], T0, 105, &m);
+    ct = ofpact_get_CT(find_action(f->ofpacts, f->ofpacts_len, OFPACT_CT));
+    assert_int_equal(ct->recirc_table, T5);
+    match_instance_end_t1(&m, s->id, "10.0.0.11", 8080, TCP_RST);
+    live_flow(&fx->desired[0], T5, 105, &m);
+    assert_null(find_flow(&fx->desired[0], T1, 55, &m));
+    match_instance_end_t0(&m, "10.0.0.1", 8080, TCP_RST);
+    f = live_flow(&fx->desired[0], T0, 105, &m);
+    ct = ofpact_get_CT(find_action(f->ofpacts, f->ofpacts_len, OFPACT_CT));
+    assert_int_equal(ct->recirc_table, T1);
+    match_instance_end_t1(&m, s->id, "10.0.0.1", 8080, TCP_RST);
+    live_flow(&fx->desired[0], T1, 55, &m);
+}
+
+/* A site without paths builds exactly the single-site pipeline (site 1:
+ * the same zone), and so does a model for a site the catalog does not
+ * have, with nothing local. */
+static void
+test_site_without_paths_builds_the_single_site_pipeline(void **state
+                                                        OVS_UNUSED)
+{
+    struct cats_pipeline_config cfg;
+    struct cats_catalog cat;
+    struct cats_desired d[2];
+    struct cats_model m[2];
+    struct ds ds[2];
+
+    cats_catalog_init(&cat);
+    sites_parse(&cat, "site A dpid=a\n"
+                "service web vip=10.0.0.100 port=80 decide=connection\n"
+                "instance web 10.0.0.1:8080 mac=02:00:00:00:00:01\n"
+                "instance web 10.0.0.2:8080\n");
+    cats_pipeline_config_default(&cfg);
+    for (int i = 0; i < 2; i++) {
+        cats_desired_init(&d[i]);
+        cats_model_init(&m[i], &cfg, &d[i],
+                        i ? cats_site_find(&cat, "A") : NULL);
+        cats_model_run(&m[i], &cat);
+        ds_init(&ds[i]);
+        cats_desired_format(&d[i], &ds[i]);
+    }
+    assert_string_equal(ds_cstr(&ds[0]), ds_cstr(&ds[1]));
+    assert_true(d[1].n_live_flows > 10);
+    for (int i = 0; i < 2; i++) {
+        ds_destroy(&ds[i]);
+        cats_model_destroy(&m[i]);
+        cats_desired_destroy(&d[i]);
+    }
+    cats_catalog_destroy(&cat);
+}
+
+#define TS(NAME) cmocka_unit_test_setup_teardown(NAME, sites_setup, \
+                                                 sites_teardown)
+
 int
 main(void)
 {
@@ -1999,6 +2597,14 @@ main(void)
         cmocka_unit_test(
             test_vip_mac_is_local_unicast_02_ca_75_and_low_24_bits),
         cmocka_unit_test(test_pipeline_defaults_and_owned_groups),
+        TS(test_sites_client_site_buckets_and_next_hops),
+        TS(test_sites_far_end_transit_flows),
+        TS(test_sites_remote_instance_without_mac_is_left_out),
+        TS(test_sites_carrier_change_modifies_only_the_paths_label_flows),
+        TS(test_sites_reload_keeping_path_ids_changes_no_flow),
+        TS(test_sites_picks_match_the_path_register),
+        cmocka_unit_test(
+            test_site_without_paths_builds_the_single_site_pipeline),
     };
 
     vlog_set_levels(NULL, VLF_ANY_DESTINATION, VLL_OFF);
