@@ -1,11 +1,6 @@
 /*
  * ovs-cats: the service catalog.
  *
- * (Sites and paths, as against their design note: a carrier change bumps
- * no service, only 'paths_seqno'; pair weights are a lazily allocated
- * array that cats_instance_set_weight() drops; see
- * /tmp/paths-deviations.md while the three branches meet.)
- *
  * A service (CATS "CS-ID") is a virtual IP, an L4 protocol and a port.  Its
  * instances (CATS "CSCI-ID") are IP:port pairs that serve it, each with a
  * weight.  The catalog is pure data: no I/O, no OpenFlow.  The flow model

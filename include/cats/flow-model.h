@@ -2,13 +2,6 @@
  * ovs-cats: the flow model.  Turns the catalog into desired flows and
  * groups (include/cats/flow-table.h), for one site's bridge.
  *
- * (Sites and paths, as against their design note: transit-in is priority
- * 104, under the instance-RST flow at 105; it goes through ct(nat); each
- * site has its own zone; a path's carrier port is in one T5 flow per path
- * (forward) and one T1 flow (replies), not in per-instance T3 flows; a
- * remote instance's RST is copied in T5.  See /tmp/paths-deviations.md
- * while the three branches meet.)
- *
  * The pipeline, with T0 = table_base, for site S (a model without a site:
  * the single-site pipeline, everything marked [paths] absent; so is it for
  * a site without paths):
