@@ -324,7 +324,7 @@ def write_plot(a, results):
         text=True).stdout if shutil.which("gnuplot") else False
     gp = ["set terminal pngcairo size 1100,520 font ',11'" if cairo
           else "set terminal png size 1100,520",
-          "set output '%s'" % png,
+          "set output '%s'" % png, "set termoption noenhanced",
           "set title 'Two sites, two paths: p99 per 1 s window, path1 "
           "flooded %.1f-%.1f s (shaded); failed requests count as %d ms'"
           % (e0, e1, a.timeout_ms),
