@@ -69,7 +69,8 @@ void steer_set_conn_wait_factor(double);
  *   NEAREST: the instances at the client's site get all of it unless
  *     each of them is at capacity (in-flight, as last reported, at least
  *     its capacity) or out of selection; then the other sites' over
- *     their lowest-delay path.
+ *     their lowest-delay path (the selector's shares, or the configured
+ *     weights where it gave the side in use none).
  *   LOWEST_DELAY: all of it on the path of lowest declared delay_ms
  *     (then lowest id), never moved by telemetry.
  *

@@ -856,7 +856,8 @@ parse_options(int argc, char *argv[])
     enum {
         OPT_TARGET = 256, OPT_RATE, OPT_DURATION, OPT_REQUESTS, OPT_MODE,
         OPT_CONNECTIONS, OPT_TIMEOUT, OPT_WORK, OPT_ARRIVALS, OPT_SEED,
-        OPT_MAX_INFLIGHT, OPT_CLOSE, OPT_TOS, OPT_PROGRESS, OPT_SAMPLES, OPT_JSON,
+        OPT_MAX_INFLIGHT, OPT_CLOSE, OPT_TOS, OPT_PROGRESS, OPT_SAMPLES,
+        OPT_JSON,
     };
     static const struct option options[] = {
         { "target", required_argument, NULL, OPT_TARGET },
