@@ -6,7 +6,8 @@
 #                integration)
 #   make demo    OVS userspace datapath + Mininet + controller, steering live
 #   make fuzz    every fuzz target for FUZZ_TIME seconds (default 300)
-#   make bench-southbound, bench-agent, bench-gw, bench-sim, bench-steer
+#   make bench-southbound, bench-agent, bench-gw, bench-sim, bench-steer,
+#        bench-sites
 #
 # Everything built goes to build/.  Nothing is installed system-wide except
 # the Debian packages that 'make deps' names.

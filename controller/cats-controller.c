@@ -878,6 +878,8 @@ cmd_show(struct unixctl_conn *conn, int argc OVS_UNUSED,
     }
     ds_put_format(&s, "errors: config %"PRIu64", commands %"PRIu64"\n",
                   n_config_errors, n_command_errors);
+    ds_put_format(&s, "path policy: %s\n",
+                  steer_path_policy_name(steer_get_path_policy()));
     if (site_models[0].name) {
         ds_put_format(&s, "unknown datapath ids: %"PRIu64"\n",
                       n_unknown_dpids);
@@ -1356,6 +1358,7 @@ parse_options(int argc, char *argv[])
         OPT_AGENT_STREAM_RATE,
         OPT_AGENT_ACK_INTERVAL,
         OPT_PICK_WAIT_FACTOR,
+        OPT_PATH_POLICY,
         VLOG_OPTION_ENUMS,
         DAEMON_OPTION_ENUMS,
         SSL_OPTION_ENUMS,
@@ -1390,6 +1393,7 @@ parse_options(int argc, char *argv[])
         {"agent-ack-interval", required_argument, NULL,
          OPT_AGENT_ACK_INTERVAL},
         {"pick-wait-factor", required_argument, NULL, OPT_PICK_WAIT_FACTOR},
+        {"path-policy", required_argument, NULL, OPT_PATH_POLICY},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         DAEMON_LONG_OPTIONS,
@@ -1581,6 +1585,17 @@ parse_options(int argc, char *argv[])
             break;
         }
 
+        case OPT_PATH_POLICY: {
+            enum steer_path_policy p;
+
+            if (!steer_path_policy_from_string(optarg, &p)) {
+                ovs_fatal(0, "--path-policy: '%s' is not one of joint, "
+                          "ecmp, nearest, lowest-delay", optarg);
+            }
+            steer_set_path_policy(p);
+            break;
+        }
+
         case '?':
             exit(EXIT_FAILURE);
 
@@ -1687,6 +1702,12 @@ usage(void)
            "request's wait\n"
            "                          (default 2; 1: each connection's own "
            "delay only)\n"
+           "  --path-policy=P         how an instance's share goes over its "
+           "paths: joint\n"
+           "                          (by cost, default), ecmp (equal), "
+           "nearest (local\n"
+           "                          site until full, then lowest delay), "
+           "lowest-delay\n"
            "\n"
            "Daemon:\n"
            "  --unixctl=SOCKET        ovs-appctl control socket\n",

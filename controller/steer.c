@@ -92,6 +92,7 @@ struct steer_inst {
     struct cats_instance *ci;           /* Valid while the catalog's
                                          * membership is as built. */
     bool selectable;                    /* As last told to the selector. */
+    double in_flight;                   /* As last reported (0: none). */
     char key_name[64];                  /* "IP:PORT", its selector name. */
     uint32_t capacity;                  /* As registered (0: none). */
     size_t *idx;                        /* Selector instance per view of
@@ -121,6 +122,7 @@ struct steer_service {
 
 static struct cats_selector *sel;
 static double conn_wait_factor = CATS_SEL_CONN_WAIT_FACTOR;
+static enum steer_path_policy path_policy = STEER_PATH_JOINT;
 static struct hmap services = HMAP_INITIALIZER(&services);
 static struct hmap services_by_id = HMAP_INITIALIZER(&services_by_id);
 static struct hmap instances = HMAP_INITIALIZER(&instances);
@@ -237,6 +239,44 @@ steer_set_conn_wait_factor(double a)
     conn_wait_factor = a;
 }
 
+static const char *const path_policy_names[] = {
+    [STEER_PATH_JOINT] = "joint",
+    [STEER_PATH_ECMP] = "ecmp",
+    [STEER_PATH_NEAREST] = "nearest",
+    [STEER_PATH_LOWEST_DELAY] = "lowest-delay",
+};
+
+const char *
+steer_path_policy_name(enum steer_path_policy p)
+{
+    return (size_t) p < ARRAY_SIZE(path_policy_names)
+           ? path_policy_names[p] : "unknown";
+}
+
+bool
+steer_path_policy_from_string(const char *name, enum steer_path_policy *p)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(path_policy_names); i++) {
+        if (!strcmp(name, path_policy_names[i])) {
+            *p = i;
+            return true;
+        }
+    }
+    return false;
+}
+
+void
+steer_set_path_policy(enum steer_path_policy p)
+{
+    path_policy = p;
+}
+
+enum steer_path_policy
+steer_get_path_policy(void)
+{
+    return path_policy;
+}
+
 void
 steer_destroy(void)
 {
@@ -299,9 +339,10 @@ feed(struct steer_inst *si, const struct cats_metrics_instance *m,
     memset(&r, 0, sizeof r);
     r.time = m->last_sample;
     r.selectable = cats_metrics_is_selectable(m, now);
+    si->in_flight = 0;
     if (cats_metric_values_has(v, CATS_METRIC_IN_FLIGHT)) {
         r.has_in_flight = true;
-        r.in_flight = v->value[CATS_METRIC_IN_FLIGHT];
+        r.in_flight = si->in_flight = v->value[CATS_METRIC_IN_FLIGHT];
     }
     if (cats_metric_values_has(v, CATS_METRIC_QUEUE)) {
         r.has_queue = true;
@@ -784,6 +825,7 @@ steer_pick(uint32_t service_id, const struct cats_site *site,
     struct steer_view *view;
 
     if (!ss || !ss->selecting || ss->decide != CATS_DECIDE_CONNECTION
+        || path_policy != STEER_PATH_JOINT
         || !(view = find_view(ss, site))) {
         return false;
     }
@@ -950,12 +992,99 @@ apply_configured(struct cats_catalog *cat, struct steer_service *ss,
     }
 }
 
+/* Is 'si' unable to take one more connection: out of selection, or
+ * in-flight at its capacity (0 counts as 1)? */
+static bool
+inst_full(const struct steer_inst *si)
+{
+    return !si->selectable || si->in_flight >= MAX(si->capacity, 1);
+}
+
+/* The pair of lowest declared delay among view->pairs[i..j) (the pairs of
+ * one remote instance), then lowest path id. */
+static size_t
+lowest_delay_pair(const struct steer_view *view, size_t i, size_t j)
+{
+    size_t best = i;
+
+    for (size_t k = i + 1; k < j; k++) {
+        const struct cats_path *a = view->pairs[k].path->cp;
+        const struct cats_path *b = view->pairs[best].path->cp;
+
+        if (a->delay_ms < b->delay_ms
+            || (a->delay_ms == b->delay_ms && a->id < b->id)) {
+            best = k;
+        }
+    }
+    return best;
+}
+
+/* The weights of view's pairs under 'path_policy' (not JOINT) into 'w':
+ * each instance's share (the sum of its pairs' selector weights) put on
+ * its pairs as steer.h says, scaled to fit 16 bits. */
+static void
+policy_weights(const struct steer_view *view, uint32_t *w)
+{
+    bool local_open = false;
+    uint64_t sum[2] = { 0, 0 };         /* Selector shares: remote, local. */
+    uint32_t max = 0;
+
+    for (size_t i = 0; i < view->n_pairs; i++) {
+        const struct steer_pair *p = &view->pairs[i];
+
+        w[i] = cats_sel_weight(view->svc, p->pair);
+        sum[!p->path] += w[i];
+        if (!p->path && !inst_full(p->si)) {
+            local_open = true;
+        }
+    }
+    for (size_t i = 0, j; i < view->n_pairs; i = j) {
+        const struct steer_pair *p = &view->pairs[i];
+        bool local = !p->path;
+        uint32_t share = 0;
+
+        for (j = i; j < view->n_pairs && view->pairs[j].si == p->si; j++) {
+            share += w[j];
+            w[j] = 0;
+        }
+        if (path_policy == STEER_PATH_NEAREST) {
+            if (local != local_open) {
+                continue;
+            }
+            /* The side in use gets the selector's shares, or the
+             * configured weights where the selector gave it none. */
+            share = sum[local] ? share : p->si->ci->base_weight;
+        }
+        if (local) {
+            w[i] = share;
+        } else if (path_policy == STEER_PATH_ECMP) {
+            for (size_t k = i; k < j; k++) {
+                w[k] = share / (j - i) + (k - i < share % (j - i));
+            }
+        } else {
+            w[lowest_delay_pair(view, i, j)] = share;
+        }
+    }
+    for (size_t i = 0; i < view->n_pairs; i++) {
+        max = MAX(max, w[i]);
+    }
+    for (size_t i = 0; max > UINT16_MAX && i < view->n_pairs; i++) {
+        w[i] = (uint64_t) w[i] * UINT16_MAX / max;
+    }
+}
+
 static void
 apply_selector(struct cats_catalog *cat, struct steer_view *view)
 {
+    bool policy = path_policy != STEER_PATH_JOINT && view->site;
+    uint32_t *pw = policy ? xmalloc(view->n_pairs * sizeof *pw + 1) : NULL;
+
+    if (policy) {
+        policy_weights(view, pw);
+    }
     for (size_t i = 0; i < view->n_pairs; i++) {
         const struct steer_pair *p = &view->pairs[i];
-        uint16_t w = cats_sel_weight(view->svc, p->pair);
+        uint16_t w = pw ? pw[i] : cats_sel_weight(view->svc, p->pair);
 
         if (p->path) {
             cats_instance_set_pair_weight(cat, p->si->ci, p->path->cp->id,
@@ -964,6 +1093,7 @@ apply_selector(struct cats_catalog *cat, struct steer_view *view)
             cats_instance_set_effective_weight(cat, p->si->ci, w);
         }
     }
+    free(pw);
 }
 
 static void

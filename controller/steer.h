@@ -59,6 +59,35 @@ void steer_init(void);
 /* The selector's conn_wait_factor (cats/selector.h), for the selectors
  * built from now on. */
 void steer_set_conn_wait_factor(double);
+
+/* How the weights of an instance reached over several pairs are spread
+ * over them (the instance's share is the selector's in every case):
+ *
+ *   JOINT: as the selector puts them, by each pair's cost (default).
+ *   ECMP: split equally over the instance's paths, whatever the
+ *     telemetry says (a compute-aware balancer that ignores the network).
+ *   NEAREST: the instances at the client's site get all of it unless
+ *     each of them is at capacity (in-flight, as last reported, at least
+ *     its capacity) or out of selection; then the other sites' over
+ *     their lowest-delay path (the selector's shares, or the configured
+ *     weights where it gave the side in use none).
+ *   LOWEST_DELAY: all of it on the path of lowest declared delay_ms
+ *     (then lowest id), never moved by telemetry.
+ *
+ * A stormed or dead path's connections are carried by another path with
+ * every policy.  With a policy other than JOINT, steer_pick() declines
+ * (the group decides, by these weights). */
+enum steer_path_policy {
+    STEER_PATH_JOINT,
+    STEER_PATH_ECMP,
+    STEER_PATH_NEAREST,
+    STEER_PATH_LOWEST_DELAY,
+};
+const char *steer_path_policy_name(enum steer_path_policy);
+bool steer_path_policy_from_string(const char *, enum steer_path_policy *);
+/* Applies from the next reweight. */
+void steer_set_path_policy(enum steer_path_policy);
+enum steer_path_policy steer_get_path_policy(void);
 void steer_destroy(void);
 
 /* A report from 'minst' was applied at 'now'. */

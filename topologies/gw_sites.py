@@ -852,7 +852,8 @@ class SteeredSites(Site):
     def __init__(self, workdir, paths=DEFAULT_PATHS, n_clients=2,
                  n_remote=2, name="gw", build_dir=BUILD, mem_mb=1024,
                  report_ms=100, lease_ms=1000, service_time="fixed:5",
-                 local_speed=4.0, controller_args=(), log_level="warning"):
+                 local_speed=4.0, controller_args=(), log_level="warning",
+                 instance_opts=None):
         if not re.fullmatch(r"[a-z]{1,3}", name):
             raise ValueError("name: 1 to 3 letters (host and bridge names)")
         if not 2 <= len(paths) <= 9 or not 1 <= n_clients <= 9 \
@@ -871,6 +872,9 @@ class SteeredSites(Site):
         self.service_time = service_time
         self.local_speed = local_speed
         self.controller_args = list(controller_args)
+        # {host: (slots, speed)}: the others get 16 slots, local_speed
+        # (local) or 1.
+        self.instance_opts = dict(instance_opts or {})
         self.vip = self.VIP
         self.service_port = self.SERVICE_PORT
         self.bridge_of = {"a": self.bridges[0], "b": self.bridges[1]}
@@ -970,10 +974,11 @@ class SteeredSites(Site):
                               interval_ms=self.report_ms)
         self.on_stop(self.wl.stop)
         for h in self.instances():
-            self.wl.start_instance(
-                self.host(h), self.ip[h], slots=16,
-                speed=self.local_speed if h in self.local else 1.0,
-                service_time=self.service_time)
+            slots, speed = self.instance_opts.get(
+                h, (16, self.local_speed if h in self.local else 1.0))
+            self.wl.start_instance(self.host(h), self.ip[h], slots=slots,
+                                   speed=speed,
+                                   service_time=self.service_time)
 
     def _make_path(self, k):
         """Bridge A port <-> veth <-> cats-gw (started later) <-> veth <->

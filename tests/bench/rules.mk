@@ -91,3 +91,16 @@ $(B)/.deps-installed: tests/bench/rules.mk
 bench-steer: deps $(CONTROLLER) $(B)/cats-agent $(B)/cats-serve $(B)/cats-load
 	@/usr/bin/python3 tests/bench/steer.py --build-dir $(B)
 # ---- end of bench-steer ---------------------------------------------------
+
+# ---- bench-sites: tests/bench/sites.py ------------------------------------
+# Two sites, two cats-gw paths, instances of unequal speed at both; the same
+# open-loop arrivals for four ways of choosing (instance, path): joint
+# (ovs-cats), compute_only (paths by ECMP), nearest, static_path; a flood
+# of the better path in the middle; a pause storm after the joint run.
+# Shape: SITES_DURATION, SITES_EPISODE, SITES_LOAD, SITES_WAYS, ...
+# (tests/bench/README.md).  Writes build/bench/sites.png.
+.PHONY: bench-sites
+bench-sites: deps $(CONTROLLER) $(B)/cats-agent $(B)/cats-serve \
+		$(B)/cats-load $(B)/cats-gw
+	@/usr/bin/python3 tests/bench/sites.py --build-dir $(B)
+# ---- end of bench-sites ---------------------------------------------------

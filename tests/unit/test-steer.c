@@ -82,6 +82,7 @@ teardown(void **state)
     struct fixture *fx = *state;
 
     steer_destroy();
+    steer_set_path_policy(STEER_PATH_JOINT);
     cats_metrics_destroy(&fx->store);
     cats_catalog_destroy(&fx->cat);
     free(fx);
@@ -278,6 +279,153 @@ test_pick_returns_pair_of_client_site(void **state)
     assert_false(steer_pick(web->id, NULL, 60, &addr, &port, &path_id));
 }
 
+/* A load report of both instances' in-flight (capacity 4), applied. */
+static void
+report_in_flight(struct fixture *fx, long long now, double a1, double b1)
+{
+    struct cats_report_instance insts[2];
+    const struct cats_instance *cis[] = { fx->a1, fx->b1 };
+    double in_flight[] = { a1, b1 };
+    struct cats_report_load load;
+    char *error = NULL;
+
+    memset(&load, 0, sizeof load);
+    memset(insts, 0, sizeof insts);
+    ovs_strlcpy(load.node_id, "node1", sizeof load.node_id);
+    load.session = 7;
+    load.seq = ++fx->seq;
+    load.window_ms = 100;
+    load.n_instances = 2;
+    load.instances = insts;
+    for (size_t i = 0; i < 2; i++) {
+        ovs_strlcpy(insts[i].key.service, "web",
+                    sizeof insts[i].key.service);
+        insts[i].key.ip = cis[i]->ip;
+        insts[i].key.port = 80;
+        insts[i].health = CATS_HEALTH_SERVING;
+        insts[i].metrics.present = 1u << CATS_METRIC_IN_FLIGHT;
+        insts[i].metrics.value[CATS_METRIC_IN_FLIGHT] = in_flight[i];
+    }
+    assert_int_equal(cats_metrics_report(&fx->store, &load, now, NULL,
+                                         &error), 0);
+    assert_null(error);
+    for (size_t i = 0; i < 2; i++) {
+        steer_instance_report(cats_metrics_find(&fx->store, "web",
+                                                cis[i]->ip, 80), now);
+    }
+}
+
+/* Agents, clean telemetry and a reweight at 'now', under 'policy'. */
+static void
+start_policy(struct fixture *fx, enum steer_path_policy policy,
+             long long now)
+{
+    steer_set_path_policy(policy);
+    register_agent(fx, now);
+    steer_run(&fx->cat, &fx->store, now);
+    telemetry(fx, now + 100, NULL, 0, NULL);
+    report_in_flight(fx, now + 100, 0, 0);
+    steer_run(&fx->cat, &fx->store, now + 1000);
+}
+
+static void
+test_path_policy_names(void **state OVS_UNUSED)
+{
+    static const char *const names[] = {
+        "joint", "ecmp", "nearest", "lowest-delay",
+    };
+    enum steer_path_policy p;
+
+    assert_int_equal(steer_get_path_policy(), STEER_PATH_JOINT);
+    for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
+        assert_true(steer_path_policy_from_string(names[i], &p));
+        assert_int_equal(p, i);
+        assert_string_equal(steer_path_policy_name(p), names[i]);
+    }
+    assert_false(steer_path_policy_from_string("lowest_delay", &p));
+    assert_false(steer_path_policy_from_string("", &p));
+}
+
+/* ecmp: the remote instance's weight split equally over p1 and p2, also
+ * while p1 is congested; picks decline (the group decides). */
+static void
+test_path_policy_ecmp(void **state)
+{
+    struct fixture *fx = *state;
+    struct cats_service *web = cats_catalog_find(&fx->cat, "web");
+    uint32_t path_id = 0;
+    uint16_t port;
+    ovs_be32 addr;
+
+    start_policy(fx, STEER_PATH_ECMP, 0);
+    uint16_t w1 = cats_instance_pair_weight(fx->b1, fx->p1->id);
+    uint16_t w2 = cats_instance_pair_weight(fx->b1, fx->p2->id);
+    assert_true(w1 > 0);
+    assert_true(w1 - w2 <= 1 && w2 - w1 <= 1);
+    telemetry(fx, 1100, fx->p1, 50, NULL);
+    steer_run(&fx->cat, &fx->store, 2000);
+    w1 = cats_instance_pair_weight(fx->b1, fx->p1->id);
+    w2 = cats_instance_pair_weight(fx->b1, fx->p2->id);
+    assert_true(w1 - w2 <= 1 && w2 - w1 <= 1);
+    assert_false(steer_pick(web->id, cats_site_find(&fx->cat, "A"), 2000,
+                            &addr, &port, &path_id));
+}
+
+/* lowest-delay: all of the remote instance's weight on p1 (2 ms), none
+ * on p2, even with p1 in a storm (its carrier moves p1's connections). */
+static void
+test_path_policy_lowest_delay(void **state)
+{
+    struct fixture *fx = *state;
+
+    start_policy(fx, STEER_PATH_LOWEST_DELAY, 0);
+    assert_true(cats_instance_pair_weight(fx->b1, fx->p1->id) > 0);
+    assert_int_equal(cats_instance_pair_weight(fx->b1, fx->p2->id), 0);
+    telemetry(fx, 1100, fx->p1, 300, NULL);
+    steer_run(&fx->cat, &fx->store, 1100);
+    assert_int_equal(carrier(fx->p1), fx->p2->id);
+    assert_true(cats_instance_pair_weight(fx->b1, fx->p1->id) > 0);
+    assert_int_equal(cats_instance_pair_weight(fx->b1, fx->p2->id), 0);
+}
+
+/* nearest: the local instance alone while it has room; at capacity (4
+ * in flight), the remote one over p1 only; back when it has room. */
+static void
+test_path_policy_nearest(void **state)
+{
+    struct fixture *fx = *state;
+
+    start_policy(fx, STEER_PATH_NEAREST, 0);
+    assert_true(fx->a1->weight > 0);
+    assert_int_equal(cats_instance_pair_weight(fx->b1, fx->p1->id), 0);
+    assert_int_equal(cats_instance_pair_weight(fx->b1, fx->p2->id), 0);
+
+    telemetry(fx, 1100, NULL, 0, NULL);
+    report_in_flight(fx, 1100, 4, 0);
+    steer_run(&fx->cat, &fx->store, 2000);
+    assert_int_equal(fx->a1->weight, 0);
+    assert_true(cats_instance_pair_weight(fx->b1, fx->p1->id) > 0);
+    assert_int_equal(cats_instance_pair_weight(fx->b1, fx->p2->id), 0);
+
+    telemetry(fx, 2100, NULL, 0, NULL);
+    report_in_flight(fx, 2100, 3, 0);
+    steer_run(&fx->cat, &fx->store, 3000);
+    assert_true(fx->a1->weight > 0);
+    assert_int_equal(cats_instance_pair_weight(fx->b1, fx->p1->id), 0);
+}
+
+/* joint (the default): the selector's own pair weights, both paths in
+ * use while clean. */
+static void
+test_path_policy_joint(void **state)
+{
+    struct fixture *fx = *state;
+
+    start_policy(fx, STEER_PATH_JOINT, 0);
+    assert_true(cats_instance_pair_weight(fx->b1, fx->p1->id)
+                + cats_instance_pair_weight(fx->b1, fx->p2->id) > 0);
+}
+
 int
 main(void)
 {
@@ -289,6 +437,15 @@ main(void)
         cmocka_unit_test_setup_teardown(test_no_healthy_path_keeps_carrier,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_pick_returns_pair_of_client_site,
+                                        setup, teardown),
+        cmocka_unit_test(test_path_policy_names),
+        cmocka_unit_test_setup_teardown(test_path_policy_ecmp,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_path_policy_lowest_delay,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_path_policy_nearest,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_path_policy_joint,
                                         setup, teardown),
     };
 

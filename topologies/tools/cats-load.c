@@ -130,6 +130,7 @@ static const char *samples_path;
 static bool json;
 static size_t max_inflight = 10000;
 static bool graceful_close;
+static int tos = -1;                /* --tos: IP_TOS of every connection. */
 
 /* State. */
 static int epfd, timer_fd, sig_fd;
@@ -363,6 +364,9 @@ conn_open(struct lconn *c)
     if ((size_t) fd >= max_fds) {
         close(fd);
         return ST_LOCAL;
+    }
+    if (tos >= 0) {
+        setsockopt(fd, IPPROTO_IP, IP_TOS, &tos, sizeof tos);
     }
     if (c->pool) {
         /* A pool connection's next request may follow a reply whose ACK
@@ -821,6 +825,8 @@ Open-loop load for a cats-serve service: requests at scheduled times\n\
                           'overflow' (default 10000)\n\
   --close=rst|fin         how new-mode connections end (default rst: no\n\
                           TIME_WAIT on the client)\n\
+  --tos=N                 IP TOS byte of every connection (0 to 255;\n\
+                          default: the system's)\n\
   --progress              a line per second on stderr\n\
   --samples=FILE          one line per request: SCHED_US LATENCY_US STATUS\n\
                           INSTANCE SERVER_WAIT_US SERVER_SERVICE_US\n\
@@ -850,7 +856,8 @@ parse_options(int argc, char *argv[])
     enum {
         OPT_TARGET = 256, OPT_RATE, OPT_DURATION, OPT_REQUESTS, OPT_MODE,
         OPT_CONNECTIONS, OPT_TIMEOUT, OPT_WORK, OPT_ARRIVALS, OPT_SEED,
-        OPT_MAX_INFLIGHT, OPT_CLOSE, OPT_PROGRESS, OPT_SAMPLES, OPT_JSON,
+        OPT_MAX_INFLIGHT, OPT_CLOSE, OPT_TOS, OPT_PROGRESS, OPT_SAMPLES,
+        OPT_JSON,
     };
     static const struct option options[] = {
         { "target", required_argument, NULL, OPT_TARGET },
@@ -865,6 +872,7 @@ parse_options(int argc, char *argv[])
         { "seed", required_argument, NULL, OPT_SEED },
         { "max-inflight", required_argument, NULL, OPT_MAX_INFLIGHT },
         { "close", required_argument, NULL, OPT_CLOSE },
+        { "tos", required_argument, NULL, OPT_TOS },
         { "progress", no_argument, NULL, OPT_PROGRESS },
         { "samples", required_argument, NULL, OPT_SAMPLES },
         { "json", no_argument, NULL, OPT_JSON },
@@ -952,6 +960,13 @@ parse_options(int argc, char *argv[])
                 wl_fatal("--close: 'rst' or 'fin', not '%s'", optarg);
             }
             graceful_close = !strcmp(optarg, "fin");
+            break;
+        case OPT_TOS:
+            if (!wl_parse_uint(optarg, strlen(optarg), 255, &n)) {
+                wl_fatal("--tos: '%s' is not an integer from 0 to 255",
+                         optarg);
+            }
+            tos = n;
             break;
         case OPT_PROGRESS:
             progress = true;
