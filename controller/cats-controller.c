@@ -1290,7 +1290,8 @@ register_commands(void)
     unixctl_command_register("cats/show", "", 0, 0, cmd_show, NULL);
     unixctl_command_register("cats/services", "[SERVICE]", 0, 1,
                              cmd_services, NULL);
-    unixctl_command_register("cats/dump-flows", "[desired [SITE]|installed [SWITCH]]",
+    unixctl_command_register("cats/dump-flows",
+                             "[desired [SITE]|installed [SWITCH]]",
                              0, 2, cmd_dump_flows, NULL);
     unixctl_command_register("cats/set-weight", "SERVICE IP:PORT WEIGHT",
                              3, 3, cmd_set_weight, NULL);
@@ -1302,8 +1303,15 @@ register_commands(void)
     unixctl_command_register("cats/service-del", "NAME", 1, 1,
                              cmd_service_del, NULL);
     unixctl_command_register("cats/instance-add",
-                             "SERVICE IP:PORT [weight=N] [mac=MAC]",
-                             2, 4, cmd_statement, "instance");
+                             "SERVICE IP:PORT [weight=N] [mac=MAC] "
+                             "[site=SITE] [path=LINK]",
+                             2, 6, cmd_statement, "instance");
+    unixctl_command_register("cats/site-add", "NAME dpid=HEX", 2, 2,
+                             cmd_statement, "site");
+    unixctl_command_register("cats/path-add",
+                             "NAME SITE1:PORT SITE2:PORT link=ID[,ID...] "
+                             "[delay_ms=N]",
+                             4, 5, cmd_statement, "path");
     unixctl_command_register("cats/instance-del", "SERVICE IP:PORT", 2, 2,
                              cmd_instance_del, NULL);
     unixctl_command_register("cats/reload", "", 0, 0, cmd_reload, NULL);
