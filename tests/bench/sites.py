@@ -49,6 +49,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "..", "topologies"))
 import cats_workload as cw  # noqa: E402
 import gw_sites  # noqa: E402
+import gnuplot  # noqa: E402  (tests/bench/, the script's own folder)
 
 WAYS = {
     "joint": ("joint", "ovs-cats (instance, path)"),
@@ -338,15 +339,7 @@ def write_plot(a, results):
               "'%s' index %d using 2:3 with linespoints lw 2 pt 7 ps 0.6 "
               "lc %d title '%s (%s)'" % (dat, i, i + 1, w, WAYS[w][1])
               for i, w in enumerate(ways))]
-    script = os.path.join(a.out, "sites.gp")
-    with open(script, "w") as f:
-        f.write("\n".join(gp) + "\n")
-    if not shutil.which("gnuplot"):
-        return None, "gnuplot not installed (data in %s)" % dat
-    p = subprocess.run(["gnuplot", script], capture_output=True, text=True)
-    if p.returncode != 0:
-        return None, "gnuplot failed: %s" % p.stderr.strip()[:300]
-    return png, None
+    return gnuplot.render(a.out, "sites", gp, png, dat)
 
 
 def main():

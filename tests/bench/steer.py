@@ -38,6 +38,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 os.pardir, os.pardir, "topologies"))
 
+import gnuplot  # noqa: E402
 import steer_ways  # noqa: E402
 from steer_ways import WAYS, ORDER  # noqa: E402
 from cats_site import REPO, kill_pid, preflight, wait_until  # noqa: E402
@@ -652,15 +653,7 @@ def write_plot(a, bench, results):
               "'%s' using 1:2 with lines lw 2 lc %d title '%s'"
               % (ccdf[w], i + 1, labels[w]) for i, w in enumerate(a.ways)),
           "unset multiplot"]
-    script = os.path.join(a.out, "steer.gp")
-    with open(script, "w") as f:
-        f.write("\n".join(gp) + "\n")
-    if not shutil.which("gnuplot"):
-        return None, "gnuplot not installed (data in %s)" % dat
-    p = subprocess.run(["gnuplot", script], capture_output=True, text=True)
-    if p.returncode != 0:
-        return None, "gnuplot failed: %s" % p.stderr.strip()[:300]
-    return png, None
+    return gnuplot.render(a.out, "steer", gp, png, dat)
 
 
 def _has_cairo():
