@@ -12,26 +12,11 @@ are committed; run this again only when the .proto changes:
 """
 
 import os
-import shutil
-import subprocess
-import sys
-import tempfile
+
+from seedlib import load_proto
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-TOP = os.path.dirname(os.path.dirname(HERE))
 OUT = os.path.join(HERE, "corpus", "client")
-
-
-def load_proto():
-    gen = tempfile.mkdtemp(prefix="cats-seeds-")
-    subprocess.run(["protoc", "--proto_path=" + TOP, "--python_out=" + gen,
-                    "proto/cats.proto"], check=True)
-    sys.path.insert(0, os.path.join(gen, "proto"))
-    try:
-        import cats_pb2
-    finally:
-        shutil.rmtree(gen)
-    return cats_pb2
 
 
 pb = load_proto()
