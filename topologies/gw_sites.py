@@ -1082,6 +1082,17 @@ class SteeredSites(Site):
         self.on_stop(lambda: kill_pid(p.pid))
         return p
 
+    @staticmethod
+    def _first_line(p, tag, what, secs):
+        """The time on a _root() sender's first line, "TAG TIME"; the
+        sender may run 'secs' (and 20 s more) before it is killed."""
+        line = p.stdout.readline().split()
+        if len(line) != 2 or line[0] != tag:
+            raise RuntimeError("%s did not start: %r %s"
+                               % (what, line, p.stderr.read()[-300:]))
+        p.limit = secs + 20
+        return float(line[1])
+
     def flood_start(self, k, dst, secs=1.5, factor=2.5,
                     dscp=LOSSLESS_DSCP):
         """ECT(0) UDP with 'dscp' into path k's gateway from site A's
@@ -1094,21 +1105,12 @@ class SteeredSites(Site):
         p = self._root(INJECTOR, self.path_if(k, "a"), mac_for_ip(ip),
                        FLOOD_SRC_MAC, FLOOD_SRC_IP, ip, "%.0f" % pps, secs,
                        dscp)
-        line = p.stdout.readline().split()
-        if len(line) != 2 or line[0] != "start":
-            raise RuntimeError("flood did not start: %r %s"
-                               % (line, p.stderr.read()[-300:]))
-        p.started = float(line[1])
-        p.limit = secs + 20
+        p.started = self._first_line(p, "start", "flood", secs)
         return p
 
     def flood_wait(self, p):
         """(sent, send errors) of a flood_start() sender."""
-        try:
-            out, err = p.communicate(timeout=p.limit)
-        except subprocess.TimeoutExpired:
-            kill_pid(p.pid)
-            out, err = p.communicate()
+        out, err = self.communicate(p, p.limit)
         try:
             sent, errors = map(int, out.split())
         except ValueError:
@@ -1122,21 +1124,12 @@ class SteeredSites(Site):
         the storm.  Returns the sender with p.first (time.monotonic() of
         the first frame); storm_wait() gives the last frame's time."""
         p = self._root(PAUSER, self.path_if(k, "b"), secs, gap)
-        line = p.stdout.readline().split()
-        if len(line) != 2 or line[0] != "first":
-            raise RuntimeError("pauser did not start: %r %s"
-                               % (line, p.stderr.read()[-300:]))
-        p.first = float(line[1])
-        p.limit = secs + 20
+        p.first = self._first_line(p, "first", "pauser", secs)
         return p
 
     def storm_wait(self, p):
         """(time of the last pause frame, frames sent)."""
-        try:
-            out, err = p.communicate(timeout=p.limit)
-        except subprocess.TimeoutExpired:
-            kill_pid(p.pid)
-            out, err = p.communicate()
+        out, err = self.communicate(p, p.limit)
         w = out.split()
         if len(w) != 3 or w[0] != "last":
             raise RuntimeError("pauser: %r %r" % (out, err))
